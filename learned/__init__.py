@@ -1,0 +1,1 @@
+"""Learned plug-ins (torch): optical flow and monocular depth. Not yet implemented."""

@@ -1,0 +1,1 @@
+"""Pipelines from image folders to reconstructions, and the `mvdepth` command line."""

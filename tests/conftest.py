@@ -1,0 +1,20 @@
+import pytest
+from hypothesis import HealthCheck, settings
+
+from pipelines.datasets import dataset_path
+
+# Geometry kernels compile on first use; do not count that against hypothesis' deadline.
+settings.register_profile("default", deadline=None, max_examples=50,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("default")
+
+
+@pytest.fixture
+def dataset():
+    """`dataset(name)` -> folder of a benchmark excerpt, skipping the test when it is missing."""
+    def get(name):
+        path = dataset_path(name)
+        if path is None:
+            pytest.skip(f"benchmark data '{name}' not found (set MVDEPTH_DATA or provide ../shared/data)")
+        return path
+    return get
