@@ -122,9 +122,12 @@ def dlt_multiview(cams, xs, mask=None):
     outside the mask are ignored and may be NaN). Every point needs at least two observations.
     Returns X (N, 3); a point whose solution lies at infinity gets NaN.
 
-    Each observation gives two equations in normalised image coordinates (`K^-1 x`), the world
-    is shifted to the mean camera centre and scaled to unit mean centre distance, every
-    equation is scaled to unit norm, and the point is the smallest right singular vector.
+    Each observation gives two equations `x P3 - P1`, `y P3 - P2` in normalised image
+    coordinates (`K^-1 x`) times the focal length (so residuals are in pixel units), the world
+    is shifted to the mean camera centre and scaled to unit mean centre distance, and the point
+    is the smallest right singular vector; the equations are then divided by the depths of that
+    solution and solved again (Hartley & Sturm's reweighting), which turns the algebraic
+    residuals into pixel errors.
     """
     cams = _check_cameras(cams, "cams", 2)
     V = len(cams)
@@ -137,18 +140,20 @@ def dlt_multiview(cams, xs, mask=None):
     origin = centres.mean(axis=0)
     scale = np.linalg.norm(centres - origin, axis=1).mean()
     Kinv = np.stack([np.linalg.inv(c.K) for c in cams])
+    f = np.array([np.sqrt(c.K[0, 0] * c.K[1, 1]) for c in cams])
     # in the normalised world X = origin + scale X', P = [R | R origin + t] / scale up to scale
     Rt = np.stack([np.column_stack([c.R, (c.R @ origin + c.t) / scale]) for c in cams])
     X = np.empty((xs.shape[1], 3))
-    _dlt_kernel(xs, mask, Kinv, Rt, X)
+    _dlt_kernel(xs, mask, Kinv, f, Rt, X)
     return X * scale + origin
 
 
 @njit(cache=True, parallel=True)
-def _dlt_kernel(xs, mask, Kinv, Rt, X):
+def _dlt_kernel(xs, mask, Kinv, f, Rt, X):
     V = xs.shape[0]
     for j in prange(xs.shape[1]):
         A = np.empty((2 * V, 4))
+        views = np.empty(V, np.int64)
         r = 0
         for v in range(V):
             if not mask[v, j]:
@@ -159,17 +164,29 @@ def _dlt_kernel(xs, mask, Kinv, Rt, X):
             h2 = Kinv[v, 2, 0] * u + Kinv[v, 2, 1] * w + Kinv[v, 2, 2]
             xn, yn = h0 / h2, h1 / h2
             for k in range(4):
-                A[r, k] = xn * Rt[v, 2, k] - Rt[v, 0, k]
-                A[r + 1, k] = yn * Rt[v, 2, k] - Rt[v, 1, k]
-            for rr in range(r, r + 2):
-                nrm = np.sqrt(A[rr, 0] ** 2 + A[rr, 1] ** 2 + A[rr, 2] ** 2 + A[rr, 3] ** 2)
-                for k in range(4):
-                    A[rr, k] /= nrm
+                A[r, k] = f[v] * (xn * Rt[v, 2, k] - Rt[v, 0, k])
+                A[r + 1, k] = f[v] * (yn * Rt[v, 2, k] - Rt[v, 1, k])
+            views[r // 2] = v
             r += 2
-        vt = np.linalg.svd(A[:r])[2]
-        if vt[3, 3] != 0.0:
+        h = np.linalg.svd(A[:r])[2][3]
+        # A row's residual is (depth x pixel error): divide by the depth of the first solution
+        # and solve again, so that all observations count in pixels (Hartley & Sturm 1997).
+        reweight = True
+        for o in range(r // 2):
+            if Rt[views[o], 2, 0] * h[0] + Rt[views[o], 2, 1] * h[1] + Rt[views[o], 2, 2] * h[2] \
+                    + Rt[views[o], 2, 3] * h[3] == 0.0:
+                reweight = False
+        if reweight:
+            for o in range(r // 2):
+                v = views[o]
+                z = abs(Rt[v, 2, 0] * h[0] + Rt[v, 2, 1] * h[1] + Rt[v, 2, 2] * h[2] + Rt[v, 2, 3] * h[3])
+                for k in range(4):
+                    A[2 * o, k] /= z
+                    A[2 * o + 1, k] /= z
+            h = np.linalg.svd(A[:r])[2][3]
+        if h[3] != 0.0:
             for k in range(3):
-                X[j, k] = vt[3, k] / vt[3, 3]
+                X[j, k] = h[k] / h[3]
         else:
             for k in range(3):
                 X[j, k] = np.nan
