@@ -39,15 +39,16 @@ def make_problem(seed, n_points, noise, width=640, height=480):
 
 
 def numpy_midpoint(cam1, cam2, x1, x2):
-    """Reference: the mid-point written with whole-array numpy operations."""
+    """Reference: the mid-point written with whole-array numpy operations (broadcasting rather
+    than `(N, 2) @ (2, 3)` products, which BLAS runs slowly for such thin matrices)."""
     M1 = cam1.R.T @ np.linalg.inv(cam1.K)
     M2 = cam2.R.T @ np.linalg.inv(cam2.K)
-    d1 = x1 @ M1[:, :2].T + M1[:, 2]
-    d2 = x2 @ M2[:, :2].T + M2[:, 2]
+    d1 = x1[:, :1] * M1[:, 0] + x1[:, 1:] * M1[:, 1] + M1[:, 2]
+    d2 = x2[:, :1] * M2[:, 0] + x2[:, 1:] * M2[:, 1] + M2[:, 2]
     c1, c2 = cam1.center, cam2.center
     b = c2 - c1
     a, c, p = (d1 * d1).sum(1), (d2 * d2).sum(1), (d1 * d2).sum(1)
-    e, g = d1 @ b, d2 @ b
+    e, g = (d1 * b).sum(1), (d2 * b).sum(1)
     det = a * c - p * p
     s = (c * e - p * g) / det
     w = (p * e - a * g) / det

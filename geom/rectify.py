@@ -2,13 +2,15 @@
 
 Conventions (see DESIGN.md): pixels x right, y down, origin at the centre of the top-left pixel;
 cameras are `geom.camera.Camera` (`x_cam = R X + t`); depth is the camera-frame z; image sizes
-are `(width, height)`. After rectification both cameras share K and R, the baseline runs along
-+x from camera 1 to camera 2, corresponding points share a row, and the disparity
-`d = x1 - x2 = f b / Z` is positive for points in front of the cameras.
+are `(width, height)`. After rectification both cameras share R, the focal length and cy (and
+cx by default), the baseline runs along +x from camera 1 to camera 2, corresponding points
+share a row, and the disparity `d = x1 - x2` gives the depth by `Z = f b / (d + doffs)` with
+`doffs = cx2 - cx1` (0 for a shared K), positive for points in front of the cameras.
 
     H1, H2, rcam1, rcam2 = rectify_pair(cam1, cam2, (w, h))
     r1, r2 = rectify_images(img1, img2, H1, H2)
-    depth = disparity_to_depth(disparity, rcam1.K[0, 0], np.linalg.norm(rcam2.center - rcam1.center))
+    b = np.linalg.norm(rcam2.center - rcam1.center)
+    depth = disparity_to_depth(disparity, rcam1.K[0, 0], b)
 """
 import cv2
 import numpy as np
@@ -16,24 +18,28 @@ from numba import njit, prange
 
 from . import _checks
 from .camera import Camera
-from .triangulate import _check_camera
+from .triangulate import _check_baseline, _check_camera
 
 
-def rectify_pair(cam1, cam2, image_size):
+def rectify_pair(cam1, cam2, image_size, same_principal_point=True):
     """Rectifying homographies and cameras for a calibrated pair (Fusiello et al. 2000).
 
     cam1, cam2: `Camera`s with distinct centres; image_size: (width, height) of both input
     images and of the rectified ones (a camera with its own size set must agree).
     Returns (H1, H2, new_cam1, new_cam2): H_i (3, 3) maps original pixels of image i to
-    rectified pixels, `H_i = K_new R_new R_i^T K_i^-1`; the new cameras keep their centres and
-    share `R_new` and `K_new` (square pixels, no skew).
+    rectified pixels, `H_i = K_i' R_new R_i^T K_i^-1`; the new cameras keep their centres and
+    share `R_new`, the focal length and `cy` (square pixels, no skew).
 
     R_new: x axis along the baseline from cam1's centre to cam2's, y axis orthogonal to it and
     to the mean optical axis, z = x cross y. Camera 1 is therefore always the left camera and
-    disparities `x1 - x2` are positive; when cam2 stands on cam1's left, both rectified images
-    come out turned by about 180 degrees (swap the arguments to keep them upright).
-    K_new: the focal length and principal point that fit the warped corners of both images
-    exactly into image_size, so no pixel of either image is lost.
+    disparities are positive; when cam2 stands on cam1's left, both rectified images come out
+    turned by about 180 degrees (swap the arguments to keep them upright).
+    K_i': the focal length and principal points that fit the warped corners exactly into
+    image_size, so no pixel of either image is lost. same_principal_point=True gives both
+    cameras the same K' (fit to both images at once), and `d = x1 - x2 = f b / Z`. False fits
+    `cx` to each image alone: verged cameras then keep a larger focal length (less black
+    border), and `x1 - x2 + doffs = f b / Z` with `doffs = cx2' - cx1'` (the `doffs` argument
+    of `disparity_to_depth`).
     Raises ValueError when the baseline is too close to the viewing direction for the images to
     be warped onto a common plane in front of the cameras.
     """
@@ -43,11 +49,8 @@ def rectify_pair(cam1, cam2, image_size):
     for cam, name in ((cam1, "cam1"), (cam2, "cam2")):
         if cam.image_size is not None and cam.image_size != (w, h):
             raise ValueError(f"{name}: image size {cam.image_size} differs from image_size {(w, h)}")
-    baseline = cam2.center - cam1.center
-    b = np.linalg.norm(baseline)
-    if b <= 1e-12 * max(np.linalg.norm(cam1.center), np.linalg.norm(cam2.center), 1e-300):
-        raise ValueError("cam1, cam2: camera centres coincide (zero baseline), cannot rectify")
-    x = baseline / b
+    c1, c2 = _check_baseline([cam1, cam2], "cam1, cam2")
+    x = (c2 - c1) / np.linalg.norm(c2 - c1)
     axis = cam1.R[2] + cam2.R[2]
     y = np.cross(axis, x)
     if np.linalg.norm(y) <= 1e-9 * max(np.linalg.norm(axis), 1e-300):
@@ -57,22 +60,25 @@ def rectify_pair(cam1, cam2, image_size):
 
     corners = np.array([[-0.5, -0.5, 1.0], [w - 0.5, -0.5, 1.0], [w - 0.5, h - 0.5, 1.0],
                         [-0.5, h - 0.5, 1.0]])
-    warped = []
+    warped = []  # corners in rectified normalised coordinates, per image
     for cam, name in ((cam1, "cam1"), (cam2, "cam2")):
         rays = corners @ np.linalg.inv(cam.K).T @ cam.R @ R.T  # rows: R R_i^T K_i^-1 corner
         if (rays[:, 2] <= 1e-6 * np.linalg.norm(rays, axis=1)).any():
             raise ValueError(f"{name}: image reaches behind the rectified camera (baseline too close "
                              "to the viewing direction), cannot rectify")
         warped.append(rays[:, :2] / rays[:, 2:])
-    warped = np.concatenate(warped)
-    lo, hi = warped.min(axis=0), warped.max(axis=0)
-    f = min(w / (hi[0] - lo[0]), h / (hi[1] - lo[1]))
-    cx, cy = (np.array([w, h]) - 1) / 2 - f * (lo + hi) / 2
-    K = np.array([[f, 0.0, cx], [0.0, f, cy], [0.0, 0.0, 1.0]])
-    new1 = Camera(K, R, -R @ cam1.center, w, h)
-    new2 = Camera(K, R, -R @ cam2.center, w, h)
-    H1 = K @ R @ cam1.R.T @ np.linalg.inv(cam1.K)
-    H2 = K @ R @ cam2.R.T @ np.linalg.inv(cam2.K)
+    if same_principal_point:
+        warped = [np.concatenate(warped)] * 2
+    x_ranges = [(p[:, 0].min(), p[:, 0].max()) for p in warped]
+    y_lo = min(p[:, 1].min() for p in warped)
+    y_hi = max(p[:, 1].max() for p in warped)
+    f = min(h / (y_hi - y_lo), *(w / (hi - lo) for lo, hi in x_ranges))
+    cy = (h - 1) / 2 - f * (y_lo + y_hi) / 2
+    out = []
+    for cam, c, (lo, hi) in ((cam1, c1, x_ranges[0]), (cam2, c2, x_ranges[1])):
+        K = np.array([[f, 0.0, (w - 1) / 2 - f * (lo + hi) / 2], [0.0, f, cy], [0.0, 0.0, 1.0]])
+        out.append((K @ R @ cam.R.T @ np.linalg.inv(cam.K), Camera(K, R, -R @ c, w, h)))
+    (H1, new1), (H2, new2) = out
     return H1, H2, new1, new2
 
 
@@ -126,29 +132,40 @@ def rectify_images(img1, img2, H1, H2, image_size=None, interpolation=cv2.INTER_
     return out[0], out[1]
 
 
-def disparity_to_depth(d, f, baseline):
-    """Depth `Z = f b / d` of rectified disparities `d = x1 - x2` (array of any shape, NaN allowed).
+def disparity_to_depth(d, f, baseline, doffs=0.0):
+    """Depth `Z = f b / (d + doffs)` of rectified disparities `d = x1 - x2` (array of any shape,
+    NaN allowed).
 
-    f: focal length in pixels, baseline: distance between the camera centres (both > 0).
-    d == 0 gives inf (a point at infinity), d < 0 gives NaN (no point in front of both cameras).
+    f: focal length in pixels, baseline: distance between the camera centres (both > 0);
+    doffs: `cx2 - cx1` of the rectified cameras (0 when they share K; Middlebury's `doffs`).
+    d + doffs == 0 gives inf (a point at infinity), d + doffs < 0 gives NaN (no point in front
+    of both cameras).
     """
     f = _checks.positive(f, "f")
     baseline = _checks.positive(baseline, "baseline")
-    d = _float_array(d, "d")
+    d = _float_array(d, "d") + _finite(doffs, "doffs")
     with np.errstate(divide="ignore", invalid="ignore"):
         Z = np.where(d < 0, np.nan, f * baseline / d)
     return Z[()]
 
 
-def depth_to_disparity(Z, f, baseline):
-    """Disparity `d = f b / Z` of depths `Z` (array of any shape, NaN allowed), inverse of
-    `disparity_to_depth`. Z == inf gives 0; Z <= 0 gives NaN (not in front of the camera)."""
+def depth_to_disparity(Z, f, baseline, doffs=0.0):
+    """Disparity `d = f b / Z - doffs` of depths `Z` (array of any shape, NaN allowed), inverse
+    of `disparity_to_depth`. Z == inf gives -doffs; Z <= 0 gives NaN (not in front)."""
     f = _checks.positive(f, "f")
     baseline = _checks.positive(baseline, "baseline")
+    doffs = _finite(doffs, "doffs")
     Z = _float_array(Z, "Z")
     with np.errstate(divide="ignore", invalid="ignore"):
-        d = np.where(Z <= 0, np.nan, f * baseline / Z)
+        d = np.where(Z <= 0, np.nan, f * baseline / Z - doffs)
     return d[()]
+
+
+def _finite(value, name):
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name}: must be a finite number, got {value}")
+    return value
 
 
 def _image_size(size, name):

@@ -256,7 +256,7 @@ def _point_check_kernel(X, R1, t1, R2, t2, c1, c2, in_front, parallax):
         parallax[i] = np.arctan2(np.sqrt(n0 * n0 + n1 * n1 + n2 * n2), p0 * q0 + p1 * q1 + p2 * q2)
 
 
-def _check_camera(cam, name):
+def _check_camera(cam, name):  # shared with geom.rectify
     if not isinstance(cam, Camera):
         raise ValueError(f"{name}: expected a geom.camera.Camera, got {type(cam).__name__}")
 
@@ -271,11 +271,12 @@ def _check_cameras(cams, name, min_count):
 
 
 def _check_baseline(cams, name):
-    """Camera centres (V, 3); ValueError when they all coincide (no baseline, no depth)."""
+    """Camera centres (V, 3); ValueError when they all coincide (no baseline, no depth; shared
+    with geom.rectify)."""
     centres = np.stack([c.center for c in cams])
     spread = np.linalg.norm(centres - centres[0], axis=1).max()
     if spread <= 1e-12 * max(np.linalg.norm(centres, axis=1).max(), 1e-300):
-        raise ValueError(f"{name}: all camera centres coincide (zero baseline), cannot triangulate")
+        raise ValueError(f"{name}: all camera centres coincide (zero baseline)")
     return centres
 
 
