@@ -150,46 +150,92 @@ def dlt_multiview(cams, xs, mask=None):
 
 @njit(cache=True, parallel=True)
 def _dlt_kernel(xs, mask, Kinv, f, Rt, X):
-    V = xs.shape[0]
-    for j in prange(xs.shape[1]):
+    V, N = mask.shape
+    chunk = 256  # points per task: the scratch arrays are allocated once per chunk
+    for c in prange((N + chunk - 1) // chunk):
         A = np.empty((2 * V, 4))
+        W = np.empty((2 * V, 4))
         views = np.empty(V, np.int64)
-        r = 0
-        for v in range(V):
-            if not mask[v, j]:
-                continue
-            u, w = xs[v, j, 0], xs[v, j, 1]
-            h0 = Kinv[v, 0, 0] * u + Kinv[v, 0, 1] * w + Kinv[v, 0, 2]
-            h1 = Kinv[v, 1, 0] * u + Kinv[v, 1, 1] * w + Kinv[v, 1, 2]
-            h2 = Kinv[v, 2, 0] * u + Kinv[v, 2, 1] * w + Kinv[v, 2, 2]
-            xn, yn = h0 / h2, h1 / h2
-            for k in range(4):
-                A[r, k] = f[v] * (xn * Rt[v, 2, k] - Rt[v, 0, k])
-                A[r + 1, k] = f[v] * (yn * Rt[v, 2, k] - Rt[v, 1, k])
-            views[r // 2] = v
-            r += 2
-        h = np.linalg.svd(A[:r])[2][3]
-        # A row's residual is (depth x pixel error): divide by the depth of the first solution
-        # and solve again, so that all observations count in pixels (Hartley & Sturm 1997).
-        reweight = True
-        for o in range(r // 2):
-            if Rt[views[o], 2, 0] * h[0] + Rt[views[o], 2, 1] * h[1] + Rt[views[o], 2, 2] * h[2] \
-                    + Rt[views[o], 2, 3] * h[3] == 0.0:
-                reweight = False
-        if reweight:
-            for o in range(r // 2):
-                v = views[o]
-                z = abs(Rt[v, 2, 0] * h[0] + Rt[v, 2, 1] * h[1] + Rt[v, 2, 2] * h[2] + Rt[v, 2, 3] * h[3])
+        z = np.empty(V)
+        rot = np.empty((4, 4))
+        h = np.empty(4)
+        for j in range(c * chunk, min(N, (c + 1) * chunk)):
+            n = 0
+            for v in range(V):
+                if not mask[v, j]:
+                    continue
+                u, w = xs[v, j, 0], xs[v, j, 1]
+                h0 = Kinv[v, 0, 0] * u + Kinv[v, 0, 1] * w + Kinv[v, 0, 2]
+                h1 = Kinv[v, 1, 0] * u + Kinv[v, 1, 1] * w + Kinv[v, 1, 2]
+                h2 = Kinv[v, 2, 0] * u + Kinv[v, 2, 1] * w + Kinv[v, 2, 2]
+                xn, yn = h0 / h2, h1 / h2
                 for k in range(4):
-                    A[2 * o, k] /= z
-                    A[2 * o + 1, k] /= z
-            h = np.linalg.svd(A[:r])[2][3]
-        if h[3] != 0.0:
+                    A[2 * n, k] = W[2 * n, k] = f[v] * (xn * Rt[v, 2, k] - Rt[v, 0, k])
+                    A[2 * n + 1, k] = W[2 * n + 1, k] = f[v] * (yn * Rt[v, 2, k] - Rt[v, 1, k])
+                views[n] = v
+                n += 1
+            _null_vector(W, 2 * n, rot, h)
+            # A row's residual is (depth x pixel error): divide by the depths of that solution
+            # and solve again, so that all observations count in pixels (Hartley & Sturm 1997).
+            reweight = True
+            for o in range(n):
+                v = views[o]
+                z[o] = abs(Rt[v, 2, 0] * h[0] + Rt[v, 2, 1] * h[1] + Rt[v, 2, 2] * h[2]
+                           + Rt[v, 2, 3] * h[3])
+                reweight = reweight and z[o] > 0.0
+            if reweight:
+                for r in range(2 * n):
+                    for k in range(4):
+                        W[r, k] = A[r, k] / z[r // 2]
+                _null_vector(W, 2 * n, rot, h)
             for k in range(3):
-                X[j, k] = h[k] / h[3]
-        else:
-            for k in range(3):
-                X[j, k] = np.nan
+                X[j, k] = h[k] / h[3] if h[3] != 0.0 else np.nan
+
+
+@njit(cache=True)
+def _null_vector(A, m, V, h):
+    """Write into h (4,) the unit right singular vector of A[:m] (m, 4) for its smallest
+    singular value, by one-sided (Hestenes) Jacobi: rotate column pairs of A until they are
+    orthogonal, accumulating the rotations in V (4, 4). As accurate as an SVD (it never forms
+    A^T A) and allocation-free. A and V are overwritten."""
+    V[:] = 0.0
+    for k in range(4):
+        V[k, k] = 1.0
+    for _ in range(30):
+        rotated = False
+        for p in range(3):
+            for q in range(p + 1, 4):
+                alpha = beta = gamma = 0.0
+                for k in range(m):
+                    alpha += A[k, p] * A[k, p]
+                    beta += A[k, q] * A[k, q]
+                    gamma += A[k, p] * A[k, q]
+                if abs(gamma) <= 1e-15 * np.sqrt(alpha * beta):
+                    continue
+                rotated = True
+                zeta = (beta - alpha) / (2.0 * gamma)
+                t = (1.0 if zeta >= 0.0 else -1.0) / (abs(zeta) + np.sqrt(1.0 + zeta * zeta))
+                c = 1.0 / np.sqrt(1.0 + t * t)
+                s = c * t
+                for k in range(m):
+                    a, b = A[k, p], A[k, q]
+                    A[k, p] = c * a - s * b
+                    A[k, q] = s * a + c * b
+                for k in range(4):
+                    a, b = V[k, p], V[k, q]
+                    V[k, p] = c * a - s * b
+                    V[k, q] = s * a + c * b
+        if not rotated:
+            break
+    best, smallest = 0, np.inf
+    for q in range(4):
+        norm = 0.0
+        for k in range(m):
+            norm += A[k, q] * A[k, q]
+        if norm < smallest:
+            best, smallest = q, norm
+    for k in range(4):
+        h[k] = V[k, best]
 
 
 def reprojection_errors(cams, X, xs):
