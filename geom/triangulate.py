@@ -120,7 +120,8 @@ def dlt_multiview(cams, xs, mask=None):
     cams: V `Camera`s (not all at the same centre); xs: (V, N, 2) pixels of N points in each
     view; mask: optional (V, N) bool, True where point n is observed in view v (entries of `xs`
     outside the mask are ignored and may be NaN). Every point needs at least two observations.
-    Returns X (N, 3); a point whose solution lies at infinity gets NaN.
+    Returns X (N, 3); a solution exactly at infinity gives NaN, one near it a very distant point
+    (flag those with `cheirality_parallax_check`).
 
     Each observation gives two equations `x P3 - P1`, `y P3 - P2` in normalised image
     coordinates (`K^-1 x`) times the focal length (so residuals are in pixel units), the world
@@ -157,8 +158,8 @@ def _dlt_kernel(xs, mask, Kinv, f, Rt, X):
         W = np.empty((2 * V, 4))
         views = np.empty(V, np.int64)
         z = np.empty(V)
-        rot = np.empty((4, 4))
         h = np.empty(4)
+        y = np.empty(4)
         for j in range(c * chunk, min(N, (c + 1) * chunk)):
             n = 0
             for v in range(V):
@@ -174,7 +175,8 @@ def _dlt_kernel(xs, mask, Kinv, f, Rt, X):
                     A[2 * n + 1, k] = W[2 * n + 1, k] = f[v] * (yn * Rt[v, 2, k] - Rt[v, 1, k])
                 views[n] = v
                 n += 1
-            _null_vector(W, 2 * n, rot, h)
+            h[:] = 0.5
+            _null_vector(W, 2 * n, h, y)
             # A row's residual is (depth x pixel error): divide by the depths of that solution
             # and solve again, so that all observations count in pixels (Hartley & Sturm 1997).
             reweight = True
@@ -187,55 +189,60 @@ def _dlt_kernel(xs, mask, Kinv, f, Rt, X):
                 for r in range(2 * n):
                     for k in range(4):
                         W[r, k] = A[r, k] / z[r // 2]
-                _null_vector(W, 2 * n, rot, h)
+                _null_vector(W, 2 * n, h, y)  # starts from the first solution
             for k in range(3):
                 X[j, k] = h[k] / h[3] if h[3] != 0.0 else np.nan
 
 
 @njit(cache=True)
-def _null_vector(A, m, V, h):
-    """Write into h (4,) the unit right singular vector of A[:m] (m, 4) for its smallest
-    singular value, by one-sided (Hestenes) Jacobi: rotate column pairs of A until they are
-    orthogonal, accumulating the rotations in V (4, 4). As accurate as an SVD (it never forms
-    A^T A) and allocation-free. A and V are overwritten."""
-    V[:] = 0.0
+def _null_vector(A, m, h, y):
+    """Turn h (4,) into the unit right singular vector of A[:m] (m >= 4, 4) for its smallest
+    singular value, starting from h: Householder QR `A = Q R` (backward stable, A^T A is never
+    formed), then inverse iteration `h <- (R^T R)^-1 h`, which converges by the factor
+    (sigma_4 / sigma_3)^2 per step and is exact at once for a singular A. A and the scratch
+    y (4,) are overwritten."""
     for k in range(4):
-        V[k, k] = 1.0
-    for _ in range(30):
-        rotated = False
-        for p in range(3):
-            for q in range(p + 1, 4):
-                alpha = beta = gamma = 0.0
-                for k in range(m):
-                    alpha += A[k, p] * A[k, p]
-                    beta += A[k, q] * A[k, q]
-                    gamma += A[k, p] * A[k, q]
-                if abs(gamma) <= 1e-15 * np.sqrt(alpha * beta):
-                    continue
-                rotated = True
-                zeta = (beta - alpha) / (2.0 * gamma)
-                t = (1.0 if zeta >= 0.0 else -1.0) / (abs(zeta) + np.sqrt(1.0 + zeta * zeta))
-                c = 1.0 / np.sqrt(1.0 + t * t)
-                s = c * t
-                for k in range(m):
-                    a, b = A[k, p], A[k, q]
-                    A[k, p] = c * a - s * b
-                    A[k, q] = s * a + c * b
-                for k in range(4):
-                    a, b = V[k, p], V[k, q]
-                    V[k, p] = c * a - s * b
-                    V[k, q] = s * a + c * b
-        if not rotated:
+        sq = 0.0
+        for i in range(k, m):
+            sq += A[i, k] * A[i, k]
+        if sq == 0.0:
+            continue
+        alpha = -np.sqrt(sq) if A[k, k] > 0.0 else np.sqrt(sq)
+        v0 = A[k, k] - alpha  # Householder vector (v0, A[k+1:m, k])
+        vv = sq - A[k, k] * A[k, k] + v0 * v0
+        for j in range(k + 1, 4):
+            g = v0 * A[k, j]
+            for i in range(k + 1, m):
+                g += A[i, k] * A[i, j]
+            g *= 2.0 / vv
+            A[k, j] -= g * v0
+            for i in range(k + 1, m):
+                A[i, j] -= g * A[i, k]
+        A[k, k] = alpha
+    big = 0.0
+    for k in range(4):
+        big = max(big, abs(A[k, k]))
+    floor = max(big * 1e-20, 1e-300)  # stands in for a zero pivot: below rounding, no overflow
+    for _ in range(50):
+        for i in range(4):  # R^T y = h
+            acc = h[i]
+            for k in range(i):
+                acc -= A[k, i] * y[k]
+            d = A[i, i] if abs(A[i, i]) > floor else floor
+            y[i] = acc / d
+        for i in range(3, -1, -1):  # R x = y, x into y
+            acc = y[i]
+            for k in range(i + 1, 4):
+                acc -= A[i, k] * y[k]
+            d = A[i, i] if abs(A[i, i]) > floor else floor
+            y[i] = acc / d
+        nrm = np.sqrt(y[0] ** 2 + y[1] ** 2 + y[2] ** 2 + y[3] ** 2)
+        change = 0.0
+        for k in range(4):
+            change = max(change, abs(y[k] / nrm - h[k]))
+            h[k] = y[k] / nrm
+        if change <= 1e-15:
             break
-    best, smallest = 0, np.inf
-    for q in range(4):
-        norm = 0.0
-        for k in range(m):
-            norm += A[k, q] * A[k, q]
-        if norm < smallest:
-            best, smallest = q, norm
-    for k in range(4):
-        h[k] = V[k, best]
 
 
 def reprojection_errors(cams, X, xs):
