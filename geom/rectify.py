@@ -48,13 +48,15 @@ def rectify_pair(cam1, cam2, image_size, same_principal_point=True):
     w, h = _image_size(image_size, "image_size")
     for cam, name in ((cam1, "cam1"), (cam2, "cam2")):
         if cam.image_size is not None and cam.image_size != (w, h):
-            raise ValueError(f"{name}: image size {cam.image_size} differs from image_size {(w, h)}")
+            raise ValueError(f"{name}: image size {cam.image_size} differs from image_size "
+                             f"{(w, h)}")
     c1, c2 = _check_baseline([cam1, cam2], "cam1, cam2")
     x = (c2 - c1) / np.linalg.norm(c2 - c1)
     axis = cam1.R[2] + cam2.R[2]
     y = np.cross(axis, x)
     if np.linalg.norm(y) <= 1e-9 * max(np.linalg.norm(axis), 1e-300):
-        raise ValueError("cam1, cam2: baseline parallel to the mean viewing direction, cannot rectify")
+        raise ValueError("cam1, cam2: baseline parallel to the mean viewing direction, "
+                         "cannot rectify")
     y /= np.linalg.norm(y)
     R = np.stack([x, y, np.cross(x, y)])
 
@@ -64,8 +66,8 @@ def rectify_pair(cam1, cam2, image_size, same_principal_point=True):
     for cam, name in ((cam1, "cam1"), (cam2, "cam2")):
         rays = corners @ np.linalg.inv(cam.K).T @ cam.R @ R.T  # rows: R R_i^T K_i^-1 corner
         if (rays[:, 2] <= 1e-6 * np.linalg.norm(rays, axis=1)).any():
-            raise ValueError(f"{name}: image reaches behind the rectified camera (baseline too close "
-                             "to the viewing direction), cannot rectify")
+            raise ValueError(f"{name}: image reaches behind the rectified camera (baseline too "
+                             "close to the viewing direction), cannot rectify")
         warped.append(rays[:, :2] / rays[:, 2:])
     if same_principal_point:
         warped = [np.concatenate(warped)] * 2

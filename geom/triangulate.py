@@ -340,7 +340,8 @@ def _observations(xs, mask, n_views):
     except (TypeError, ValueError) as err:
         raise ValueError("xs: expected a numeric array of shape (V, N, 2)") from err
     if xs.ndim != 3 or xs.shape[0] != n_views or xs.shape[2] != 2:
-        raise ValueError(f"xs: expected shape ({n_views}, N, 2) for {n_views} cameras, got {xs.shape}")
+        raise ValueError(f"xs: expected shape ({n_views}, N, 2) for {n_views} cameras, "
+                         f"got {xs.shape}")
     if mask is None:
         mask = np.ones(xs.shape[:2], np.bool_)
     else:

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from geom.camera import Camera, intrinsic_matrix, look_at
+from geom.camera import intrinsic_matrix, look_at
 from geom.rectify import (depth_to_disparity, disparity_to_depth, rectification_maps,
                           rectify_images, rectify_pair)
 from geom.testing import assert_rotation, make_camera_ring, make_points_in_view, seeds
@@ -40,7 +40,7 @@ def test_rectified_correspondences_share_a_row(same_pp, scene):
     np.testing.assert_allclose(y2, r2.project(X), atol=1e-8 * scale)
     np.testing.assert_allclose(y1[:, 1], y2[:, 1], atol=1e-6)
     doffs = r2.K[0, 2] - r1.K[0, 2]
-    assert (y1[:, 0] - y2[:, 0] + doffs > 0).all()  # camera 1 is the left camera, whatever the order
+    assert (y1[:, 0] - y2[:, 0] + doffs > 0).all()  # cam1 is the left camera, whatever the order
 
 
 @pytest.mark.parametrize("same_pp", [True, False])
@@ -245,7 +245,6 @@ def test_temple_rectified_sift_matches_share_a_row(dataset, same_pp):
     consistent = err < 1.0
     assert consistent.sum() >= 30, consistent.sum()
     dy = np.abs(y1[consistent, 1] - y2[consistent, 1])
-    print(f"{consistent.sum()} of {len(good)} matches consistent, median |dy| {np.median(dy):.3f} px")
     assert np.median(dy) < 0.3, np.median(dy)
     doffs = r2.K[0, 2] - r1.K[0, 2]
     assert (y1[consistent, 0] - y2[consistent, 0] + doffs > 0).all()  # positive disparities
