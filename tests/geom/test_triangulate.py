@@ -202,22 +202,40 @@ def test_multiview_bad_input(pair):
 
 # ------------------------------------------------------------------------------ real data
 
-def test_temple_matches_triangulate_inside_the_object(dataset):
-    """SIFT matches between two neighbouring temple views, triangulated with the ground-truth
-    cameras: the matches consistent with those cameras (reprojection error < 1 px) land in the
-    temple's published bounding box, and the three methods agree."""
+def _sift(folder, name):
+    """SIFT keypoint pixels (K, 2) and descriptors of one temple image (detect once per image:
+    OpenCV's SIFT does not return its keypoints in a fixed order)."""
+    from pipelines.datasets import middlebury_mview as mm
+
+    sift = cv2.SIFT_create(contrastThreshold=0.01)  # the temple is dark and smooth
+    kp, desc = sift.detectAndCompute(mm.load_image(folder, name, gray=True), None)
+    return np.array([k.pt for k in kp]), desc
+
+
+def _match(desc_a, desc_b):
+    """Indices (M,), (M,) of the ratio-test nearest-neighbour matches."""
+    good = [m for m, n in cv2.BFMatcher().knnMatch(desc_a, desc_b, k=2)
+            if m.distance < 0.8 * n.distance]
+    return np.array([m.queryIdx for m in good]), np.array([m.trainIdx for m in good])
+
+
+@pytest.fixture
+def temple(dataset):
     from pipelines.datasets import middlebury_mview as mm
 
     folder = dataset("middlebury_mview") / "templeSparseRing"
-    cams = mm.load_cameras(folder)
-    names = ["templeSR0001.png", "templeSR0002.png"]
-    sift = cv2.SIFT_create()
-    feats = [sift.detectAndCompute(mm.load_image(folder, n, gray=True), None) for n in names]
-    knn = cv2.BFMatcher().knnMatch(feats[0][1], feats[1][1], k=2)
-    good = [m for m, n in knn if m.distance < 0.8 * n.distance]
-    x1 = np.array([feats[0][0][m.queryIdx].pt for m in good])
-    x2 = np.array([feats[1][0][m.trainIdx].pt for m in good])
-    c1, c2 = cams[names[0]], cams[names[1]]
+    return folder, mm.load_cameras(folder)
+
+
+def test_temple_matches_triangulate_inside_the_object(temple):
+    """SIFT matches between two neighbouring temple views, triangulated with the ground-truth
+    cameras: the matches consistent with those cameras (reprojection error < 1 px) land in the
+    temple's published bounding box, and the three methods agree."""
+    folder, cams = temple
+    (p1, d1), (p2, d2) = _sift(folder, "templeSR0001.png"), _sift(folder, "templeSR0002.png")
+    i1, i2 = _match(d1, d2)
+    x1, x2 = p1[i1], p2[i2]
+    c1, c2 = cams["templeSR0001.png"], cams["templeSR0002.png"]
 
     X = dlt(c1, c2, x1, x2)
     err = reprojection_errors([c1, c2], X, np.stack([x1, x2])).max(axis=0)
@@ -228,3 +246,41 @@ def test_temple_matches_triangulate_inside_the_object(dataset):
     assert ((X[ok] > lo) & (X[ok] < hi)).all(axis=1).mean() > 0.95
     for Y in (midpoint(c1, c2, x1, x2), midpoint(c1, c2, x1, x2, weighted=True)):
         assert np.median(np.linalg.norm(Y[ok] - X[ok], axis=1)) < 1e-4  # 0.1 mm
+
+
+def test_temple_tracks_over_three_views(temple):
+    """Chain SIFT matches 1-2 and 2-3 into tracks (seen in views 1 and 2, some also in 3) and
+    triangulate them all at once with a visibility mask: the tracks that two views confirm
+    (reprojection < 1 px) mostly reproject within 2 px in the third view too, where they are
+    seen, and the three-view points stay within a pixel in all their views."""
+    folder, cams = temple
+    names = ["templeSR0010.png", "templeSR0001.png", "templeSR0002.png"]  # 23 degrees apart
+    (p1, d1), (p2, d2), (p3, d3) = (_sift(folder, n) for n in names)
+    i1, i2 = _match(d1, d2)
+    j2, j3 = _match(d2, d3)
+    x1, x2 = p1[i1], p2[i2]
+    third = dict(zip(j2, p3[j3]))
+    xs = np.full((3, len(x1), 2), np.nan)
+    xs[0], xs[1] = x1, x2
+    mask = np.zeros((3, len(x1)), bool)
+    mask[:2] = True
+    for k, i in enumerate(i2):
+        if i in third:
+            xs[2, k], mask[2, k] = third[i], True
+    views = [cams[n] for n in names]
+    pair = dlt(views[0], views[1], x1, x2)
+    confirmed = reprojection_errors(views[:2], pair, xs[:2]).max(axis=0) < 1.0
+    tracked = confirmed & mask[2]
+    err3 = reprojection_errors(views[2:], pair[tracked], xs[2:, tracked])[0]
+    assert tracked.sum() >= 100, tracked.sum()
+    assert (err3 < 2.0).mean() > 0.9, np.median(err3)
+    X = dlt_multiview(views, xs, mask)
+    # confirmed tracks seen in views 1 and 2 only: the two-view result, up to the world
+    # normalisation (another mean centre), which moves a noisy algebraic solution by far less
+    # than its noise (1 um here, against ~0.1 mm)
+    only2 = confirmed & ~mask[2]
+    np.testing.assert_allclose(X[only2], pair[only2], atol=1e-6)
+    good = tracked.copy()
+    good[tracked] = err3 < 2.0
+    err = reprojection_errors(views, X[good], np.nan_to_num(xs[:, good]))
+    assert np.median(err) < 0.5 and err.max() < 2.0, (np.median(err), err.max())
