@@ -248,3 +248,13 @@ def test_temple_rectified_sift_matches_share_a_row(dataset, same_pp):
     assert np.median(dy) < 0.3, np.median(dy)
     doffs = r2.K[0, 2] - r1.K[0, 2]
     assert (y1[consistent, 0] - y2[consistent, 0] + doffs > 0).all()  # positive disparities
+
+
+def test_temple_duplicate_view_is_refused(dataset):
+    """templeSR0011 repeats templeSR0001's camera: zero baseline, nothing to rectify."""
+    from pipelines.datasets import middlebury_mview as mm
+
+    cams = mm.load_cameras(dataset("middlebury_mview") / "templeSparseRing")
+    c1, c11 = cams["templeSR0001.png"], cams["templeSR0011.png"]
+    with pytest.raises(ValueError, match="zero baseline"):
+        rectify_pair(c1, c11, c1.image_size)
