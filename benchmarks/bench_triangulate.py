@@ -1,7 +1,7 @@
 """Two-view triangulation of 10^6 noisy correspondences: geom.triangulate against OpenCV.
 
 Runs `cv2.triangulatePoints` (+ dehomogenisation), a plain vectorised numpy mid-point for
-reference, `geom.triangulate.midpoint` (numba; plain, weighted, and followed by
+reference, `geom.triangulate.midpoint` (numba; weighted default, centre, and followed by
 `cheirality_parallax_check`) and `geom.triangulate.dlt` on the same data, and prints median
 times, speed ratios against OpenCV and the median 3D error against ground truth.
 
@@ -83,8 +83,8 @@ def main(argv=None):
     methods = [
         ("cv2.triangulatePoints", opencv_triangulate),
         ("numpy mid-point", numpy_midpoint),
-        ("geom midpoint", midpoint),
-        ("geom midpoint weighted", lambda *a: midpoint(*a, weighted=True)),
+        ("geom midpoint (weighted, default)", midpoint),
+        ("geom midpoint centre", lambda *a: midpoint(*a, weighted=False)),
         ("geom midpoint + check", midpoint_and_check),
         ("geom dlt", dlt),
     ]

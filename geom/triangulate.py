@@ -14,7 +14,6 @@ import numpy as np
 from numba import njit, prange
 
 from . import _checks
-from .camera import Camera
 
 MIN_PARALLAX = np.deg2rad(1.5)
 """Default smallest trusted angle (radians) between the two viewing rays of a point (COLMAP's
@@ -33,22 +32,23 @@ class PointCheck(NamedTuple):
     parallax: np.ndarray
 
 
-def midpoint(cam1, cam2, x1, x2, weighted=False):
-    """Mid-point triangulation: the centre of the shortest segment between the two viewing rays.
+def midpoint(cam1, cam2, x1, x2, weighted=True):
+    """Mid-point triangulation: a point of the shortest segment between the two viewing rays.
 
     cam1, cam2: `Camera`s with distinct centres; x1, x2: (N, 2) corresponding pixels.
-    weighted: instead of the centre, take the point of the segment that weighs each ray's end by
-    the inverse variance of its position under equal pixel noise, `(f_i / z_i)^2` (f_i: focal
-    length, z_i: depth along ray i). The plain mid-point trusts both rays equally and loses
-    accuracy when the focal lengths or depths differ; the weighted one matches linear (DLT)
-    triangulation there at the same speed (see benchmarks/bench_triangulate.py).
+    weighted: True (default) takes the point of the segment that weighs each ray's end by the
+    inverse variance of its position under equal pixel noise, `(f_i / z_i)^2` (f_i: focal
+    length, z_i: depth along ray i); it is as accurate as linear (DLT) triangulation at the
+    mid-point's speed. False takes the centre of the segment (the textbook mid-point), which
+    trusts both rays equally and loses accuracy when the focal lengths or depths differ (see
+    benchmarks/bench_triangulate.py).
     Returns X (N, 3) world points. Rays that are exactly parallel give NaN; nearly parallel rays
     and points behind a camera give finite but untrustworthy points: flag them with
     `cheirality_parallax_check`. One parallel pass over the points (numba), so it suits 10^6
     correspondences.
     """
-    _check_camera(cam1, "cam1")
-    _check_camera(cam2, "cam2")
+    _checks.camera(cam1, "cam1")
+    _checks.camera(cam2, "cam2")
     x1, x2 = _checks.point_pairs(x1, x2)
     _check_baseline([cam1, cam2], "cam1, cam2")
     # A pixel's ray direction in the world is R^T K^-1 [x, y, 1]; its camera-frame z is 1, so
@@ -108,8 +108,8 @@ def dlt(cam1, cam2, x1, x2):
 
     cam1, cam2: `Camera`s with distinct centres; x1, x2: (N, 2) pixels. Returns X (N, 3).
     """
-    _check_camera(cam1, "cam1")
-    _check_camera(cam2, "cam2")
+    _checks.camera(cam1, "cam1")
+    _checks.camera(cam2, "cam2")
     x1, x2 = _checks.point_pairs(x1, x2)
     return dlt_multiview([cam1, cam2], np.stack([x1, x2]))
 
@@ -281,8 +281,8 @@ def cheirality_parallax_check(cam1, cam2, X, min_angle=MIN_PARALLAX):
     trusted parallax in radians (default 1.5 degrees). Returns a `PointCheck` (ok, in_front,
     parallax), each (N,).
     """
-    _check_camera(cam1, "cam1")
-    _check_camera(cam2, "cam2")
+    _checks.camera(cam1, "cam1")
+    _checks.camera(cam2, "cam2")
     X = _checks.points(X, "X", 3)
     min_angle = float(min_angle)
     if not 0.0 <= min_angle <= np.pi:
@@ -309,17 +309,12 @@ def _point_check_kernel(X, R1, t1, R2, t2, c1, c2, in_front, parallax):
         parallax[i] = np.arctan2(np.sqrt(n0 * n0 + n1 * n1 + n2 * n2), p0 * q0 + p1 * q1 + p2 * q2)
 
 
-def _check_camera(cam, name):  # shared with geom.rectify
-    if not isinstance(cam, Camera):
-        raise ValueError(f"{name}: expected a geom.camera.Camera, got {type(cam).__name__}")
-
-
 def _check_cameras(cams, name, min_count):
     cams = list(cams)
     if len(cams) < min_count:
         raise ValueError(f"{name}: need at least {min_count} cameras, got {len(cams)}")
     for i, cam in enumerate(cams):
-        _check_camera(cam, f"{name}[{i}]")
+        _checks.camera(cam, f"{name}[{i}]")
     return cams
 
 

@@ -11,8 +11,8 @@ from geom.testing import (make_two_view, scenes, seeds, similarity_transform, tr
 from geom.triangulate import (MIN_PARALLAX, cheirality_parallax_check, dlt, dlt_multiview,
                               midpoint, reprojection_errors)
 
-TWO_VIEW = [midpoint, lambda *a: midpoint(*a, weighted=True), dlt]
-TWO_VIEW_IDS = ["midpoint", "midpoint_weighted", "dlt"]
+TWO_VIEW = [lambda *a: midpoint(*a, weighted=False), midpoint, dlt]
+TWO_VIEW_IDS = ["midpoint_centre", "midpoint_weighted", "dlt"]
 
 
 @pytest.mark.parametrize("triangulate", TWO_VIEW, ids=TWO_VIEW_IDS)
@@ -59,7 +59,7 @@ def _feet(p, X):
 
 @given(p=two_view_problems(n_points=(1, 40), noise=(0.5, 3.0)))
 def test_midpoint_is_centre_of_common_perpendicular(p):
-    X = midpoint(p.cam1, p.cam2, p.x1, p.x2)
+    X = midpoint(p.cam1, p.cam2, p.x1, p.x2, weighted=False)
     (f1, d1), (f2, d2) = _feet(p, X)
     scale = np.linalg.norm(p.cam1.center)
     np.testing.assert_allclose(X, (f1 + f2) / 2, atol=1e-9 * scale)
@@ -69,8 +69,8 @@ def test_midpoint_is_centre_of_common_perpendicular(p):
 
 @given(p=two_view_problems(n_points=(1, 40), noise=(0.5, 3.0)))
 def test_weighted_midpoint_lies_on_the_common_perpendicular(p):
-    Xw = midpoint(p.cam1, p.cam2, p.x1, p.x2, weighted=True)
-    (f1, d1), (f2, d2) = _feet(p, midpoint(p.cam1, p.cam2, p.x1, p.x2))
+    Xw = midpoint(p.cam1, p.cam2, p.x1, p.x2)
+    (f1, d1), (f2, d2) = _feet(p, midpoint(p.cam1, p.cam2, p.x1, p.x2, weighted=False))
     seg = f2 - f1
     a = ((Xw - f1) * seg).sum(1) / (seg * seg).sum(1)
     assert ((a >= -1e-6) & (a <= 1 + 1e-6)).all()
@@ -102,7 +102,7 @@ def test_noisy_accuracy_at_least_opencv(seed):
     p = make_two_view(rng, 2000, noise=1.0)
     h = cv2.triangulatePoints(p.cam1.P, p.cam2.P, p.x1.T, p.x2.T)
     err = {"cv2": (h[:3] / h[3]).T, "dlt": dlt(p.cam1, p.cam2, p.x1, p.x2),
-           "weighted": midpoint(p.cam1, p.cam2, p.x1, p.x2, weighted=True)}
+           "weighted": midpoint(p.cam1, p.cam2, p.x1, p.x2)}
     err = {k: np.median(np.linalg.norm(v - p.X, axis=1)) for k, v in err.items()}
     assert err["dlt"] <= 1.01 * err["cv2"] and err["weighted"] <= 1.02 * err["cv2"], err
 
@@ -244,7 +244,7 @@ def test_temple_matches_triangulate_inside_the_object(temple):
     lo = np.array([-0.073568, 0.021728, -0.012445]) - 0.005  # README.txt, plus 5 mm
     hi = np.array([0.028855, 0.181892, 0.062736]) + 0.005
     assert ((X[ok] > lo) & (X[ok] < hi)).all(axis=1).mean() > 0.95
-    for Y in (midpoint(c1, c2, x1, x2), midpoint(c1, c2, x1, x2, weighted=True)):
+    for Y in (midpoint(c1, c2, x1, x2, weighted=False), midpoint(c1, c2, x1, x2)):
         assert np.median(np.linalg.norm(Y[ok] - X[ok], axis=1)) < 1e-4  # 0.1 mm
 
 
