@@ -207,14 +207,15 @@ def _jacobi_eigh(A, V):
 @njit(cache=True)
 def _subspace_iteration(M, X, theta):
     """Subspace inverse iteration for the m smallest eigenpairs of a positive semi-definite `M`
-    (n, n), m = X.shape[1]: Ritz vectors into the columns of `X` (n, m), Ritz values ascending
+    (9, 9), m = X.shape[1]: Ritz vectors into the columns of `X` (9, m), Ritz values ascending
     into `theta` (m,). Returns False when it does not converge (then use a dense solver).
 
     Converged means the residual |M x - theta x| of the first m - 1 Ritz pairs is below 1e-13
     trace(M); the last pair only bounds the next eigenvalue from above (degeneracy checks).
     A Cholesky factor of M + 1e-13 trace(M) I makes each iteration a pair of triangular solves,
     several times cheaper than a dense 9x9 eigen-decomposition."""
-    n, m = X.shape
+    n = 9  # a compile-time size lets the compiler unroll the small loops
+    m = X.shape[1]
     tr = 0.0
     for i in range(n):
         tr += M[i, i]
@@ -303,7 +304,7 @@ def _subspace_iteration(M, X, theta):
 
 @njit(cache=True)
 def _smallest_eigenvectors(M, X, theta):
-    """The m = X.shape[1] smallest eigenpairs of a positive semi-definite `M` (n, n): vectors into
+    """The m = X.shape[1] smallest eigenpairs of a positive semi-definite `M` (9, 9): vectors into
     the columns of `X`, values ascending into `theta`; the first m - 1 are accurate, `theta[m-1]`
     is an upper bound of the m-th eigenvalue. Fast subspace iteration, dense fallback."""
     if _subspace_iteration(M, X, theta):
