@@ -39,7 +39,8 @@ _MONOMIAL = np.array([[0, 1, 2], [1, 3, 4], [2, 4, 5]])
 def _normalizer(x, w, T):
     """Hartley normalisation of points `x` (N, 2) with weights `w` (N,): writes the similarity
     `T` (3, 3) that moves the weighted centroid to the origin and the mean distance to sqrt(2).
-    Returns 0, or 1 when the points coincide, or 2 when they are collinear."""
+    Returns 0, or `_COINCIDENT1` / `_COLLINEAR1` when the points coincide / are collinear (add 1
+    for the image-2 codes)."""
     n = x.shape[0]
     sw = 0.0
     cx = 0.0
@@ -64,12 +65,12 @@ def _normalizer(x, w, T):
     md /= sw
     scale = max(abs(cx), abs(cy), 1.0)
     if md <= 1e-12 * scale:
-        return 1
+        return _COINCIDENT1
     # Smallest eigenvalue of the 2x2 covariance relative to the trace: zero for collinear points.
     tr = sxx + syy
     det = sxx * syy - sxy * sxy
     if det <= _DEGENERATE_EIG * tr * tr:
-        return 2
+        return _COLLINEAR1
     s = np.sqrt(2.0) / md
     T[0, 0] = s
     T[0, 1] = 0.0
