@@ -10,6 +10,8 @@ from geom.rotation import angle_between, angular_distance, random_rotation
 from geom.testing import (assert_epipolar, assert_essential, assert_rank2, assert_rotation,
                           assert_same_up_to_scale, make_two_view, seeds, similarity_transform,
                           transform_camera, two_view_problems)
+from pipelines.datasets import cmp
+from pipelines.datasets.middlebury_mview import load_cameras, load_image
 
 
 def reference_eight_point(x1, x2):
@@ -309,3 +311,45 @@ def test_pose_and_conversion_functions_reject_bad_input():
         ep.sampson_distance(np.full((3, 3), np.nan), GOOD.x1, GOOD.x2)
     with pytest.raises(ValueError, match="F: zero matrix"):
         ep.epipoles(np.zeros((3, 3)))
+
+
+# ---------------------------------------------------------------------------- real data
+
+@pytest.mark.parametrize("pair", [("templeSR0001.png", "templeSR0002.png"),
+                                  ("templeSR0009.png", "templeSR0010.png")])
+def test_temple_ring_eight_point_from_sift_matches_agrees_with_ground_truth(dataset, pair):
+    folder = dataset("middlebury_mview") / "templeSparseRing"
+    cams = load_cameras(folder)
+    sift = cv2.SIFT_create()
+    k1, d1 = sift.detectAndCompute(load_image(folder, pair[0], gray=True), None)
+    k2, d2 = sift.detectAndCompute(load_image(folder, pair[1], gray=True), None)
+    knn = cv2.BFMatcher().knnMatch(d1, d2, k=2)
+    good = [m[0] for m in knn if len(m) == 2 and m[0].distance < 0.8 * m[1].distance]
+    x1 = np.array([k1[m.queryIdx].pt for m in good])
+    x2 = np.array([k2[m.trainIdx].pt for m in good])
+    F_gt = ep.fundamental_from_cameras(cams[pair[0]], cams[pair[1]])
+    keep = ep.sampson_distance(F_gt, x1, x2) < 2.0  # the matches consistent with the true geometry
+    assert keep.sum() >= 50
+    x1, x2 = x1[keep], x2[keep]
+    F = ep.eight_point(x1, x2)
+    assert np.median(ep.sampson_distance(F, x1, x2)) < 1.0
+    # Same geometry where the matches are: correspondences made exactly consistent with the
+    # true F (optimal correction) fit the estimated F to sub-pixel precision too.
+    c1, c2 = cv2.correctMatches(F_gt, x1[None], x2[None])
+    assert np.median(ep.sampson_distance(F, c1[0], c2[0])) < 1.0
+    sym, sym_gt = (np.median(ep.symmetric_epipolar_distance(G, x1, x2)) for G in (F, F_gt))
+    assert sym < sym_gt + 0.5, (sym, sym_gt)
+
+
+def test_cmp_kusvod2_eight_point_on_hand_marked_matches(dataset):
+    """Criterion: on each of the 15 pairs, the eight-point F fitted to the hand-marked true
+    correspondences (9 to 14 per pair) leaves them a median Sampson distance below 1 px."""
+    folder = dataset("cmp_kusvod2_fundamental")
+    names = cmp.scenes(folder)
+    assert len(names) == 15
+    medians = {}
+    for name in names:
+        pair = cmp.load_pair(folder, name, "fundamental")
+        F = ep.eight_point(pair.true_x1, pair.true_x2)
+        medians[name] = np.median(ep.sampson_distance(F, pair.true_x1, pair.true_x2))
+    assert max(medians.values()) < 1.0, medians
