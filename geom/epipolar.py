@@ -205,10 +205,10 @@ def _jacobi_eigh(A, V):
                     V[k, q] = s * vkp + c * vkq
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _subspace_iteration(M, X, theta):
     """Subspace inverse iteration for the m smallest eigenpairs of a positive semi-definite `M`
-    (9, 9), m = X.shape[1]: Ritz vectors into the columns of `X` (9, m), Ritz values ascending
+    (9, 9), m = X.shape[0]: Ritz vectors into the rows of `X` (m, 9), Ritz values ascending
     into `theta` (m,). Returns False when it does not converge (then use a dense solver).
 
     Converged means the residual |M x - theta x| of the first m - 1 Ritz pairs is below 1e-13
@@ -216,11 +216,12 @@ def _subspace_iteration(M, X, theta):
     A Cholesky factor of M + 1e-13 trace(M) I makes each iteration a pair of triangular solves,
     several times cheaper than a dense 9x9 eigen-decomposition."""
     n = 9  # a compile-time size lets the compiler unroll the small loops
-    m = X.shape[1]
+    m = X.shape[0]
     tr = 0.0
     for i in range(n):
         tr += M[i, i]
-    L = np.zeros((n, n))
+    L = np.zeros((n, n))  # lower Cholesky factor; U = L^T kept too for row-wise back substitution
+    U = np.zeros((n, n))
     for j in range(n):
         s = M[j, j] + 1e-13 * tr
         for k in range(j):
@@ -228,56 +229,60 @@ def _subspace_iteration(M, X, theta):
         if s <= 0.0:
             return False
         L[j, j] = np.sqrt(s)
+        U[j, j] = L[j, j]
         for i in range(j + 1, n):
             s = M[i, j]
             for k in range(j):
                 s -= L[i, k] * L[j, k]
             L[i, j] = s / L[j, j]
-    for i in range(n):  # a fixed generic start
-        for c in range(m):
-            X[i, c] = 1.0 / (1.0 + i + 3.7 * c) - (0.3 if i % m == c else 0.0)
-    Y = np.empty((n, m))
-    MY = np.empty((n, m))
+            U[j, i] = L[i, j]
+    for c in range(m):  # a fixed generic start
+        for i in range(n):
+            X[c, i] = 1.0 / (1.0 + i + 3.7 * c) - (0.3 if i % m == c else 0.0)
+    Y = np.empty((m, n))
+    MY = np.empty((m, n))
     H = np.empty((m, m))
     Q = np.empty((m, m))
     order = np.empty(m, np.int64)
     for _ in range(30):
-        for c in range(m):  # Y = (M + delta I)^-1 X
-            for i in range(n):
-                s = X[i, c]
+        for c in range(m):
+            x = X[c]
+            y = Y[c]
+            for i in range(n):  # y = L^-1 x
+                s = x[i]
                 for k in range(i):
-                    s -= L[i, k] * Y[k, c]
-                Y[i, c] = s / L[i, i]
-            for i in range(n - 1, -1, -1):
-                s = Y[i, c]
+                    s -= L[i, k] * y[k]
+                y[i] = s / L[i, i]
+            for i in range(n - 1, -1, -1):  # y = L^-T y
+                s = y[i]
                 for k in range(i + 1, n):
-                    s -= L[k, i] * Y[k, c]
-                Y[i, c] = s / L[i, i]
-        for c in range(m):  # modified Gram-Schmidt
-            for d in range(c):
+                    s -= U[i, k] * y[k]
+                y[i] = s / U[i, i]
+            for d in range(c):  # modified Gram-Schmidt
+                z = Y[d]
                 s = 0.0
                 for i in range(n):
-                    s += Y[i, c] * Y[i, d]
+                    s += y[i] * z[i]
                 for i in range(n):
-                    Y[i, c] -= s * Y[i, d]
+                    y[i] -= s * z[i]
             s = 0.0
             for i in range(n):
-                s += Y[i, c] * Y[i, c]
+                s += y[i] * y[i]
             s = 1.0 / np.sqrt(s)
             for i in range(n):
-                Y[i, c] *= s
-        for c in range(m):  # Rayleigh-Ritz: H = Y^T M Y
-            for i in range(n):
+                y[i] *= s
+            my = MY[c]
+            for i in range(n):  # Rayleigh-Ritz: H = Y M Y^T
                 s = 0.0
                 for k in range(n):
-                    s += M[i, k] * Y[k, c]
-                MY[i, c] = s
-        for a in range(m):
-            for b in range(m):
+                    s += M[i, k] * y[k]
+                my[i] = s
+            for d in range(c + 1):
                 s = 0.0
                 for i in range(n):
-                    s += Y[i, a] * MY[i, b]
-                H[a, b] = s
+                    s += Y[d, i] * my[i]
+                H[c, d] = s
+                H[d, c] = s
         _jacobi_eigh(H, Q)
         for a in range(m):
             order[a] = a
@@ -293,9 +298,9 @@ def _subspace_iteration(M, X, theta):
                 s = 0.0
                 r = 0.0
                 for b in range(m):
-                    s += Y[i, b] * Q[b, c]
-                    r += MY[i, b] * Q[b, c]
-                X[i, a] = s
+                    s += Q[b, c] * Y[b, i]
+                    r += Q[b, c] * MY[b, i]
+                X[a, i] = s
                 if a < m - 1:
                     res = max(res, abs(r - theta[a] * s))
         if res <= 1e-13 * tr:
@@ -305,16 +310,16 @@ def _subspace_iteration(M, X, theta):
 
 @njit(cache=True)
 def _smallest_eigenvectors(M, X, theta):
-    """The m = X.shape[1] smallest eigenpairs of a positive semi-definite `M` (9, 9): vectors into
-    the columns of `X`, values ascending into `theta`; the first m - 1 are accurate, `theta[m-1]`
-    is an upper bound of the m-th eigenvalue. Fast subspace iteration, dense fallback."""
+    """The m = X.shape[0] smallest eigenpairs of a positive semi-definite `M` (9, 9): vectors into
+    the rows of `X` (m, 9), values ascending into `theta`; the first m - 1 are accurate,
+    `theta[m-1]` is an upper bound of the m-th eigenvalue. Fast subspace iteration, dense fallback."""
     if _subspace_iteration(M, X, theta):
         return
     evals, evecs = np.linalg.eigh(M)
-    for c in range(X.shape[1]):
+    for c in range(X.shape[0]):
         theta[c] = evals[c]
         for i in range(M.shape[0]):
-            X[i, c] = evecs[i, c]
+            X[c, i] = evecs[i, c]
 
 
 @njit(cache=True)
@@ -351,7 +356,7 @@ def _eight_point_into(x1, x2, w, F):
     if status:
         return status + 1
     M = _normal_matrix(x1, x2, w, T1, T2)
-    X = np.empty((9, 2))
+    X = np.empty((2, 9))
     theta = np.empty(2)
     _smallest_eigenvectors(M, X, theta)
     if theta[1] <= _DEGENERATE_EIG * np.trace(M):
@@ -359,7 +364,7 @@ def _eight_point_into(x1, x2, w, F):
     Fn = np.empty((3, 3))
     for i in range(3):
         for j in range(3):
-            Fn[i, j] = X[3 * i + j, 0]
+            Fn[i, j] = X[0, 3 * i + j]
     _rank2(Fn)
     _denormalize(Fn, T1, T2, F)
     return _OK
@@ -441,7 +446,7 @@ def _seven_point(x1, x2, out):
     if _normalizer(x1, w, T1) or _normalizer(x2, w, T2):
         return 0
     M = _normal_matrix(x1, x2, w, T1, T2)
-    X = np.empty((9, 3))
+    X = np.empty((3, 9))
     theta = np.empty(3)
     _smallest_eigenvectors(M, X, theta)
     if theta[2] <= _DEGENERATE_EIG * np.trace(M):
@@ -451,8 +456,8 @@ def _seven_point(x1, x2, out):
     D = np.empty((3, 3))
     for i in range(3):
         for j in range(3):
-            F1[i, j] = X[3 * i + j, 0]
-            F2[i, j] = X[3 * i + j, 1]
+            F1[i, j] = X[0, 3 * i + j]
+            F2[i, j] = X[1, 3 * i + j]
             D[i, j] = F1[i, j] - F2[i, j]
     # det(F2 + a D) = c3 a^3 + c2 a^2 + c1 a + c0, from its values at a = 0, 1, -1 and c3 = det D.
     G = np.empty((3, 3))
