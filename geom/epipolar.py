@@ -4,7 +4,8 @@ Conventions (see DESIGN.md): pixels `(N, 2)` float64, x right, y down, origin at
 the top-left pixel. A relative pose `(R, t)` maps camera-1 to camera-2 coordinates,
 `X2 = R X1 + t`; `E = [t]x R`, `F = K2^-T E K1^-1`, and corresponding pixels satisfy
 `x2^T F x1 = 0` (homogeneous `x = (x, y, 1)`). Estimated and converted F and E have unit
-Frobenius norm (their scale and sign are meaningless); `essential_from_pose` keeps `|E| = sqrt(2)|t|`.
+Frobenius norm (their scale and sign are meaningless); `essential_from_pose` keeps
+`|E| = sqrt(2) |t|`.
 
 The public functions validate their input and raise `ValueError` on bad or degenerate data.
 The private kernels `_eight_point`, `_seven_point` and `_sampson` do no validation; robust
@@ -435,11 +436,11 @@ def _cubic_roots(c3, c2, c1, c0, roots):
 
 @njit(cache=True)
 def _seven_point(x1, x2, out):
-    """Seven-point F candidates from exactly-seven-row contiguous float64 `x1`, `x2` (7, 2).
+    """Seven-point F candidates from contiguous float64 `x1`, `x2` (7, 2).
 
     Writes k in 1..3 unit-norm rank-2 candidates into `out` (3, 3, 3) and returns k; returns 0
-    (nothing written) when the sample is degenerate. No validation. More than 7 rows are used
-    in a least-squares sense for the 2-dimensional null space."""
+    (nothing written) when the sample is degenerate (coincident or collinear points, a null
+    space of dimension > 2). No validation."""
     w = np.ones(x1.shape[0])
     T1 = np.empty((3, 3))
     T2 = np.empty((3, 3))

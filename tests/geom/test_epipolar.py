@@ -141,7 +141,8 @@ def test_project_to_essential(p):
     s = np.linalg.svd(E, compute_uv=False)
     # The projection moves E by exactly the Frobenius distance of its singular values to (s, s, 0).
     m = (s[0] + s[1]) / 2
-    np.testing.assert_allclose(np.linalg.norm(E - Ep), np.linalg.norm(s - [m, m, 0]), rtol=1e-9, atol=1e-14)
+    np.testing.assert_allclose(np.linalg.norm(E - Ep), np.linalg.norm(s - [m, m, 0]),
+                               rtol=1e-9, atol=1e-14)
     np.testing.assert_allclose(ep.project_to_essential(Ep), Ep, atol=1e-12)
 
 
