@@ -6,7 +6,7 @@ Single problem: 1,000 noisy correspondences (sigma = 1 px), time per call from P
 (validation included) and accuracy: the Sampson error of the noise-free true points under the
 estimated F, and the distance of the estimated F to the true F (unit norm, sign aligned).
 Batch: 10,000 problems of 100 correspondences, one `eight_point_batch` call against a Python
-loop over `cv2.findFundamentalMat`.
+loop over `cv2.findFundamentalMat`. Minimal: the seven-point solver against FM_7POINT.
 """
 import sys
 
@@ -14,7 +14,8 @@ import cv2
 import numpy as np
 
 from benchmarks.harness import print_table, time_call
-from geom.epipolar import eight_point, eight_point_batch, sampson_distance
+from geom.epipolar import (_seven_point, eight_point, eight_point_batch, sampson_distance,
+                           seven_point)
 from geom.testing import make_two_view
 
 
@@ -71,7 +72,24 @@ def batch(n_problems, n_points=100, n_scenes=50):
           f" {diff:.2e} (OpenCV rounds the points to float32)")
 
 
+def minimal():
+    """Seven-point solver: the public function, the kernel RANSAC calls, and OpenCV's FM_7POINT."""
+    p = make_two_view(0, 7)
+    out = np.empty((3, 3, 3))
+    methods = {
+        "geom.seven_point": lambda: seven_point(p.x1, p.x2),
+        "geom.epipolar._seven_point (kernel)": lambda: _seven_point(p.x1, p.x2, out),
+        "cv2 FM_7POINT": lambda: cv2.findFundamentalMat(p.x1, p.x2, cv2.FM_7POINT),
+    }
+    times = {name: time_call(fn, repeat=9) for name, fn in methods.items()}
+    ref = times["cv2 FM_7POINT"]
+    print_table("seven_point, 7 noise-free correspondences",
+                ["method", "time/call [us]", "speed-up vs cv2"],
+                [[name, 1e6 * t, ref / t] for name, t in times.items()])
+
+
 if __name__ == "__main__":
     quick = "--quick" in sys.argv
     single(5 if quick else 20)
     batch(1000 if quick else 10000)
+    minimal()
