@@ -109,6 +109,13 @@ def test_seven_point_candidates_fit_and_one_is_the_truth(p):
     assert min(err) < 1e-6, err
 
 
+@given(two_view_problems(n_points=7, noise=(0.5, 3.0)))
+def test_seven_point_candidates_fit_any_seven_noisy_points_exactly(p):
+    for F in ep.seven_point(p.x1, p.x2):
+        assert_rank2(F, rtol=1e-7)
+        assert_epipolar(F, p.x1, p.x2, atol=1e-8)
+
+
 def test_private_seven_point_kernel():
     p = make_two_view(3, 7)
     out = np.zeros((3, 3, 3))
