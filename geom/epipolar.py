@@ -259,13 +259,14 @@ def _subspace_iteration(M, X, theta):
                 for k in range(i + 1, n):
                     s -= U[i, k] * y[k]
                 y[i] = s / U[i, i]
-            for d in range(c):  # modified Gram-Schmidt
-                z = Y[d]
-                s = 0.0
-                for i in range(n):
-                    s += y[i] * z[i]
-                for i in range(n):
-                    y[i] -= s * z[i]
+            for _pass in range(2):  # Gram-Schmidt, twice: the iterates become nearly parallel
+                for d in range(c):
+                    z = Y[d]
+                    s = 0.0
+                    for i in range(n):
+                        s += y[i] * z[i]
+                    for i in range(n):
+                        y[i] -= s * z[i]
             s = 0.0
             for i in range(n):
                 s += y[i] * y[i]

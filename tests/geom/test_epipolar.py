@@ -95,6 +95,48 @@ def test_private_eight_point_kernel_flags_degenerate_samples_with_nan():
     assert np.isnan(ep._eight_point(x1, x2)).all()
 
 
+def psd_matrix(seed, smallest):
+    """A PSD 9x9 matrix with the given smallest eigenvalues and the rest in [0.1, 10]."""
+    rng = np.random.default_rng(seed)
+    V = np.linalg.qr(rng.normal(size=(9, 9)))[0]
+    lam = np.r_[smallest, rng.uniform(0.1, 10, 9 - len(smallest))]
+    M = (V * lam) @ V.T
+    return (M + M.T) / 2
+
+
+@given(seeds(), st.sampled_from([2, 3]), st.floats(1e-6, 1.0), st.booleans())
+def test_smallest_eigenvectors_match_lapack(seed, m, gap, zero):
+    """The eigen-solver under the estimators, on spectra with an exact zero or with clustered
+    small eigenvalues (slow subspace convergence, where the dense fallback takes over)."""
+    M = psd_matrix(seed, [0.0 if zero else 0.01, 0.01 * (1 + gap), 0.01 * (1 + 2 * gap)])
+    X, theta = np.empty((m, 9)), np.empty(m)
+    ep._smallest_eigenvectors(M, X, theta)
+    evals = np.linalg.eigvalsh(M)
+    np.testing.assert_allclose(theta[:m - 1], evals[:m - 1], atol=1e-12)
+    assert theta[m - 1] >= evals[m - 1] - 1e-12  # an upper bound of the m-th eigenvalue
+    np.testing.assert_allclose(X @ X.T, np.eye(m), atol=1e-12)
+    residual = X[:m - 1] @ M - theta[:m - 1, None] * X[:m - 1]
+    assert np.abs(residual).max() < 1e-11
+
+
+def test_subspace_iteration_gives_up_on_clustered_eigenvalues():
+    M = psd_matrix(0, [0.01, 0.01 * (1 + 1e-6), 0.01 * (1 + 2e-6)])
+    X, theta = np.empty((2, 9)), np.empty(2)
+    assert not ep._subspace_iteration(M, X, theta)
+    assert ep._subspace_iteration(psd_matrix(0, [0.0, 0.01, 0.02]), X, theta)
+
+
+@given(seeds(), st.sampled_from([2, 3, 9]))
+def test_jacobi_eigh_matches_lapack(seed, n):
+    A = np.random.default_rng(seed).normal(size=(n, n))
+    A = A + A.T
+    D, V = A.copy(), np.empty((n, n))
+    ep._jacobi_eigh(D, V)
+    np.testing.assert_allclose(np.sort(np.diag(D)), np.linalg.eigvalsh(A), atol=1e-12)
+    np.testing.assert_allclose(V.T @ V, np.eye(n), atol=1e-12)
+    np.testing.assert_allclose(A @ V, V * np.diag(D), atol=1e-11)
+
+
 # ---------------------------------------------------------------------------- seven-point
 
 @given(two_view_problems(n_points=7))
