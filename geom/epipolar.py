@@ -578,7 +578,7 @@ def eight_point(x1, x2, weights=None):
 
 
 def eight_point_batch(x1s, x2s):
-    """Eight-point F for B independent problems in one parallel kernel call.
+    """Eight-point F for B independent problems in one numba call, parallel over the problems.
 
     x1s, x2s: (B, N, 2) pixels, N >= 8. Returns (B, 3, 3), each as `eight_point` would return it.
     Raises ValueError naming the first degenerate problem.
