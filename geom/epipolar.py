@@ -40,8 +40,7 @@ _MONOMIAL = np.array([[0, 1, 2], [1, 3, 4], [2, 4, 5]])
 def _normalizer(x, w, T):
     """Hartley normalisation of points `x` (N, 2) with weights `w` (N,): writes the similarity
     `T` (3, 3) that moves the weighted centroid to the origin and the mean distance to sqrt(2).
-    Returns 0, or `_COINCIDENT1` / `_COLLINEAR1` when the points coincide / are collinear (add 1
-    for the image-2 codes)."""
+    Returns 0, or 1 when the points coincide."""
     n = x.shape[0]
     sw = 0.0
     cx = 0.0
@@ -53,25 +52,13 @@ def _normalizer(x, w, T):
     cx /= sw
     cy /= sw
     md = 0.0
-    sxx = 0.0
-    syy = 0.0
-    sxy = 0.0
     for i in range(n):
         dx = x[i, 0] - cx
         dy = x[i, 1] - cy
         md += w[i] * np.sqrt(dx * dx + dy * dy)
-        sxx += w[i] * dx * dx
-        syy += w[i] * dy * dy
-        sxy += w[i] * dx * dy
     md /= sw
-    scale = max(abs(cx), abs(cy), 1.0)
-    if md <= 1e-12 * scale:
-        return _COINCIDENT1
-    # Smallest eigenvalue of the 2x2 covariance relative to the trace: zero for collinear points.
-    tr = sxx + syy
-    det = sxx * syy - sxy * sxy
-    if det <= _DEGENERATE_EIG * tr * tr:
-        return _COLLINEAR1
+    if md <= 1e-12 * max(abs(cx), abs(cy), 1.0):
+        return 1
     s = np.sqrt(2.0) / md
     T[0, 0] = s
     T[0, 1] = 0.0
@@ -85,9 +72,41 @@ def _normalizer(x, w, T):
     return 0
 
 
+@njit(cache=True)
+def _collinear(M, iu, iv):
+    """Whether the normalised points of one image are collinear, from the moments inside the
+    normal matrix `M` (9, 9): `M[8, 8]` = sum w, `M[iu, 8]` = sum w u, `M[iu, iv]` = sum w u v
+    (iu, iv = 6, 7 for image 1, 2, 5 for image 2). Collinear means the smallest eigenvalue of the
+    2x2 covariance vanishes relative to its trace."""
+    sw = M[8, 8]
+    mu = M[iu, 8] / sw
+    mv = M[iv, 8] / sw
+    cuu = M[iu, iu] / sw - mu * mu
+    cvv = M[iv, iv] / sw - mv * mv
+    cuv = M[iu, iv] / sw - mu * mv
+    tr = cuu + cvv
+    return cuu * cvv - cuv * cuv <= _DEGENERATE_EIG * tr * tr
+
+
+@njit(cache=True)
+def _design(x1, x2, w, T1, T2, M):
+    """Normalise both point sets into `T1`, `T2` and build the normal matrix into `M` (9, 9);
+    returns 0 or the status code of the first degeneracy of the point sets found."""
+    if _normalizer(x1, w, T1):
+        return _COINCIDENT1
+    if _normalizer(x2, w, T2):
+        return _COINCIDENT2
+    _normal_matrix(x1, x2, w, T1, T2, M)
+    if _collinear(M, 6, 7):
+        return _COLLINEAR1
+    if _collinear(M, 2, 5):
+        return _COLLINEAR2
+    return _OK
+
+
 @njit(cache=True, fastmath={"reassoc", "contract"})
-def _normal_matrix(x1, x2, w, T1, T2):
-    """A^T W A (9, 9) of the epipolar design matrix of the normalised points, whose rows are
+def _normal_matrix(x1, x2, w, T1, T2, M):
+    """A^T W A into `M` (9, 9), of the epipolar design matrix of the normalised points, whose rows are
     `kron(T2 x2, T1 x1)` so that `A f = 0` for `f = F.ravel()` (row-major).
 
     Every entry is a weighted sum of `q_i q_k p_j p_l` with p = T1 x1, q = T2 x2, so it is read
@@ -123,13 +142,11 @@ def _normal_matrix(x1, x2, w, T1, T2):
             for i in range(n):
                 acc += Q[a, i] * P[b, i]
             S[a, b] = acc
-    M = np.empty((9, 9))
     for a in range(9):
         qi, pj = a // 3, a % 3
         for b in range(9):
             qk, pl = b // 3, b % 3
             M[a, b] = S[_MONOMIAL[qi, qk], _MONOMIAL[pj, pl]]
-    return M
 
 
 @njit(cache=True)
@@ -351,13 +368,10 @@ def _eight_point_into(x1, x2, w, F):
     """Weighted normalised eight-point solve into `F` (3, 3); returns a status code (0 = ok)."""
     T1 = np.empty((3, 3))
     T2 = np.empty((3, 3))
-    status = _normalizer(x1, w, T1)
+    M = np.empty((9, 9))
+    status = _design(x1, x2, w, T1, T2, M)
     if status:
         return status
-    status = _normalizer(x2, w, T2)
-    if status:
-        return status + 1
-    M = _normal_matrix(x1, x2, w, T1, T2)
     X = np.empty((2, 9))
     theta = np.empty(2)
     _smallest_eigenvectors(M, X, theta)
@@ -442,12 +456,11 @@ def _seven_point(x1, x2, out):
     Writes k in 1..3 unit-norm rank-2 candidates into `out` (3, 3, 3) and returns k; returns 0
     (nothing written) when the sample is degenerate (coincident or collinear points, a null
     space of dimension > 2). No validation."""
-    w = np.ones(x1.shape[0])
     T1 = np.empty((3, 3))
     T2 = np.empty((3, 3))
-    if _normalizer(x1, w, T1) or _normalizer(x2, w, T2):
+    M = np.empty((9, 9))
+    if _design(x1, x2, np.ones(x1.shape[0]), T1, T2, M):
         return 0
-    M = _normal_matrix(x1, x2, w, T1, T2)
     X = np.empty((3, 9))
     theta = np.empty(3)
     _smallest_eigenvectors(M, X, theta)
@@ -607,11 +620,8 @@ def seven_point(x1, x2):
     x1, x2 = _checks.point_pairs(x1, x2, 7)
     if x1.shape[0] != 7:
         raise ValueError(f"x1: expected exactly 7 points, got {x1.shape[0]}")
-    w = np.ones(7)
-    T = np.empty((3, 3))
-    _raise_status(_normalizer(x1, w, T), 7)
-    status = _normalizer(x2, w, T)
-    _raise_status(status + 1 if status else 0, 7)
+    _raise_status(_design(x1, x2, np.ones(7), np.empty((3, 3)), np.empty((3, 3)),
+                          np.empty((9, 9))), 7)
     out = np.empty((3, 3, 3))
     k = _seven_point(x1, x2, out)
     _raise_status(_RANK if k == 0 else _OK, 7)
