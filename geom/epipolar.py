@@ -106,8 +106,8 @@ def _design(x1, x2, w, T1, T2, M):
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _normal_matrix(x1, x2, w, T1, T2, M):
-    """A^T W A into `M` (9, 9), of the epipolar design matrix of the normalised points, whose rows are
-    `kron(T2 x2, T1 x1)` so that `A f = 0` for `f = F.ravel()` (row-major).
+    """A^T W A into `M` (9, 9), for the epipolar design matrix A of the normalised points, whose
+    rows are `kron(T2 x2, T1 x1)` so that `A f = 0` for `f = F.ravel()` (row-major).
 
     Every entry is a weighted sum of `q_i q_k p_j p_l` with p = T1 x1, q = T2 x2, so it is read
     from the 6x6 sums of the quadratic monomials of q times those of p (36 vectorisable dot
