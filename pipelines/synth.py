@@ -7,7 +7,7 @@ from geom import synth
 # kind -> (scene generator over (seed, width, height, n_frames), default frame count, help)
 KINDS = {
     "stereo": (lambda s, w, h, n: synth.stereo_rig(s, w, h), 2, "rectified stereo pair"),
-    "ring": (lambda s, w, h, n: synth.orbit_ring(n, s, w, h), 12,
+    "ring": (lambda s, w, h, n: synth.orbit_ring(n, s, w, h), 24,
              "camera orbiting a static object (SfM ring)"),
     "bodies1": (lambda s, w, h, n: synth.moving_bodies(1, n, s, w, h), 5,
                 "moving camera, one moving body"),

@@ -104,7 +104,7 @@ def _texture(p, shape, texi, texf, colors, footprint, out):
                  * np.cos(np.pi * p[2] / scale + 0.5))
         else:
             v = np.sin(2 * np.pi * (0.8 * p[0] + 0.5 * p[1] + 0.33 * p[2]) / scale)
-        lum *= 1.0 + 0.45 * _lod(scale, footprint) * np.tanh(3.0 * v)
+        lum *= 1.0 + 0.3 * _lod(scale, footprint) * np.tanh(3.0 * v)
     lum = max(lum, 0.05)
     for c in range(3):
         out[c] = lum * ((1 - m) * (1 - m) * colors[shape, 0, c] + 2 * m * (1 - m) * colors[shape, 1, c]

@@ -33,7 +33,7 @@ def stereo_rig(seed=0, width=640, height=480, baseline=0.25, n_objects=4):
                  baseline=baseline)
 
 
-def orbit_ring(n_views=12, seed=0, width=640, height=480, radius=4.0, elevation=np.radians(30),
+def orbit_ring(n_views=24, seed=0, width=640, height=480, radius=4.0, elevation=np.radians(30),
                arc=2 * np.pi):
     """`n_views` cameras on a circle of `radius` around a static textured object (a pedestal, a
     sphere and small blocks, labels 1..) on a ground plane, looking at it from `elevation`
@@ -63,7 +63,8 @@ def orbit_ring(n_views=12, seed=0, width=640, height=480, radius=4.0, elevation=
                             _random_texture(rng, 0.3)), (0.95 * np.cos(a), 0.95 * np.sin(a), h)))
     bodies = [Body.static(shape, n_views, rotation_from_axis_angle([0, 0, rng.uniform(0, np.pi)]), t)
               for shape, t in parts]
-    ground = Shape("plane", (np.inf, np.inf, 1.0), _random_texture(rng, 1.0))
+    # no periodic pattern on the ground: it fills most of every view and must match unambiguously
+    ground = Shape("plane", (np.inf, np.inf, 1.0), _random_texture(rng, 1.0, ("noise",)))
     return Scene(cams, [Body.static(ground, n_views)], bodies, _random_light(rng))
 
 
@@ -169,10 +170,10 @@ def _look(eye, target, K, width, height):
                    width=width, height=height)
 
 
-def _random_texture(rng, scale):
-    """A texture with a random seed and palette; mostly noise, sometimes a checker or stripes."""
+def _random_texture(rng, scale, patterns=("noise", "noise", "checker", "stripes")):
+    """A texture with a random seed and palette and a pattern drawn from `patterns`."""
     colors = rng.uniform(0.15, 0.95, size=(3, 3))
-    pattern = rng.choice(["noise", "noise", "checker", "stripes"])
+    pattern = rng.choice(list(patterns))
     return Texture(int(rng.integers(0, 2**31)), float(scale), 10, tuple(map(tuple, colors)),
                    str(pattern), float(rng.uniform(0.6, 1.0)))
 

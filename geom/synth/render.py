@@ -55,6 +55,7 @@ class Sequence:
 
 def render(scene, antialias=4):
     """Render every frame of `scene` -> `Sequence`. antialias: 4 (rotated grid) or 1 rays/pixel."""
+    _check_scene(scene)
     return Sequence(scene, [render_frame(scene, f, antialias) for f in range(scene.n_frames)])
 
 
@@ -111,10 +112,14 @@ def _check_frame(scene, f, name):
         raise ValueError(f"{name}: expected a frame index in [0, {scene.n_frames}), got {f}")
 
 
-def _pack(scene):
-    """Flatten background shapes (label 0) and bodies (label 1..B) into kernel arrays."""
+def _check_scene(scene):
     if not isinstance(scene, Scene):
         raise ValueError(f"scene: expected a Scene, got {type(scene).__name__}")
+
+
+def _pack(scene):
+    """Flatten background shapes (label 0) and bodies (label 1..B) into kernel arrays."""
+    _check_scene(scene)
     shapes = [b.shape for b in scene.background + scene.bodies]
     labels = [0] * len(scene.background) + list(range(1, len(scene.bodies) + 1))
     return {
