@@ -143,8 +143,9 @@ def _intersect(kind, size, o, d):
             if abs(o[a]) > size[a]:
                 return inf, 0.0, 0.0, 0.0
             continue
-        t1 = (-size[a] - o[a]) / d[a]
-        t2 = (size[a] - o[a]) / d[a]
+        inv = 1.0 / d[a]
+        t1 = (-size[a] - o[a]) * inv
+        t2 = (size[a] - o[a]) * inv
         if t1 > t2:
             t1, t2 = t2, t1
         if t1 > t_near:

@@ -140,8 +140,8 @@ def random_scene(seed=0, width=640, height=480, n_frames=2, n_objects=None, movi
     cams = [_look(eye0 + f * eye_step, target0 + f * target_step, K, width, height)
             for f in range(n_frames)]
     objects = []
-    for _ in range(n_objects):
-        start = _ground_spot(rng, 4.0, (-4.0, 4.0))
+    for _ in range(n_objects):  # scattered around the first view's target, inside the room
+        start = np.clip(np.array([*target0[:2] + rng.uniform(-2.5, 2.5, size=2), 0.0]), -5.0, 5.0)
         objects.append(_random_body(rng, n_frames, start, moving=rng.random() < moving_fraction))
     return Scene(cams, [_room(rng, n_frames)], objects, _random_light(rng))
 
@@ -190,9 +190,11 @@ def _ground_spot(rng, half_width, y_range):
 
 def _random_body(rng, n_frames, ground_point, moving, speed=0.08, spin=np.radians(5),
                  size_range=(0.2, 0.5)):
-    """A random box, sphere or slab (half extents in `size_range`) resting on `ground_point` at
-    frame 0 (a slab floats at 0.6); if `moving`, it
-    translates `speed` units per frame (mostly horizontally) and spins `spin` rad per frame."""
+    """A random box, sphere or slab (half extents in `size_range`) above `ground_point`.
+
+    Boxes and spheres rest on the ground and, if `moving`, slide horizontally `speed` units per
+    frame while spinning `spin` rad per frame about the vertical (so they never cut the floor);
+    slabs float clear of the ground at any orientation and spin about a random axis."""
     kind = rng.choice(["box", "sphere", "slab"])
     if kind == "sphere":
         r = rng.uniform(*size_range)
@@ -202,16 +204,17 @@ def _random_body(rng, n_frames, ground_point, moving, speed=0.08, spin=np.radian
         lift = size[2]
     else:
         size = (*rng.uniform(1.2, 1.5) * rng.uniform(*size_range, size=2), rng.uniform(0.03, 0.06))
-        lift = 0.6
+        lift = np.linalg.norm(size) + 0.1
     shape = Shape("sphere" if kind == "sphere" else "box", size, _random_texture(rng, 0.5 * max(size)))
     R0 = random_rotation(rng) if kind == "slab" else rotation_from_axis_angle([0, 0, rng.uniform(0, np.pi)])
     centre = ground_point + np.array([0.0, 0.0, lift])
     if not moving:
         return Body.static(shape, n_frames, R0, centre)
-    direction = np.array([*rng.normal(size=2), 0.3 * rng.normal()])
-    velocity = speed * direction / np.linalg.norm(direction)
-    axis = rng.normal(size=3)
-    return _trajectory(shape, n_frames, R0, centre, velocity, spin * axis / np.linalg.norm(axis))
+    heading = rng.uniform(0, 2 * np.pi)
+    velocity = speed * np.array([np.cos(heading), np.sin(heading), 0.0])
+    axis = rng.normal(size=3) if kind == "slab" else np.array([0.0, 0.0, 1.0])
+    direction = rng.choice([-1.0, 1.0])
+    return _trajectory(shape, n_frames, R0, centre, velocity, direction * spin * axis / np.linalg.norm(axis))
 
 
 def _trajectory(shape, n_frames, R0, t0, velocity, omega):

@@ -42,6 +42,8 @@ class Texture:
     contrast: float = 0.8
 
     def __post_init__(self):
+        if int(self.seed) != self.seed or not 0 <= self.seed < 2**31:
+            raise ValueError(f"seed: expected an integer in [0, 2**31), got {self.seed}")
         _checks.positive(self.scale, "scale")
         if int(self.octaves) != self.octaves or not 1 <= self.octaves <= 12:
             raise ValueError(f"octaves: expected an integer in [1, 12], got {self.octaves}")

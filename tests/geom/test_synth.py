@@ -311,6 +311,8 @@ def _tiny_scene(**kw):
 
 
 @pytest.mark.parametrize("build, message", [
+    (lambda: Texture(-1), "seed"),
+    (lambda: Texture(2**40), "seed"),
     (lambda: Texture(1, scale=-1.0), "scale"),
     (lambda: Texture(1, octaves=0), "octaves"),
     (lambda: Texture(1, colors=((2, 0, 0), (0, 0, 0), (0, 0, 0))), "colors"),
