@@ -13,7 +13,6 @@ import argparse
 import cv2
 import numpy as np
 
-from geom.camera import Camera, relative_pose
 from geom.rotation import skew
 from geom.synth import (flying_layers, moving_bodies, orbit_ring, random_scene, render_frame,
                         stereo_rig)
@@ -46,17 +45,13 @@ def sift_epipolar(scene, f0, f1):
     dist = []
     for label in range(len(scene.bodies) + 1):
         on = (l1 == label) & (l2 == label)
-        cams = []
-        for f in (0, 1):
-            Rb, tb = scene.body_pose(label, f)
-            c = scene.cameras[f]
-            cams.append(Camera(c.K, c.R @ Rb, c.R @ tb + c.t))  # body -> camera f
-        R, t = relative_pose(*cams)
-        F = np.linalg.inv(cams[1].K).T @ skew(t) @ R @ np.linalg.inv(cams[0].K)
+        R, t = scene.relative_pose(label, 0, 1)
+        F = np.linalg.inv(scene.cameras[1].K).T @ skew(t) @ R @ np.linalg.inv(scene.cameras[0].K)
         h1, h2 = np.c_[x1[on], np.ones(on.sum())], np.c_[x2[on], np.ones(on.sum())]
         Fx1, Ftx2 = h1 @ F.T, h2 @ F
         e = np.einsum("ni,ni->n", h2, Fx1)
-        dist.append(np.abs(e) / np.sqrt(Fx1[:, 0] ** 2 + Fx1[:, 1] ** 2 + Ftx2[:, 0] ** 2 + Ftx2[:, 1] ** 2))
+        norm = np.sqrt(Fx1[:, 0] ** 2 + Fx1[:, 1] ** 2 + Ftx2[:, 0] ** 2 + Ftx2[:, 1] ** 2)
+        dist.append(np.abs(e) / norm)
     dist = np.concatenate(dist)
     return len(dist), float(np.median(dist)) if len(dist) else float("nan")
 

@@ -38,5 +38,6 @@ def load_cameras_json(path):
             cameras[name] = Camera(np.array(entry["K"], float), np.array(entry["R"], float),
                                    np.array(entry["t"], float), entry["width"], entry["height"])
         except (KeyError, TypeError, ValueError) as err:
-            raise ValueError(f"{path}: camera {name!r}: {err!r} (expected K, R, t, width, height)") from err
+            raise ValueError(f"{path}: camera {name!r}: {err!r} "
+                             "(expected K, R, t, width, height)") from err
     return cameras

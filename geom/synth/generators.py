@@ -74,7 +74,7 @@ def moving_bodies(n_bodies=2, n_frames=5, seed=0, width=640, height=480, camera_
     while `n_bodies` rigid bodies (boxes, spheres, slabs; labels 1..n_bodies) translate and spin
     independently. Per frame the camera turns `camera_step` radians around the room centre (large
     values give wide baselines), each body moves `body_speed` units and spins `body_spin` radians
-    about a random axis."""
+    (boxes and spheres slide on the floor turning about the vertical; slabs float and tumble)."""
     rng, K = _setup(seed, width, height)
     if int(n_bodies) != n_bodies or not 1 <= n_bodies <= 8:
         raise ValueError(f"n_bodies: expected an integer in [1, 8], got {n_bodies}")
@@ -99,7 +99,9 @@ def moving_bodies(n_bodies=2, n_frames=5, seed=0, width=640, height=480, camera_
 def flying_layers(seed=0, width=640, height=480, n_layers=None, n_frames=2):
     """FlyingChairs-like: `n_layers` (random 3..7 when None) textured rectangles at depths 2..7
     in front of a far textured plane, each with its own 3D motion (mostly in the image plane, a
-    few degrees of rotation), seen by a camera that shifts and turns slightly between frames."""
+    few degrees of rotation), seen by a camera that shifts and turns slightly between frames.
+    Here the world is the first camera's frame (z forward, y down); lighting is ambient only, so
+    a surface point keeps its colour from frame to frame."""
     rng, K = _setup(seed, width, height)
     n_frames = _frame_count(n_frames)
     n_layers = int(rng.integers(3, 8)) if n_layers is None else int(n_layers)
@@ -120,9 +122,9 @@ def flying_layers(seed=0, width=640, height=480, n_layers=None, n_frames=2):
         shape = Shape("plane", (half * rng.uniform(0.5, 1.0), half * rng.uniform(0.5, 1.0), 1.0),
                       _random_texture(rng, half))
         R0 = rotation_from_axis_angle([*rng.normal(scale=0.2, size=2), rng.uniform(-np.pi, np.pi)])
-        speed = np.array([*rng.normal(scale=0.03 * z, size=2), rng.normal(scale=0.05 * z)])
+        velocity = np.array([*rng.normal(scale=0.03 * z, size=2), rng.normal(scale=0.05 * z)])
         spin = np.array([*rng.normal(scale=0.03, size=2), rng.normal(scale=0.1)])
-        layers.append(_trajectory(shape, n_frames, R0, centre, speed, spin))
+        layers.append(_trajectory(shape, n_frames, R0, centre, velocity, spin))
     return Scene(cams, [Body.static(far, n_frames, t=(0.0, 0.0, 12.0))], layers,
                  Light(ambient=1.0, diffuse=0.0))
 
@@ -133,6 +135,8 @@ def random_scene(seed=0, width=640, height=480, n_frames=2, n_objects=None, movi
     rng, K = _setup(seed, width, height)
     n_frames = _frame_count(n_frames)
     n_objects = int(rng.integers(4, 10)) if n_objects is None else int(n_objects)
+    if n_objects < 0:
+        raise ValueError(f"n_objects: expected a non-negative integer, got {n_objects}")
     eye0 = np.array([*rng.uniform(-3.0, 3.0, size=2), rng.uniform(1.0, 2.5)])
     target0 = np.array([*rng.uniform(-1.0, 1.0, size=2), rng.uniform(0.3, 1.0)])
     eye_step = rng.normal(scale=0.1, size=3)
@@ -140,8 +144,11 @@ def random_scene(seed=0, width=640, height=480, n_frames=2, n_objects=None, movi
     cams = [_look(eye0 + f * eye_step, target0 + f * target_step, K, width, height)
             for f in range(n_frames)]
     objects = []
-    for _ in range(n_objects):  # scattered around the first view's target, inside the room
-        start = np.clip(np.array([*target0[:2] + rng.uniform(-2.5, 2.5, size=2), 0.0]), -5.0, 5.0)
+    for _ in range(n_objects):  # scattered around the first view's target, inside the room,
+        while True:             # at least 1.5 from the first camera
+            start = np.clip(np.array([*target0[:2] + rng.uniform(-2.5, 2.5, size=2), 0.0]), -5, 5)
+            if np.linalg.norm(start[:2] - eye0[:2]) > 1.5:
+                break
         objects.append(_random_body(rng, n_frames, start, moving=rng.random() < moving_fraction))
     return Scene(cams, [_room(rng, n_frames)], objects, _random_light(rng))
 
@@ -206,15 +213,18 @@ def _random_body(rng, n_frames, ground_point, moving, speed=0.08, spin=np.radian
         size = (*rng.uniform(1.2, 1.5) * rng.uniform(*size_range, size=2), rng.uniform(0.03, 0.06))
         lift = np.linalg.norm(size) + 0.1
     shape = Shape("sphere" if kind == "sphere" else "box", size, _random_texture(rng, 0.5 * max(size)))
-    R0 = random_rotation(rng) if kind == "slab" else rotation_from_axis_angle([0, 0, rng.uniform(0, np.pi)])
+    if kind == "slab":
+        R0 = random_rotation(rng)
+    else:
+        R0 = rotation_from_axis_angle([0, 0, rng.uniform(0, np.pi)])
     centre = ground_point + np.array([0.0, 0.0, lift])
     if not moving:
         return Body.static(shape, n_frames, R0, centre)
     heading = rng.uniform(0, 2 * np.pi)
     velocity = speed * np.array([np.cos(heading), np.sin(heading), 0.0])
     axis = rng.normal(size=3) if kind == "slab" else np.array([0.0, 0.0, 1.0])
-    direction = rng.choice([-1.0, 1.0])
-    return _trajectory(shape, n_frames, R0, centre, velocity, direction * spin * axis / np.linalg.norm(axis))
+    omega = rng.choice([-1.0, 1.0]) * spin * axis / np.linalg.norm(axis)
+    return _trajectory(shape, n_frames, R0, centre, velocity, omega)
 
 
 def _trajectory(shape, n_frames, R0, t0, velocity, omega):

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import _checks
 from . import _kernels
+from ..camera import Camera
 from .scene import PATTERNS, SHAPE_KINDS, Scene
 
 # rotated-grid supersampling patterns (offsets from the pixel centre, in pixels)
@@ -28,7 +30,7 @@ class Frame:
     image: np.ndarray
     depth: np.ndarray
     labels: np.ndarray
-    camera: object
+    camera: Camera
     body_poses: list
 
 
@@ -49,8 +51,8 @@ class Sequence:
         """Disparity (H, W) float32 `f b / Z` of the left image of a rectified stereo scene."""
         if self.scene.baseline is None:
             raise ValueError("disparity: the scene is not a rectified stereo pair (no baseline)")
-        K = self.frames[0].camera.K
-        return (K[0, 0] * self.scene.baseline / self.frames[0].depth.astype(np.float64)).astype(np.float32)
+        f = self.frames[0].camera.K[0, 0]
+        return (f * self.scene.baseline / self.frames[0].depth.astype(np.float64)).astype(np.float32)
 
 
 def render(scene, antialias=4):
@@ -64,7 +66,8 @@ def render_frame(scene, frame, antialias=4):
     packed = _pack(scene)
     _check_frame(scene, frame, "frame")
     if antialias not in _OFFSETS:
-        raise ValueError(f"antialias: expected one of {sorted(_OFFSETS)} rays per pixel, got {antialias}")
+        raise ValueError(f"antialias: expected one of {sorted(_OFFSETS)} rays per pixel, "
+                         f"got {antialias}")
     cam = scene.cameras[frame]
     Rs, ts = _shape_poses(scene, frame)
     image, depth, labels = _kernels.render(
@@ -83,11 +86,13 @@ def flow(scene, i, j, depth, labels, rel_tol=1e-4):
     packed = _pack(scene)
     _check_frame(scene, i, "i")
     _check_frame(scene, j, "j")
+    rel_tol = _checks.positive(rel_tol, "rel_tol")
     w, h = scene.image_size
     depth = np.asarray(depth)
     labels = np.asarray(labels)
     if depth.shape != (h, w) or labels.shape != (h, w):
-        raise ValueError(f"depth, labels: expected shape ({h}, {w}), got {depth.shape} and {labels.shape}")
+        raise ValueError(f"depth, labels: expected shape ({h}, {w}), "
+                         f"got {depth.shape} and {labels.shape}")
     if np.isnan(depth).any() or (depth <= 0).any():
         raise ValueError("depth: expected positive values (inf where nothing is hit), got NaN or <= 0")
     if labels.max(initial=0) > len(scene.bodies):
@@ -104,7 +109,7 @@ def flow(scene, i, j, depth, labels, rel_tol=1e-4):
     Rs, ts = _shape_poses(scene, j)
     return _kernels.flow(np.ascontiguousarray(depth, np.float64), np.ascontiguousarray(labels, np.uint8),
                          _cam_vector(ci), ci.t, _cam_vector(cj), cj.t, motion_R, motion_t,
-                         packed["kind"], packed["size"], packed["label"], Rs, ts, float(rel_tol))
+                         packed["kind"], packed["size"], packed["label"], Rs, ts, rel_tol)
 
 
 def _check_frame(scene, f, name):
@@ -120,7 +125,7 @@ def _check_scene(scene):
 def _pack(scene):
     """Flatten background shapes (label 0) and bodies (label 1..B) into kernel arrays."""
     _check_scene(scene)
-    shapes = [b.shape for b in scene.background + scene.bodies]
+    shapes = [b.shape for b in list(scene.background) + list(scene.bodies)]
     labels = [0] * len(scene.background) + list(range(1, len(scene.bodies) + 1))
     return {
         "kind": np.array([SHAPE_KINDS.index(s.kind) for s in shapes], np.int64),
@@ -136,7 +141,7 @@ def _pack(scene):
 
 def _shape_poses(scene, frame):
     """Poses body -> world (S, 3, 3), (S, 3) of every shape at `frame`, in `_pack` order."""
-    bodies = scene.background + scene.bodies
+    bodies = list(scene.background) + list(scene.bodies)
     Rs = np.array([b.R[frame] for b in bodies], np.float64).reshape(-1, 3, 3)
     ts = np.array([b.t[frame] for b in bodies], np.float64).reshape(-1, 3)
     return Rs, ts

@@ -93,10 +93,11 @@ class Body:
         object.__setattr__(self, "t", t)
 
     @classmethod
-    def static(cls, shape, n_frames, R=np.eye(3), t=(0.0, 0.0, 0.0)):
-        """A body that keeps one pose for `n_frames` frames."""
-        return cls(shape, np.repeat(np.asarray(R, float)[None], n_frames, 0),
-                   np.repeat(np.asarray(t, float)[None], n_frames, 0))
+    def static(cls, shape, n_frames, R=None, t=(0.0, 0.0, 0.0)):
+        """A body that keeps one pose (R (3, 3), identity when None; t (3,)) for `n_frames` frames."""
+        R = np.eye(3) if R is None else np.asarray(R, float)
+        t = np.asarray(t, float)
+        return cls(shape, np.repeat(R[None], n_frames, 0), np.repeat(t[None], n_frames, 0))
 
 
 @dataclass(frozen=True)
@@ -121,8 +122,9 @@ class Scene:
     """Everything needed to render a sequence.
 
     cameras: one `Camera` per frame (all with the same image size); background: static bodies
-    (label 0; one constant pose per frame, see `Body.static`); bodies: rigid bodies (label 1..B in list order) with one pose per frame; light;
-    baseline: for a rectified stereo pair (frames 0 = left, 1 = right), the baseline, else None.
+    (label 0; one constant pose per frame, see `Body.static`); bodies: rigid bodies (label 1..B
+    in list order) with one pose per frame; light; baseline: for a rectified stereo pair
+    (frames 0 = left, 1 = right), the baseline, else None.
     """
 
     cameras: list
@@ -168,3 +170,16 @@ class Scene:
             return np.eye(3), np.zeros(3)
         body = self.bodies[label - 1]
         return body.R[frame], body.t[frame]
+
+    def relative_pose(self, label, i, j):
+        """Relative pose `(R, t)` of camera j with respect to camera i as seen by body `label`:
+        a point of that body at `X_i` in camera-i coordinates (frame i) is at `R X_i + t` in
+        camera-j coordinates (frame j). Its epipolar geometry is `E = [t]x R`."""
+        poses = []
+        for f in (i, j):
+            Rb, tb = self.body_pose(label, f)
+            cam = self.cameras[f]
+            poses.append((cam.R @ Rb, cam.R @ tb + cam.t))  # body -> camera f
+        (Ai, ai), (Aj, aj) = poses
+        R = Aj @ Ai.T
+        return R, aj - R @ ai
