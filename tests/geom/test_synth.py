@@ -91,6 +91,23 @@ def test_flow_to_the_same_frame_is_zero_and_unoccluded():
     np.testing.assert_allclose(fl, 0, atol=1e-6)
 
 
+def test_points_at_infinity_move_with_the_camera_rotation_only():
+    K = intrinsic_matrix(60, 60, 19.5, 14.5)
+    cams = [look_at([1, 2, 3], target, K, up=(0, 0, 1), width=40, height=30)
+            for target in ([0, 0, 0], [0.3, -0.2, 0.1])]
+    seq = render(Scene(cams))  # nothing but sky
+    assert np.isinf(seq.frames[0].depth).all() and not seq.frames[0].labels.any()
+    fl, occ = seq.flow(0, 1)
+    v, u = np.mgrid[0:30, 0:40]
+    x = np.column_stack([u.ravel(), v.ravel(), np.ones(u.size)])
+    R, _ = relative_pose(*cams)
+    h = x @ (K @ R @ np.linalg.inv(K)).T  # the infinite homography
+    np.testing.assert_allclose(fl.reshape(-1, 2), h[:, :2] / h[:, 2:] - x[:, :2], atol=1e-4)
+    inside = cams[1].in_image(x[:, :2] + fl.reshape(-1, 2))
+    assert 0 < inside.mean() < 1
+    np.testing.assert_array_equal(occ.ravel(), ~inside)  # only leaving the image hides the sky
+
+
 def test_rectified_stereo_disparity_is_f_b_over_z():
     scene = stereo_rig(seed=2, baseline=0.3, **SMALL)
     seq = render(scene, antialias=1)
