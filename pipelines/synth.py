@@ -1,4 +1,5 @@
 """`mvdepth synth`: write a synthetic image folder with complete ground truth (`geom.synth`)."""
+import sys
 import time
 from pathlib import Path
 
@@ -49,7 +50,12 @@ def run(kind, folder, seed=0, frames=None, size="640x480", overwrite=False):
     if Path(folder).exists() and not overwrite:  # fail before spending time on rendering
         raise FileExistsError(f"{folder}: already exists (use --overwrite to replace it)")
     t0 = time.perf_counter()
-    sequence = synth.render(make(seed, width, height, n))
-    path = synth.write_folder(sequence, folder, overwrite=overwrite)
+    scene = make(seed, width, height, n)
+    frames = []
+    for f in range(n):
+        print(f"\rrendering frame {f + 1}/{n}", end="", file=sys.stderr, flush=True)
+        frames.append(synth.render_frame(scene, f))
+    print(" - writing ground truth", file=sys.stderr, flush=True)
+    path = synth.write_folder(synth.Sequence(scene, frames), folder, overwrite=overwrite)
     print(f"wrote {n} {width}x{height} frames of '{kind}' (seed {seed}) with depth, labels, "
           f"flow and cameras to {path} in {time.perf_counter() - t0:.1f} s")
