@@ -68,36 +68,57 @@ def _lod(wavelength, footprint):
     return min(max((wavelength / footprint - 1.5) / 1.5, 0.0), 1.0)
 
 
+_PERSISTENCE = 0.85  # amplitude ratio of successive octaves: a flat-ish spectrum
+_SMOOTH = 8.0  # octaves of at least this many pixels per wavelength are smooth within a pixel
+
+
 @njit(cache=True)
-def _fbm(x, y, z, seed, octaves, scale, footprint):
-    """Multi-octave value noise of zero mean and std ~0.25, with a flat-ish spectrum so that
-    every scale down to 3 pixels carries texture; octaves too fine for the pixel fade out."""
+def _fbm(x, y, z, seed, scale, footprint, first, last):
+    """Sum of the noise octaves `first..last-1` (octave o has wavelength scale / 2^o and
+    amplitude _PERSISTENCE^o); octaves too fine for the pixel `footprint` fade out."""
     total = 0.0
-    norm2 = 0.0
-    amp = 1.0
-    wl = scale
-    for o in range(octaves):
+    amp = _PERSISTENCE ** first
+    wl = scale * 0.5 ** first
+    for o in range(first, last):
         w = _lod(wl, footprint)
         # a per-octave shift and seed decorrelate the lattices of successive octaves
         if w > 0.0:
             total += amp * w * _noise(x / wl + 0.37 * o, y / wl + 0.71 * o, z / wl + 0.13 * o,
                                       seed + 7919 * o)
-        norm2 += amp * amp
-        amp *= 0.85
+        amp *= _PERSISTENCE
         wl *= 0.5
-    return total / np.sqrt(norm2)
+    return total
 
 
 @njit(cache=True)
-def _texture(p, shape, texi, texf, colors, footprint, out):
-    """Albedo (3,) into `out` at body point `p` (3,) of `shape`."""
-    seed, octaves, pattern = texi[shape, 0], texi[shape, 1], texi[shape, 2]
-    scale, contrast = texf[shape, 0], texf[shape, 1]
-    # colour: a quadratic Bezier through the three colours, driven by a slow noise
+def _smooth_part(p, shape, texi, texf, footprint):
+    """The slowly varying part of a texture at body point `p`: (colour mix m in [0, 1], sum of
+    the smooth octaves, their count). Constant to second order within a pixel, so it is
+    evaluated once per pixel and shared by the sub-pixel samples on the same shape."""
+    seed, octaves = texi[shape, 0], texi[shape, 1]
+    scale = texf[shape, 0]
     m = _noise(p[0] / (2 * scale) + 11.3, p[1] / (2 * scale) + 5.1, p[2] / (2 * scale) + 3.7,
                seed + 101)
-    m = min(max(1.2 * m + 0.5, 0.0), 1.0)
-    lum = 1.0 + 1.6 * contrast * _fbm(p[0], p[1], p[2], seed, octaves, scale, footprint)
+    n_smooth = 0
+    wl = scale
+    while n_smooth < octaves and wl >= _SMOOTH * footprint:
+        n_smooth += 1
+        wl *= 0.5
+    smooth = _fbm(p[0], p[1], p[2], seed, scale, footprint, 0, n_smooth)
+    return min(max(1.2 * m + 0.5, 0.0), 1.0), smooth, n_smooth
+
+
+@njit(cache=True)
+def _texture(p, shape, texi, texf, colors, footprint, m, smooth, n_smooth, out):
+    """Albedo (3,) into `out` at body point `p` (3,) of `shape`, given its `_smooth_part`.
+
+    Luminance: 1 + 1.6 contrast * (multi-octave noise of std ~0.27), times a soft checker or
+    stripes pattern; colour: a quadratic Bezier through the three colours driven by `m`."""
+    seed, octaves, pattern = texi[shape, 0], texi[shape, 1], texi[shape, 2]
+    scale, contrast = texf[shape, 0], texf[shape, 1]
+    noise = smooth + _fbm(p[0], p[1], p[2], seed, scale, footprint, n_smooth, octaves)
+    norm2 = (1.0 - _PERSISTENCE ** (2 * octaves)) / (1.0 - _PERSISTENCE ** 2)
+    lum = 1.0 + 1.6 * contrast * noise / np.sqrt(norm2)
     if pattern != _NOISE:
         if pattern == _CHECKER:
             v = (np.cos(np.pi * p[0] / scale) * np.cos(np.pi * p[1] / scale)
@@ -107,8 +128,8 @@ def _texture(p, shape, texi, texf, colors, footprint, out):
         lum *= 1.0 + 0.3 * _lod(scale, footprint) * np.tanh(3.0 * v)
     lum = max(lum, 0.05)
     for c in range(3):
-        out[c] = lum * ((1 - m) * (1 - m) * colors[shape, 0, c] + 2 * m * (1 - m) * colors[shape, 1, c]
-                        + m * m * colors[shape, 2, c])
+        out[c] = lum * ((1 - m) * (1 - m) * colors[shape, 0, c]
+                        + 2 * m * (1 - m) * colors[shape, 1, c] + m * m * colors[shape, 2, c])
 
 
 @njit(cache=True)
@@ -201,18 +222,21 @@ def _pixel_ray(cam, t, u, v, o, d):
 
 
 @njit(cache=True)
-def _shade(d, s, shape, p, n, texi, texf, colors, light, pixel_angle, albedo, out):
-    """Lambertian colour (3,) into `out` of a hit at ray parameter (= depth) `s`."""
+def _footprint(d, s, n, pixel_angle):
+    """Size in scene units of a pixel seen along `d` at ray parameter (= depth) `s` on a surface
+    of normal `n`; turns `n` towards the viewer (planes are two-sided)."""
     dn = np.sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2])
     cos = (n[0] * d[0] + n[1] * d[1] + n[2] * d[2]) / dn
-    if cos > 0:  # planes are two-sided: face the viewer
+    if cos > 0:
         cos = -cos
         for a in range(3):
             n[a] = -n[a]
-    footprint = s * dn * pixel_angle / max(-cos, 0.2)
-    _texture(p, shape, texi, texf, colors, footprint, albedo)
-    lam = -(n[0] * light[0] + n[1] * light[1] + n[2] * light[2])
-    k = light[3] + light[4] * max(lam, 0.0)
+    return s * dn * pixel_angle / max(-cos, 0.2)
+
+
+@njit(cache=True, inline="always")
+def _lambert(albedo, n, light, out):
+    k = light[3] + light[4] * max(-(n[0] * light[0] + n[1] * light[1] + n[2] * light[2]), 0.0)
     for c in range(3):
         out[c] = albedo[c] * k
 
@@ -242,9 +266,13 @@ def render(height, width, cam, t, kind, size, label, texi, texf, colors, Rs, ts,
         rgb = np.empty(3)
         for u in range(width):
             _pixel_ray(cam, t, u, v, o, d)
-            s, k = _cast(o, d, kind, size, Rs, ts, p, n)
+            s, centre = _cast(o, d, kind, size, Rs, ts, p, n)
             depth[v, u] = s
-            labels[v, u] = 0 if k < 0 else label[k]
+            labels[v, u] = 0 if centre < 0 else label[centre]
+            m, smooth, n_smooth = 0.0, 0.0, 0
+            if centre >= 0:
+                m, smooth, n_smooth = _smooth_part(p, centre, texi, texf,
+                                                   _footprint(d, s, n, pixel_angle))
             acc0 = acc1 = acc2 = 0.0
             for a in range(offsets.shape[0]):
                 _pixel_ray(cam, t, u + offsets[a, 0], v + offsets[a, 1], o, d)
@@ -252,7 +280,13 @@ def render(height, width, cam, t, kind, size, label, texi, texf, colors, Rs, ts,
                 if k < 0:
                     _sky(d, rgb)
                 else:
-                    _shade(d, s, k, p, n, texi, texf, colors, light, pixel_angle, albedo, rgb)
+                    footprint = _footprint(d, s, n, pixel_angle)
+                    if k == centre:
+                        _texture(p, k, texi, texf, colors, footprint, m, smooth, n_smooth, albedo)
+                    else:  # the sample is on another shape than the pixel centre
+                        mk, smooth_k, n_k = _smooth_part(p, k, texi, texf, footprint)
+                        _texture(p, k, texi, texf, colors, footprint, mk, smooth_k, n_k, albedo)
+                    _lambert(albedo, n, light, rgb)
                 acc0 += rgb[0]
                 acc1 += rgb[1]
                 acc2 += rgb[2]
