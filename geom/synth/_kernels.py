@@ -132,57 +132,67 @@ def _texture(p, shape, texi, texf, colors, footprint, m, smooth, n_smooth, out):
                         + 2 * m * (1 - m) * colors[shape, 1, c] + m * m * colors[shape, 2, c])
 
 
+@njit(cache=True, inline="always")
+def _slab(o, d, half, axis, t_near, ax_near, t_far, ax_far):
+    """One axis of the slab test: the ray `o + s d` between the planes at -half and +half.
+    Returns the updated entry/exit parameters and axes; t_near = inf flags a miss."""
+    if abs(d) < _EPS:
+        if abs(o) > half:
+            return np.inf, ax_near, t_far, ax_far
+        return t_near, ax_near, t_far, ax_far
+    inv = 1.0 / d
+    t1 = (-half - o) * inv
+    t2 = (half - o) * inv
+    if t1 > t2:
+        t1, t2 = t2, t1
+    if t1 > t_near:
+        t_near, ax_near = t1, axis
+    if t2 < t_far:
+        t_far, ax_far = t2, axis
+    return t_near, ax_near, t_far, ax_far
+
+
 @njit(cache=True)
-def _intersect(kind, size, o, d):
-    """First hit `s > 0` of the ray `o + s d` with a shape in its coordinates, and the outward
-    (for a room: inward) unit normal there. Returns (s, nx, ny, nz); s = inf when missed."""
+def _intersect(kind, sx, sy, sz, ox, oy, oz, dx, dy, dz):
+    """First hit `s > 0` of the ray `o + s d` with a shape of half extents (sx, sy, sz) in its
+    own coordinates, and the outward (for a room: inward) unit normal there.
+    Returns (s, nx, ny, nz); s = inf when missed."""
     inf = np.inf
     if kind == _PLANE:
-        if abs(d[2]) < _EPS:
+        if abs(dz) < _EPS:
             return inf, 0.0, 0.0, 0.0
-        s = -o[2] / d[2]
-        if s <= _EPS or abs(o[0] + s * d[0]) > size[0] or abs(o[1] + s * d[1]) > size[1]:
+        s = -oz / dz
+        if s <= _EPS or abs(ox + s * dx) > sx or abs(oy + s * dy) > sy:
             return inf, 0.0, 0.0, 0.0
         return s, 0.0, 0.0, 1.0
     if kind == _SPHERE:
-        b = o[0] * d[0] + o[1] * d[1] + o[2] * d[2]
-        a = d[0] * d[0] + d[1] * d[1] + d[2] * d[2]
-        c = o[0] * o[0] + o[1] * o[1] + o[2] * o[2] - size[0] * size[0]
+        b = ox * dx + oy * dy + oz * dz
+        a = dx * dx + dy * dy + dz * dz
+        c = ox * ox + oy * oy + oz * oz - sx * sx
         disc = b * b - a * c
         if disc < 0:
             return inf, 0.0, 0.0, 0.0
         s = (-b - np.sqrt(disc)) / a
         if s <= _EPS:
             return inf, 0.0, 0.0, 0.0
-        r = size[0]
-        return s, (o[0] + s * d[0]) / r, (o[1] + s * d[1]) / r, (o[2] + s * d[2]) / r
+        return s, (ox + s * dx) / sx, (oy + s * dy) / sx, (oz + s * dz) / sx
     # box or room: slab method
-    t_near, t_far = -inf, inf
-    ax_near, ax_far = -1, -1
-    for a in range(3):
-        if abs(d[a]) < _EPS:
-            if abs(o[a]) > size[a]:
-                return inf, 0.0, 0.0, 0.0
-            continue
-        inv = 1.0 / d[a]
-        t1 = (-size[a] - o[a]) * inv
-        t2 = (size[a] - o[a]) * inv
-        if t1 > t2:
-            t1, t2 = t2, t1
-        if t1 > t_near:
-            t_near, ax_near = t1, a
-        if t2 < t_far:
-            t_far, ax_far = t2, a
+    t_near, ax_near, t_far, ax_far = -inf, -1, inf, -1
+    t_near, ax_near, t_far, ax_far = _slab(ox, dx, sx, 0, t_near, ax_near, t_far, ax_far)
+    t_near, ax_near, t_far, ax_far = _slab(oy, dy, sy, 1, t_near, ax_near, t_far, ax_far)
+    t_near, ax_near, t_far, ax_far = _slab(oz, dz, sz, 2, t_near, ax_near, t_far, ax_far)
     if t_near > t_far:
         return inf, 0.0, 0.0, 0.0
     if kind == _BOX:
         if t_near <= _EPS:
             return inf, 0.0, 0.0, 0.0
-        s, ax, sign = t_near, ax_near, -1.0 if d[ax_near] > 0 else 1.0
+        s, ax = t_near, ax_near
     else:
         if t_far <= _EPS or t_near > _EPS:  # a room is seen from inside only
             return inf, 0.0, 0.0, 0.0
-        s, ax, sign = t_far, ax_far, -1.0 if d[ax_far] > 0 else 1.0
+        s, ax = t_far, ax_far
+    # entering a box or leaving a room through the face normal to `ax`: the normal opposes d
+    sign = -1.0 if (dx if ax == 0 else (dy if ax == 1 else dz)) > 0 else 1.0
     return s, sign * (ax == 0), sign * (ax == 1), sign * (ax == 2)
 
 
@@ -192,21 +202,25 @@ def _cast(o, d, kind, size, Rs, ts, p_body, n_world):
     when nothing is hit; fills the body coordinates `p_body` and world normal `n_world` of the hit."""
     best_s = np.inf
     best = -1
-    ob = np.empty(3)
-    db = np.empty(3)
     for k in range(kind.shape[0]):
-        R = Rs[k]
-        for a in range(3):  # ray in body coordinates: R^T (o - t), R^T d
-            ob[a] = (R[0, a] * (o[0] - ts[k, 0]) + R[1, a] * (o[1] - ts[k, 1])
-                     + R[2, a] * (o[2] - ts[k, 2]))
-            db[a] = R[0, a] * d[0] + R[1, a] * d[1] + R[2, a] * d[2]
-        s, nx, ny, nz = _intersect(kind[k], size[k], ob, db)
+        # the ray in body coordinates: R^T (o - t), R^T d (plain scalars: no temporaries per ray)
+        ex, ey, ez = o[0] - ts[k, 0], o[1] - ts[k, 1], o[2] - ts[k, 2]
+        ox = Rs[k, 0, 0] * ex + Rs[k, 1, 0] * ey + Rs[k, 2, 0] * ez
+        oy = Rs[k, 0, 1] * ex + Rs[k, 1, 1] * ey + Rs[k, 2, 1] * ez
+        oz = Rs[k, 0, 2] * ex + Rs[k, 1, 2] * ey + Rs[k, 2, 2] * ez
+        dx = Rs[k, 0, 0] * d[0] + Rs[k, 1, 0] * d[1] + Rs[k, 2, 0] * d[2]
+        dy = Rs[k, 0, 1] * d[0] + Rs[k, 1, 1] * d[1] + Rs[k, 2, 1] * d[2]
+        dz = Rs[k, 0, 2] * d[0] + Rs[k, 1, 2] * d[1] + Rs[k, 2, 2] * d[2]
+        s, nx, ny, nz = _intersect(kind[k], size[k, 0], size[k, 1], size[k, 2],
+                                   ox, oy, oz, dx, dy, dz)
         if s < best_s:
             best_s = s
             best = k
+            p_body[0] = ox + s * dx
+            p_body[1] = oy + s * dy
+            p_body[2] = oz + s * dz
             for a in range(3):
-                p_body[a] = ob[a] + s * db[a]
-                n_world[a] = R[a, 0] * nx + R[a, 1] * ny + R[a, 2] * nz
+                n_world[a] = Rs[k, a, 0] * nx + Rs[k, a, 1] * ny + Rs[k, a, 2] * nz
     return best_s, best
 
 
