@@ -1,7 +1,8 @@
 """Scene description: textured shapes, rigid bodies with a pose per frame, a light, cameras.
 
-World frame: z up (ground plane z = 0). A body pose `(R, t)` maps body to world coordinates,
-`X_world = R X_body + t`; cameras follow the house convention `x_cam = R X_world + t`.
+A body pose `(R, t)` maps body to world coordinates, `X_world = R X_body + t`; cameras follow
+the house convention `x_cam = R X_world + t`. The renderer assumes no particular world frame (the
+generators use z up with the ground at z = 0).
 Shapes are defined in their own (body) coordinates, centred at the origin:
 
 - ``plane``: the z = 0 plane, bounded by |x| <= size[0], |y| <= size[1] (inf for unbounded),
