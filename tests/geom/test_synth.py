@@ -64,6 +64,25 @@ def test_flow_of_random_scenes_and_layers_matches_reprojection(seed):
         np.testing.assert_allclose(x + fl, _moved_pixels(seq, 0, 1, x)[0], atol=1e-3)
 
 
+def test_flow_with_skewed_non_square_pixels_matches_reprojection():
+    base = moving_bodies(n_bodies=1, n_frames=2, seed=3, **SMALL)
+    K = np.array([[130.0, 6.0, 83.0], [0.0, 150.0, 57.0], [0.0, 0.0, 1.0]])
+    scene = Scene([c.with_intrinsics(K) for c in base.cameras], base.background, base.bodies,
+                  base.light)
+    seq = render(scene, antialias=1)
+    x, fl, labels = _visible_pixels(seq, 0, 1)
+    assert (labels > 0).sum() > 50
+    np.testing.assert_allclose(x + fl, _moved_pixels(seq, 0, 1, x)[0], atol=1e-3)
+    # depth is camera z: backprojected room pixels lie on the room's walls
+    room = labels == 0
+    u, v = x[room, 0].astype(int), x[room, 1].astype(int)
+    X = seq.frames[0].camera.backproject(x[room], seq.frames[0].depth[v, u].astype(np.float64))
+    (walls,) = scene.background
+    assert walls.shape.kind == "room" and np.allclose(walls.R[0], np.eye(3))
+    box = np.max(np.abs(X - walls.t[0]) / walls.shape.size, axis=1)
+    np.testing.assert_allclose(box, 1, atol=1e-5)
+
+
 def test_occlusion_mask_agrees_with_the_depth_of_the_other_frame():
     seq = render(moving_bodies(n_bodies=3, n_frames=2, seed=5, camera_step=np.radians(12), **SMALL),
                  antialias=1)
