@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import _checks
 from ..camera import Camera, intrinsic_matrix, look_at
-from ..rotation import random_rotation, rotation_from_axis_angle
+from ..rotation import rotation_from_axis_angle
 from .scene import Body, Light, Scene, Shape, Texture
 
 
@@ -27,7 +27,8 @@ def stereo_rig(seed=0, width=640, height=480, baseline=0.25, n_objects=4):
     eye = np.array([rng.uniform(-0.5, 0.5), -4.0, rng.uniform(1.2, 1.8)])
     left = _look(eye, (rng.uniform(-0.3, 0.3), 0.0, 0.3), K, width, height)
     right = Camera(K, left.R, left.t - np.array([baseline, 0.0, 0.0]), width, height)
-    objects = [_random_body(rng, 2, _ground_spot(rng, 1.5, (-1.5, 1.0)), moving=False)
+    objects = [_random_body(rng, 2, _ground_spot(rng, 1.5, (-1.5, 1.0)), moving=False,
+                            facing=eye - (0.0, 0.0, 0.6))
                for _ in range(n_objects)]
     return Scene([left, right], _ground_and_wall(rng, 2, wall_y=4.0), objects, _random_light(rng),
                  baseline=baseline)
@@ -83,8 +84,8 @@ def moving_bodies(n_bodies=2, n_frames=5, seed=0, width=640, height=480, camera_
     cams = []
     for f in range(n_frames):
         a = a0 + f * camera_step
-        eye = np.array([4.0 * np.cos(a), 4.0 * np.sin(a), 1.8 + 0.05 * f])
-        cams.append(_look(eye, (0.0, 0.0, 0.6), K, width, height))
+        eye = np.array([3.3 * np.cos(a), 3.3 * np.sin(a), 1.6 + 0.05 * f])
+        cams.append(_look(eye, (0.0, 0.0, 0.5), K, width, height))
     lateral = np.array([-np.sin(a0), np.cos(a0), 0.0])
     forward = -np.array([np.cos(a0), np.sin(a0), 0.0])
     bodies = []
@@ -92,7 +93,7 @@ def moving_bodies(n_bodies=2, n_frames=5, seed=0, width=640, height=480, camera_
         offset = 2.4 * ((b + 0.5) / n_bodies - 0.5) + rng.uniform(-0.15, 0.15)
         start = offset * lateral + rng.uniform(-0.6, 0.4) * forward
         bodies.append(_random_body(rng, n_frames, start, moving=True, speed=body_speed,
-                                   spin=body_spin, size_range=(0.3, 0.6)))
+                                   spin=body_spin, size_range=(0.3, 0.6), facing=-forward))
     return Scene(cams, [_room(rng, n_frames)], bodies, _random_light(rng))
 
 
@@ -149,7 +150,8 @@ def random_scene(seed=0, width=640, height=480, n_frames=2, n_objects=None, movi
             start = np.clip(np.array([*target0[:2] + rng.uniform(-2.5, 2.5, size=2), 0.0]), -5, 5)
             if np.linalg.norm(start[:2] - eye0[:2]) > 1.5:
                 break
-        objects.append(_random_body(rng, n_frames, start, moving=rng.random() < moving_fraction))
+        objects.append(_random_body(rng, n_frames, start, moving=rng.random() < moving_fraction,
+                                    facing=eye0 - target0))
     return Scene(cams, [_room(rng, n_frames)], objects, _random_light(rng))
 
 
@@ -195,13 +197,14 @@ def _ground_spot(rng, half_width, y_range):
     return np.array([rng.uniform(-half_width, half_width), rng.uniform(*y_range), 0.0])
 
 
-def _random_body(rng, n_frames, ground_point, moving, speed=0.08, spin=np.radians(5),
+def _random_body(rng, n_frames, ground_point, moving, facing, speed=0.08, spin=np.radians(5),
                  size_range=(0.2, 0.5)):
     """A random box, sphere or slab (half extents in `size_range`) above `ground_point`.
 
     Boxes and spheres rest on the ground and, if `moving`, slide horizontally `speed` units per
     frame while spinning `spin` rad per frame about the vertical (so they never cut the floor);
-    slabs float clear of the ground at any orientation and spin about a random axis."""
+    slabs float clear of the ground, turned within 45 degrees of `facing` (a world direction,
+    towards the camera: a slab seen edge-on is a sliver) and spin about a random axis."""
     kind = rng.choice(["box", "sphere", "slab"])
     if kind == "sphere":
         r = rng.uniform(*size_range)
@@ -214,7 +217,7 @@ def _random_body(rng, n_frames, ground_point, moving, speed=0.08, spin=np.radian
         lift = np.linalg.norm(size) + 0.1
     shape = Shape("sphere" if kind == "sphere" else "box", size, _random_texture(rng, 0.5 * max(size)))
     if kind == "slab":
-        R0 = random_rotation(rng)
+        R0 = _facing_rotation(facing, rng.normal(scale=0.45, size=2), rng.uniform(0, 2 * np.pi))
     else:
         R0 = rotation_from_axis_angle([0, 0, rng.uniform(0, np.pi)])
     centre = ground_point + np.array([0.0, 0.0, lift])
@@ -225,6 +228,17 @@ def _random_body(rng, n_frames, ground_point, moving, speed=0.08, spin=np.radian
     axis = rng.normal(size=3) if kind == "slab" else np.array([0.0, 0.0, 1.0])
     omega = rng.choice([-1.0, 1.0]) * spin * axis / np.linalg.norm(axis)
     return _trajectory(shape, n_frames, R0, centre, velocity, omega)
+
+
+def _facing_rotation(direction, tilt, roll):
+    """Rotation body -> world whose body z axis points along `direction` (3,) tilted by `tilt`
+    (2,) radians about the body x and y axes, then rolled by `roll` about the body z axis."""
+    z = np.asarray(direction, float) / np.linalg.norm(direction)
+    helper = (0.0, 0.0, 1.0) if abs(z[2]) < 0.9 else (1.0, 0.0, 0.0)
+    x = np.cross(helper, z)
+    x /= np.linalg.norm(x)
+    R = np.column_stack([x, np.cross(z, x), z])
+    return R @ rotation_from_axis_angle([tilt[0], tilt[1], 0.0]) @ rotation_from_axis_angle([0, 0, roll])
 
 
 def _trajectory(shape, n_frames, R0, t0, velocity, omega):
