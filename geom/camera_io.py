@@ -1,0 +1,43 @@
+"""`cameras.json`: the cameras of an image folder, as written by the pipelines and `geom.synth`.
+
+A JSON object mapping image file name -> {"K": 3x3 list, "R": 3x3 list, "t": [3],
+"width": W, "height": H}, with the house convention `x_cam = R X + t`.
+"""
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .camera import Camera
+
+
+def save_cameras_json(path, cameras):
+    """Write `cameras` (dict image name -> `Camera` with a known image size) to `path`."""
+    out = {}
+    for name, cam in cameras.items():
+        if not isinstance(cam, Camera) or cam.width is None:
+            raise ValueError(f"cameras[{name!r}]: expected a Camera with a known image size")
+        out[str(name)] = {"K": cam.K.tolist(), "R": cam.R.tolist(), "t": cam.t.tolist(),
+                          "width": cam.width, "height": cam.height}
+    Path(path).write_text(json.dumps(out, indent=1))
+
+
+def load_cameras_json(path):
+    """Read a `cameras.json` -> dict image name -> `Camera`; a malformed file raises ValueError
+    naming the file and the entry."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from err
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object mapping image names to cameras")
+    cameras = {}
+    for name, entry in data.items():
+        try:
+            cameras[name] = Camera(np.array(entry["K"], float), np.array(entry["R"], float),
+                                   np.array(entry["t"], float), entry["width"], entry["height"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"{path}: camera {name!r}: {err!r} "
+                             "(expected K, R, t, width, height)") from err
+    return cameras
