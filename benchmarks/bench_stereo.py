@@ -1,0 +1,97 @@
+"""Dense stereo and plane sweep against OpenCV, in one process on the same data.
+
+    python -m benchmarks.bench_stereo
+
+Stereo: Middlebury v2 tsukuba and teddy, KITTI 2012 frame 000070. bad-1 / bad-2: percent of the
+pixels with ground truth (Middlebury 'nonocc' and 'all' masks, KITTI 'noc' and 'occ') whose
+disparity is off by more than 1 / 2 px, pixels without an estimate counting as bad; EPE: mean
+absolute error over the pixels with an estimate; density: percent of them with an estimate.
+Peers: cv2.StereoSGBM (modes SGBM and 3WAY, P1 = 8 cn bs^2, P2 = 32 cn bs^2) and cv2.StereoBM.
+Multi-view: templeSparseRing with its ground-truth cameras (see `bench_multiview`).
+"""
+import numpy as np
+import cv2
+
+from benchmarks.harness import print_table, time_call
+from geom.costvolume import gray_image
+from geom.stereo import stereo_disparity
+from pipelines.datasets import dataset_path, kitti, middlebury_stereo
+
+REPEAT = 3
+
+
+def stereo_pairs():
+    """(name, left, right, num_disparities, gt disparity, {mask name: mask})."""
+    out = []
+    mb = dataset_path("middlebury_stereo_v2")
+    if mb is not None:
+        for scene, D in (("tsukuba", 16), ("teddy", 64)):
+            p = middlebury_stereo.load_pair(mb, scene)
+            out.append((scene, p.left, p.right, D, p.disparity, p.masks))
+    kt = dataset_path("kitti2012_stereo_sample")
+    if kt is not None:
+        f = kitti.load_stereo_frame(kt)
+        out.append(("kitti2012", f.left, f.right, 128, f.disparity, f.masks))
+    return out
+
+
+def sgbm(mode, bs, D, cn):
+    return cv2.StereoSGBM_create(minDisparity=0, numDisparities=D, blockSize=bs,
+                                 P1=8 * cn * bs * bs, P2=32 * cn * bs * bs, disp12MaxDiff=1,
+                                 uniquenessRatio=10, speckleWindowSize=100, speckleRange=2,
+                                 mode=mode)
+
+
+def opencv_methods(D, cn):
+    """name -> fn(left, right) -> float32 disparity with NaN where invalid."""
+    def wrap(matcher, gray):
+        def run(left, right):
+            if gray and left.ndim == 3:
+                left = cv2.cvtColor(left, cv2.COLOR_RGB2GRAY)
+                right = cv2.cvtColor(right, cv2.COLOR_RGB2GRAY)
+            d = matcher.compute(left, right).astype(np.float32) / 16.0
+            d[d < 0] = np.nan
+            return d
+        return run
+    bm = cv2.StereoBM_create(numDisparities=D, blockSize=9)
+    bm.setUniquenessRatio(10)
+    bm.setSpeckleWindowSize(100)
+    bm.setSpeckleRange(2)
+    return {"cv2 SGBM": wrap(sgbm(cv2.STEREO_SGBM_MODE_SGBM, 5, D, cn), False),
+            "cv2 SGBM 3WAY": wrap(sgbm(cv2.STEREO_SGBM_MODE_SGBM_3WAY, 5, D, cn), False),
+            "cv2 BM": wrap(bm, True)}
+
+
+def errors(disp, gt, mask):
+    """bad-1, bad-2 (percent, missing estimates count as bad), EPE, density (percent)."""
+    err = np.abs(disp[mask] - gt[mask])
+    have = np.isfinite(err)
+    bad = [100.0 * np.mean(~have | (np.where(have, err, 0) > t)) for t in (1.0, 2.0)]
+    return bad[0], bad[1], float(err[have].mean()), 100.0 * have.mean()
+
+
+def bench_stereo():
+    rows = []
+    for name, left, right, D, gt, masks in stereo_pairs():
+        cn = 1 if left.ndim == 2 else 3
+        methods = {"mvdepth": lambda l, r: stereo_disparity(l, r, D, fill_holes=True),
+                   "mvdepth (no fill)": lambda l, r: stereo_disparity(l, r, D)}
+        methods.update(opencv_methods(D, cn))
+        times = {}
+        for method, fn in methods.items():
+            disp = fn(left, right)
+            times[method] = time_call(lambda: fn(left, right), repeat=REPEAT, number=1)
+            for region, mask in masks.items():
+                if region == "disc":
+                    continue
+                b1, b2, epe, dens = errors(disp, gt, mask)
+                rows.append([name, region, method, b1, b2, epe, dens, 1e3 * times[method],
+                             times[method] / times["cv2 SGBM"] if "cv2 SGBM" in times else "",
+                             ])
+    print_table("Stereo: errors (percent, px) and median time (ms); ratio = time / cv2 SGBM time",
+                ["pair", "region", "method", "bad-1", "bad-2", "EPE", "density", "ms", "ratio"],
+                rows)
+
+
+if __name__ == "__main__":
+    bench_stereo()
