@@ -215,11 +215,13 @@ def _box_sum(cost, r):
 
 
 @njit(cache=True, parallel=True)
-def _winner_take_all(S, uniqueness):
-    """Per pixel: the sub-hypothesis index of the minimum (parabola through the minimum and its
-    two neighbours; NaN where the minimum is not unique by the ratio `uniqueness`), the minimum
-    aggregated cost, and a confidence `1 - min / second` in [0, 1] (second = best cost outside
-    the minimum's neighbours)."""
+def _winner_take_all(S, uniqueness, fit):
+    """Per pixel: the sub-hypothesis index of the minimum of S (refined by the vertex of the
+    parabola through `fit`'s costs at the minimum and its two neighbours, clipped to half a step;
+    `fit` is the unaggregated volume, whose shape near the minimum SGM's P1 penalty does not
+    bias towards whole hypotheses, or S itself), NaN where the minimum is not unique by the
+    ratio `uniqueness`; the minimum aggregated cost; and a confidence `1 - min / second` in
+    [0, 1] (second = best cost outside the minimum's neighbours)."""
     H, W, D = S.shape
     index = np.empty((H, W), np.float32)
     best = np.empty((H, W), np.float32)
@@ -237,9 +239,10 @@ def _winner_take_all(S, uniqueness):
                     second = c[d]
             f = np.float32(k)
             if 0 < k < D - 1:
-                denom = c[k - 1] - 2 * c[k] + c[k + 1]
+                q = fit[y, x]
+                denom = q[k - 1] - 2 * q[k] + q[k + 1]
                 if denom > 0:
-                    f += 0.5 * (c[k - 1] - c[k + 1]) / denom
+                    f += min(max(0.5 * (q[k - 1] - q[k + 1]) / denom, -0.5), 0.5)
             best[y, x] = c[k]
             conf[y, x] = 1.0 if second == np.inf or second <= 0 else max(0.0, 1.0 - c[k] / second)
             index[y, x] = f if c[k] * (1 + uniqueness) <= second else np.nan

@@ -125,14 +125,16 @@ def multibody_plane_sweep(ref_image, ref_cam, sources, motions, depths=None, num
     volumes = []
     for b, body in enumerate(motions):
         H = _homographies(ref_cam.K, [cam.K for _, cam in sources], body, planes)
-        cost = _sweep_cost(ref.astype(np.float64), mean, std, src, sizes, H, r, int(best_k))
+        raw = _sweep_cost(ref.astype(np.float64), mean, std, src, sizes, H, r, int(best_k))
         if aggregation == "sgm":
-            cost = _sgm(cost, ref, *penalties, diagonal)
+            cost = _sgm(raw, ref, *penalties, diagonal)
         elif aggregation == "box":
-            cost = _box_sum(cost, int(box_size) // 2)
+            cost = _box_sum(raw, int(box_size) // 2)
+        else:
+            cost = raw
         if return_cost:
             volumes.append(cost)
-        idx_b, best_b, conf_b = _winner_take_all(cost, np.float32(uniqueness))
+        idx_b, best_b, conf_b = _winner_take_all(cost, np.float32(uniqueness), raw)
         if b == 0:
             index, best, conf = idx_b, best_b, conf_b
             labels = np.zeros(ref.shape, np.int64)

@@ -74,7 +74,7 @@ def stereo_disparity(left, right, num_disparities, min_disparity=0, *, census_wi
     if block_size > 1:
         cost = _box_sum(cost, block_size // 2)
     S = _sgm(cost, L, *penalties, diagonal)
-    index, _, conf = _winner_take_all(S, np.float32(uniqueness))
+    index, _, conf = _winner_take_all(S, np.float32(uniqueness), S)
     if lr_max_diff is not None:
         _left_right_check(index, _right_winner(S, dmin), dmin, np.float32(lr_max_diff))
     disp = postprocess(index + np.float32(dmin), speckle_size, speckle_range, median, fill_holes,
