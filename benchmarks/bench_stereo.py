@@ -13,9 +13,9 @@ import numpy as np
 import cv2
 
 from benchmarks.harness import print_table, time_call
-from geom.costvolume import gray_image
+from geom.planesweep import plane_sweep
 from geom.stereo import stereo_disparity
-from pipelines.datasets import dataset_path, kitti, middlebury_stereo
+from pipelines.datasets import dataset_path, kitti, middlebury_mview, middlebury_stereo
 
 REPEAT = 3
 
@@ -71,7 +71,7 @@ def errors(disp, gt, mask):
 
 
 def bench_stereo():
-    rows = []
+    rows, throughput = [], []
     for name, left, right, D, gt, masks in stereo_pairs():
         cn = 1 if left.ndim == 2 else 3
         methods = {"mvdepth": lambda l, r: stereo_disparity(l, r, D, fill_holes=True),
@@ -85,13 +85,70 @@ def bench_stereo():
                 if region == "disc":
                     continue
                 b1, b2, epe, dens = errors(disp, gt, mask)
-                rows.append([name, region, method, b1, b2, epe, dens, 1e3 * times[method],
-                             times[method] / times["cv2 SGBM"] if "cv2 SGBM" in times else "",
-                             ])
-    print_table("Stereo: errors (percent, px) and median time (ms); ratio = time / cv2 SGBM time",
+                rows.append([name, region, method, b1, b2, epe, dens, 1e3 * times[method]])
+        for row in rows:
+            if row[0] == name:
+                row.append(times[row[2]] / times["cv2 SGBM"])
+        for method in ("mvdepth", "cv2 SGBM", "cv2 SGBM 3WAY"):
+            throughput.append([name, method, left.shape[0] * left.shape[1] * D / times[method]])
+    print_table("Stereo: errors (percent, px), median time (ms), ratio = time / cv2 SGBM time",
                 ["pair", "region", "method", "bad-1", "bad-2", "EPE", "density", "ms", "ratio"],
                 rows)
+    return throughput
+
+
+def bench_multiview(views=(0, 1, 2, 3), num_planes=64):
+    """templeSparseRing, ground-truth cameras: depth maps of `views`, each from its two ring
+    neighbours and the next-but-one view; consistency = fraction of the valid depths of view i
+    that, moved into view i+1, agree with view i+1's depth within 1 % (over the pixels valid in
+    both); density = fraction of the object's pixels (inside the projected bounding box, brighter
+    than the black background) with a depth."""
+    folder = dataset_path("middlebury_mview")
+    if folder is None:
+        return []
+    folder = folder / "templeSparseRing"
+    cams = middlebury_mview.load_cameras(folder)
+    box = middlebury_mview.load_bounding_box(folder)
+    names = sorted(cams)
+    depth, rows, throughput = {}, [], []
+    for i in views:
+        ref = middlebury_mview.load_image(folder, names[i])
+        srcs = [(middlebury_mview.load_image(folder, names[j % len(names)]),
+                 cams[names[j % len(names)]]) for j in (i - 1, i + 1, i + 2)]
+        kw = dict(depth_range=middlebury_mview.depth_range(cams[names[i]], box),
+                  num_planes=num_planes, min_std=4.0, speckle_size=100)
+        fn = lambda: plane_sweep(ref, cams[names[i]], srcs, **kw)
+        depth[i] = fn().depth
+        t = time_call(fn, repeat=1, number=1)
+        obj = cv2.cvtColor(ref, cv2.COLOR_RGB2GRAY) > 20
+        density = 100.0 * np.isfinite(depth[i][obj]).mean()
+        throughput.append([f"temple view {i + 1}", "mvdepth plane sweep (3 sources)",
+                           ref.shape[0] * ref.shape[1] * num_planes / t])
+        rows.append([names[i], density, 1e3 * t])
+    cons = []
+    for i in views:
+        if i + 1 in depth:
+            cons.append(_consistency(depth[i], cams[names[i]], depth[i + 1], cams[names[i + 1]]))
+    for row, c in zip(rows, cons + [""] * (len(rows) - len(cons))):
+        row.insert(2, c)
+    print_table(f"Multi-view: templeSparseRing, {num_planes} planes, 640x480",
+                ["reference", "density %", "consistent to next view (1 %)", "ms"], rows)
+    return throughput
+
+
+def _consistency(da, cam_a, db, cam_b):
+    ys, xs = np.nonzero(np.isfinite(da))
+    X = cam_a.backproject(np.column_stack([xs, ys]).astype(float), da[ys, xs].astype(float))
+    xb = cam_b.project(X)
+    inside = cam_b.in_image(xb)
+    xb = np.round(xb[inside]).astype(int)
+    zb = db[xb[:, 1], xb[:, 0]]
+    z = cam_b.depth(X[inside])
+    ok = np.isfinite(zb)
+    return 100.0 * float(np.mean(np.abs(zb[ok] - z[ok]) < 0.01 * z[ok]))
 
 
 if __name__ == "__main__":
-    bench_stereo()
+    rates = bench_stereo() + bench_multiview()
+    print_table("Throughput on this machine (hypotheses x pixels per second; 2 cores shared)",
+                ["data", "method", "hypothesis-pixels / s"], rates)
