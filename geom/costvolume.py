@@ -298,14 +298,18 @@ def _median3(values):
         for x in range(W):
             if np.isnan(values[y, x]):
                 continue
-            n = 0
+            n = 0  # insertion-sort the valid neighbours into buf[:n] (no allocation per pixel)
             for yy in range(max(y - 1, 0), min(y + 2, H)):
                 for xx in range(max(x - 1, 0), min(x + 2, W)):
                     v = values[yy, xx]
                     if not np.isnan(v):
-                        buf[n] = v
+                        i = n
+                        while i > 0 and buf[i - 1] > v:
+                            buf[i] = buf[i - 1]
+                            i -= 1
+                        buf[i] = v
                         n += 1
-            out[y, x] = np.sort(buf[:n])[n // 2]
+            out[y, x] = buf[n // 2]
     return out
 
 
