@@ -32,11 +32,12 @@ def slanted_pair(seed, a=0.0, b=0.0, c=8.0):
 INTERIOR = (slice(6, -6), slice(30, -6))  # away from the left band that the right view misses
 
 
-def test_constant_disparity_is_recovered_to_a_fifth_of_a_pixel():
-    """The parabola through census/SGM costs (V-shaped near the minimum) is pulled towards whole
-    pixels: measured median absolute errors 0.02 (d = 7), 0.08 (7.5), 0.11 (7.15), 0.21 (7.3)
-    px, the last two all of one sign."""
-    for c, tol in ((7.0, 0.05), (7.5, 0.1), (7.3, 0.25)):
+def test_constant_disparity_is_recovered_to_a_third_of_a_pixel():
+    """The parabola through the aggregated costs (V-shaped near the minimum: SGM's P1) is pulled
+    towards whole pixels: measured median absolute errors 0.01 (d = 7), 0.08 (7.5), 0.13 (7.15),
+    0.25 (7.3) px, the last two all of one sign. Fitting the unaggregated census costs instead
+    halves this bias but costs about one point of bad-1 on tsukuba and KITTI."""
+    for c, tol in ((7.0, 0.05), (7.5, 0.1), (7.3, 0.3)):
         left, right, truth = slanted_pair(0, c=c)
         d = stereo_disparity(left, right, 16)
         err = np.abs(d - truth)[INTERIOR]
