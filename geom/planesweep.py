@@ -62,7 +62,7 @@ def plane_sweep(ref_image, ref_cam, sources, depths=None, num_planes=64, depth_r
     p2_gradient, paths, box_size, uniqueness, speckle_size, median, fill_holes, return_cost.
     Returns a `DepthMap` (labels None).
     """
-    _checks_camera(ref_cam, "ref_cam")
+    _check_camera(ref_cam, "ref_cam")
     sources = _sources(sources)
     motions = [[relative_pose(ref_cam, cam) for _, cam in sources]]
     out = multibody_plane_sweep(ref_image, ref_cam, sources, motions, depths, num_planes,
@@ -101,7 +101,7 @@ def multibody_plane_sweep(ref_image, ref_cam, sources, motions, depths=None, num
     of sources. Returns a `DepthMap` with `labels`.
     """
     ref = gray_image(ref_image, "ref_image")
-    _checks_camera(ref_cam, "ref_cam")
+    _check_camera(ref_cam, "ref_cam")
     _check_size(ref_cam, ref, "ref_cam", "ref_image")
     sources = _sources(sources)
     src, sizes = _stack_sources(sources)
@@ -155,7 +155,7 @@ def multibody_plane_sweep(ref_image, ref_cam, sources, motions, depths=None, num
 
 # ---------------------------------------------------------------------------- validation
 
-def _checks_camera(cam, name):
+def _check_camera(cam, name):
     if not isinstance(cam, Camera):
         raise ValueError(f"{name}: expected a geom.camera.Camera, got {type(cam).__name__}")
 
@@ -176,7 +176,7 @@ def _sources(sources):
     for i, item in enumerate(sources):
         if not (isinstance(item, (tuple, list)) and len(item) == 2):
             raise ValueError(f"sources[{i}]: expected an (image, Camera) pair")
-        _checks_camera(item[1], f"sources[{i}] camera")
+        _check_camera(item[1], f"sources[{i}] camera")
     return sources
 
 

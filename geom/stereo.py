@@ -16,7 +16,7 @@ _U1 = np.uint64(1)
 
 def census_transform(img, window=(7, 9)):
     """Census signature of every pixel: one bit per pixel of the `window` (height, width, both
-    odd, at most 64 pixels) other than the centre, set where that pixel is darker than the
+    odd, at most 65 pixels) other than the centre, set where that pixel is darker than the
     centre (outside the image: the nearest border pixel). (H, W) image -> (H, W) uint64."""
     wh, ww = _window(window)
     return _census(gray_image(img, "img"), wh // 2, ww // 2)
@@ -30,7 +30,7 @@ def stereo_disparity(left, right, num_disparities, min_disparity=0, *, census_wi
 
     left, right: (H, W) or (H, W, 3) images (uint8, or float in [0, 1]) of the same size.
     num_disparities: number of candidate disparities, from `min_disparity` (pixels) upwards.
-    census_window: (height, width) of the census transform (odd, at most 64 pixels).
+    census_window: (height, width) of the census transform (odd, at most 65 pixels: 64 bits).
     block_size: odd side of the box over which the Hamming costs are summed before aggregation
     (1 = none). p1, p2: SGM penalties (in Hamming-distance units) of a 1 px disparity step and
     of a larger jump; p2 shrinks at intensity edges as `max(p1, p2 / (1 + |dI| / p2_gradient))`
@@ -41,6 +41,10 @@ def stereo_disparity(left, right, num_disparities, min_disparity=0, *, census_wi
     speckle_range: remove connected regions of at most that many pixels whose disparities differ
     by at most `speckle_range` (0: keep). median: 3 x 3 median of valid disparities.
     fill_holes: fill invalid pixels along rows with the lower (background) valid neighbour.
+
+    The defaults were chosen on Middlebury tsukuba / teddy and KITTI 2012 000070
+    (`benchmarks/bench_stereo.py`); 8 paths double the aggregation time for about the same
+    accuracy there. Memory: about three float32 (H, W, num_disparities) volumes.
 
     Returns disparity (H, W) float32 in pixels, NaN where invalid (no estimate); with
     `return_confidence`, also a confidence (H, W) float32 in [0, 1] (`1 - best / second` cost).
