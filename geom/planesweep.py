@@ -18,7 +18,8 @@ from numba import njit, prange
 
 from . import _checks
 from .camera import Camera, relative_pose
-from .costvolume import _box_sum, _diagonal, _penalties, _sgm, _winner_take_all, gray_image, postprocess
+from .costvolume import (_box_sum, _diagonal, _penalties, _sgm, _winner_take_all, gray_image,
+                         postprocess)
 
 
 @dataclass

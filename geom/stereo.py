@@ -167,5 +167,7 @@ def _left_right_check(index, right_index, dmin, max_diff):
             if np.isnan(f):
                 continue
             xr = int(np.floor(x - dmin - f + 0.5))
-            if xr < 0 or xr >= W or right_index[y, xr] < 0 or abs(right_index[y, xr] - f) > max_diff:
+            if xr < 0 or xr >= W or right_index[y, xr] < 0:
+                index[y, x] = np.nan
+            elif abs(right_index[y, xr] - f) > max_diff:
                 index[y, x] = np.nan

@@ -146,7 +146,8 @@ def test_sgm_makes_a_noisy_volume_agree_with_its_smooth_minimum():
 
 def test_bad_input_is_rejected_with_clear_errors():
     left, right, _ = slanted_pair(0)
-    with pytest.raises(ValueError, match=r"left and right: different image sizes \(64, 96\) and \(64, 95\)"):
+    with pytest.raises(ValueError,
+                       match=r"left and right: different image sizes \(64, 96\) and \(64, 95\)"):
         stereo_disparity(left, right[:, :-1], 16)
     with pytest.raises(ValueError, match="num_disparities: must be a positive integer"):
         stereo_disparity(left, right, 0)
@@ -166,7 +167,8 @@ def test_bad_input_is_rejected_with_clear_errors():
     bad[1, 1] = np.inf
     with pytest.raises(ValueError, match="left: contains NaN or inf"):
         stereo_disparity(bad, right, 16)
-    with pytest.raises(ValueError, match=r"right: expected an image of shape \(H, W\) or \(H, W, 3\)"):
+    with pytest.raises(ValueError,
+                       match=r"right: expected an image of shape \(H, W\) or \(H, W, 3\)"):
         stereo_disparity(left, right[None], 16)
     with pytest.raises(ValueError, match="cost: expected a non-empty"):
         sgm_aggregate(np.zeros((3, 4)), np.zeros((3, 4)), 1, 2)
