@@ -1,0 +1,105 @@
+"""Supervised training of the depth U-Net on RGB-D batches (synthetic, generated on the fly).
+
+    python -m learned.depth.train --out learned/weights/unet_small.pt --size small --steps 50000
+
+The loss at every output scale (upsampled to full resolution) is Eigen's scale-invariant log
+loss plus the multi-scale gradient loss on log differences. With `--lam` below 1 the loss keeps
+the absolute scale and the weights are recorded as 'metric' depth; with `--lam 1`, as 'scale'.
+"""
+import argparse
+import shlex
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import checkpoint
+from ..plugins import default_device
+from .data import batches, make_rgbd
+from .losses import gradient_loss, scale_invariant_log_loss
+from .metrics import depth_metrics
+from .unet import SIZES, UNet
+
+
+def supervised_loss(preds, depth, mask=None, lam=0.5, grad_weight=0.5):
+    """Sum over the multi-scale predictions `preds` (list of `(B, 1, h, w)`, upsampled
+    bilinearly to the size of `depth (B, 1, H, W)`) of `SI-log(lam) + grad_weight * gradient`;
+    `mask` defaults to `depth > 0`."""
+    mask = depth > 0 if mask is None else mask
+    total = depth.new_zeros(())
+    for p in preds:
+        if p.shape[-2:] != depth.shape[-2:]:
+            p = F.interpolate(p, size=depth.shape[-2:], mode="bilinear", align_corners=False)
+        total = total + scale_invariant_log_loss(p, depth, mask, lam) + grad_weight * gradient_loss(p, depth, mask)
+    return total
+
+
+def train(model, data, steps, lr=1e-3, lam=0.5, grad_weight=0.5, device="cpu", log_every=0, log=print):
+    """Optimise `model` for `steps` batches `(images, depths)` from the iterator `data` with
+    Adam and a cosine learning rate. Returns the list of per-step losses."""
+    model.to(device).train()
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1))
+    losses, t0 = [], time.perf_counter()
+    for step in range(steps):
+        images, depths = (x.to(device) for x in next(data))
+        loss = supervised_loss(model(images), depths, lam=lam, grad_weight=grad_weight)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+        if log_every and (step + 1) % log_every == 0:
+            log(f"step {step + 1}/{steps}  loss {np.mean(losses[-log_every:]):.4f}  "
+                f"{(time.perf_counter() - t0) / (step + 1):.2f} s/step")
+    return losses
+
+
+@torch.no_grad()
+def evaluate(model, seed, n_images, height, width, align=None, device="cpu"):
+    """Mean `depth_metrics` of `model` over `n_images` held-out synthetic images."""
+    model.to(device).eval()
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(n_images):
+        img, gt = make_rgbd(rng, height, width)
+        pred = model(torch.from_numpy(img).permute(2, 0, 1)[None].to(device))[0][0, 0].cpu().numpy()
+        rows.append(depth_metrics(pred, gt, align=align))
+    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0], prog="python -m learned.depth.train")
+    p.add_argument("--out", required=True, help="weights file to write (e.g. learned/weights/unet_small.pt)")
+    p.add_argument("--size", default="small", choices=sorted(SIZES))
+    p.add_argument("--steps", type=int, default=50000)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--height", type=int, default=256)
+    p.add_argument("--width", type=int, default=320)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--lam", type=float, default=0.5, help="lambda of the scale-invariant log loss")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None, help="torch device (default: cuda when available)")
+    p.add_argument("--log-every", type=int, default=100)
+    args = p.parse_args(argv)
+    model = UNet.from_size(args.size)
+    if args.height % model.stride or args.width % model.stride:
+        p.error(f"--height and --width must be multiples of {model.stride}")
+    device = args.device or default_device()
+    torch.manual_seed(args.seed)
+    losses = train(model, batches(args.seed, args.batch_size, args.height, args.width), args.steps,
+                   args.lr, args.lam, device=device, log_every=args.log_every)
+    output = "metric" if args.lam < 1 else "scale"
+    val = evaluate(model, args.seed + 1_000_003, 16, args.height, args.width,
+                   align=None if output == "metric" else "median", device=device)
+    print("held-out synthetic: " + "  ".join(f"{k} {v:.4f}" for k, v in val.items()))
+    command = "python -m learned.depth.train " + shlex.join(sys.argv[1:] if argv is None else argv)
+    checkpoint.save(args.out, model, command=command, output=output, inverse=False, steps=args.steps,
+                    final_loss=float(np.mean(losses[-100:])), synthetic_metrics=val)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
