@@ -1,0 +1,143 @@
+import sys
+import types
+from importlib.metadata import EntryPoint
+
+import numpy as np
+import pytest
+import torch
+
+import learned
+from learned import checkpoint, plugins
+from learned.depth.unet import UNet
+from learned.flow.raft import RAFT
+from learned.synthetic import random_texture
+
+
+def _shifted_pair(dx, dy, h=96, w=128, seed=0):
+    """img2 is img1 moved by (dx, dy) pixels: img2[y + dy, x + dx] = img1[y, x]."""
+    big = random_texture(np.random.default_rng(seed), h + 40, w + 40)
+    img1 = big[20:20 + h, 20:20 + w]
+    img2 = big[20 - dy:20 - dy + h, 20 - dx:20 - dx + w]
+    return np.ascontiguousarray(img1), np.ascontiguousarray(img2)
+
+
+def test_available_lists_opencv_flows_and_networks():
+    names = learned.available()
+    assert {"dis-ultrafast", "dis-fast", "dis-medium", "farneback", "deepflow", "dual-tvl1",
+            "rlof", "raft-small"} <= set(names["flow"])
+    assert "unet-small" in names["depth"]
+
+
+@pytest.mark.parametrize("name", list(plugins.OPENCV_FLOWS))
+def test_opencv_flows_recover_a_shift(name):
+    img1, img2 = _shifted_pair(3, -2)
+    flow = learned.load_flow(name)(img1, img2)
+    assert flow.shape == (96, 128, 2) and flow.dtype == np.float32
+    inner = flow[16:-16, 16:-16].reshape(-1, 2)
+    np.testing.assert_allclose(np.median(inner, axis=0), [3, -2], atol=0.25)
+
+
+def test_opencv_flow_accepts_grey_uint8_and_rgb_float():
+    img1, img2 = _shifted_pair(2, 1)
+    est = learned.load_flow("dis-medium")
+    grey = est((img1.mean(-1) * 255).astype(np.uint8), (img2.mean(-1) * 255).astype(np.uint8))
+    rgb = est(img1, img2)
+    assert grey.shape == rgb.shape == (96, 128, 2)
+
+
+def test_unknown_name_lists_available():
+    with pytest.raises(ValueError, match="unknown flow plug-in 'nope'.*dis-medium.*raft-small"):
+        learned.load_flow("nope")
+    with pytest.raises(ValueError, match="unknown depth plug-in 'dis-medium'.*unet-small"):
+        learned.load_depth("dis-medium")
+    with pytest.raises(ValueError, match="name_or_path"):
+        learned.load_flow(3)
+
+
+@pytest.mark.parametrize("loader, name, file, script", [
+    (learned.load_flow, "raft-small", "raft_small.pt", "python -m learned.flow.train"),
+    (learned.load_depth, "unet-small", "unet_small.pt", "python -m learned.depth.train"),
+])
+def test_missing_weights_names_the_file_and_the_training_command(monkeypatch, tmp_path, loader, name, file, script):
+    monkeypatch.setattr(plugins, "WEIGHTS_DIR", tmp_path)
+    with pytest.raises(FileNotFoundError) as err:
+        loader(name)
+    msg = str(err.value)
+    assert str(tmp_path / file) in msg and script in msg and f"--out learned/weights/{file}" in msg
+
+
+def test_missing_weights_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="absent.pt"):
+        learned.load_flow(tmp_path / "absent.pt")
+
+
+@pytest.mark.parametrize("img, match", [
+    ([[0, 1], [2, 3]], "numpy array"),
+    (np.zeros((8, 8), np.float64), "dtype uint8 or float32"),
+    (np.zeros((8, 8, 4), np.uint8), r"shape \(H, W\) or \(H, W, 3\)"),
+    (np.zeros(8, np.uint8), r"shape \(H, W\) or \(H, W, 3\)"),
+    (np.full((8, 8), 2.0, np.float32), r"in \[0, 1\]"),
+    (np.full((8, 8), np.nan, np.float32), "finite"),
+])
+def test_wrong_image_type(img, match):
+    good = np.zeros((8, 8), np.uint8)
+    with pytest.raises(ValueError, match="img1: .*" + match):
+        learned.load_flow("dis-fast")(img, good)
+
+
+def test_pair_of_different_sizes():
+    with pytest.raises(ValueError, match="different sizes"):
+        learned.load_flow("dis-fast")(np.zeros((8, 8), np.uint8), np.zeros((8, 9), np.uint8))
+
+
+def test_flow_network_from_weights_file_handles_any_size(tmp_path):
+    torch.manual_seed(0)
+    path = tmp_path / "tiny.pt"
+    checkpoint.save(path, RAFT.from_size("tiny"), command="test")
+    est = learned.load_flow(path)
+    assert est.device == torch.device("cpu") and est.meta["command"] == "test"
+    img1, img2 = _shifted_pair(1, 1, h=37, w=53)
+    flow = est(img1, (img2 * 255).astype(np.uint8))
+    assert flow.shape == (37, 53, 2) and flow.dtype == np.float32 and np.isfinite(flow).all()
+    with pytest.raises(ValueError, match="holds a flow network"):
+        learned.load_depth(path)
+
+
+def test_depth_network_from_weights_file(tmp_path):
+    torch.manual_seed(0)
+    path = tmp_path / "tiny_depth.pt"
+    checkpoint.save(path, UNet.from_size("tiny"), output="affine", inverse=True)
+    est = learned.load_depth(str(path))
+    assert est.output == "affine" and est.inverse is True
+    depth = est(np.zeros((21, 30, 3), np.uint8))
+    assert depth.shape == (21, 30) and (depth > 0).all()
+    with pytest.raises(ValueError, match="holds a depth network"):
+        learned.load_flow(path)
+
+
+def test_entry_point_plugin(monkeypatch):
+    module = types.ModuleType("fake_mvdepth_plugin")
+
+    class Constant:
+        output, inverse = "metric", False
+
+        def __init__(self, device=None):
+            self.device = device
+
+        def __call__(self, img):
+            return np.ones(img.shape[:2], np.float32)
+
+    module.Constant = Constant
+    monkeypatch.setitem(sys.modules, "fake_mvdepth_plugin", module)
+    ep = EntryPoint("constant-depth", "fake_mvdepth_plugin:Constant", "mvdepth.depth")
+    monkeypatch.setattr(plugins, "entry_points",
+                        lambda group: [ep] if group == "mvdepth.depth" else [])
+    assert "constant-depth" in learned.available()["depth"]
+    est = learned.load_depth("constant-depth", device="cpu")
+    assert est.device == "cpu" and est(np.zeros((4, 5), np.uint8)).shape == (4, 5)
+
+
+def test_default_device_is_cpu_without_gpu():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert plugins.default_device().type == expected
+    assert plugins.default_device("cpu").type == "cpu"
