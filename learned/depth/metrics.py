@@ -21,9 +21,9 @@ def align_scale_shift(pred, gt):
 def depth_metrics(pred, gt, mask=None, align=None, min_depth=1e-3, max_depth=None):
     """Errors of a depth map `pred (H, W)` against `gt (H, W)` on `mask` (default: gt > 0 and
     finite). `align`: None (metric), 'median', 'scale-shift' (in depth), or
-    'inverse-scale-shift' (`pred` is an affine-invariant inverse depth, aligned to `1 / gt`
-    and then inverted: MiDaS). Aligned depths are clipped to `[min_depth, max_depth]`
-    (`max_depth` default: the largest gt depth).
+    'inverse-scale-shift' (`pred` is an affine-invariant inverse depth, aligned to `1 / gt`,
+    floored at `1 / max_depth` (default: 1 / the largest gt depth) and inverted: MiDaS). Predicted depths are clipped to `[min_depth, max_depth]`
+    (`max_depth` None: no upper bound).
 
     Returns a dict: abs_rel, sq_rel, rmse, rmse_log, delta1, delta2, delta3 (fraction with
     `max(p/g, g/p) < 1.25^k`) and si_log, Eigen's scale-invariant error
@@ -48,8 +48,8 @@ def depth_metrics(pred, gt, mask=None, align=None, min_depth=1e-3, max_depth=Non
     elif align == "scale-shift":
         p = align_scale_shift(p, g)
     elif align == "inverse-scale-shift":
-        p = 1.0 / np.maximum(align_scale_shift(p, 1.0 / g), 1e-12)
-    p = np.clip(p, min_depth, g.max() if max_depth is None else max_depth)
+        p = 1.0 / np.maximum(align_scale_shift(p, 1.0 / g), 1.0 / (max_depth or g.max()))
+    p = np.clip(p, min_depth, max_depth)
     ratio = np.maximum(p / g, g / p)
     d = np.log(p) - np.log(g)
     return {

@@ -83,6 +83,7 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None, help="torch device (default: cuda when available)")
     p.add_argument("--log-every", type=int, default=100)
+    p.add_argument("--val-images", type=int, default=16, help="held-out synthetic images to evaluate")
     args = p.parse_args(argv)
     model = UNet.from_size(args.size)
     if args.height % model.stride or args.width % model.stride:
@@ -92,7 +93,7 @@ def main(argv=None):
     losses = train(model, batches(args.seed, args.batch_size, args.height, args.width), args.steps,
                    args.lr, args.lam, device=device, log_every=args.log_every)
     output = "metric" if args.lam < 1 else "scale"
-    val = evaluate(model, args.seed + 1_000_003, 16, args.height, args.width,
+    val = evaluate(model, args.seed + 1_000_003, args.val_images, args.height, args.width,
                    align=None if output == "metric" else "median", device=device)
     print("held-out synthetic: " + "  ".join(f"{k} {v:.4f}" for k, v in val.items()))
     command = "python -m learned.depth.train " + shlex.join(sys.argv[1:] if argv is None else argv)

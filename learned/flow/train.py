@@ -73,6 +73,7 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None, help="torch device (default: cuda when available)")
     p.add_argument("--log-every", type=int, default=100)
+    p.add_argument("--val-pairs", type=int, default=16, help="held-out synthetic pairs to evaluate")
     args = p.parse_args(argv)
     if args.height % RAFT.stride or args.width % RAFT.stride:
         p.error(f"--height and --width must be multiples of {RAFT.stride}")
@@ -82,7 +83,7 @@ def main(argv=None):
     data = batches(args.seed, args.batch_size, args.height, args.width)
     losses = train(model, data, args.steps, args.lr, iters=args.iters, device=device,
                    log_every=args.log_every)
-    val = evaluate(model, args.seed + 1_000_003, 16, args.height, args.width, device)
+    val = evaluate(model, args.seed + 1_000_003, args.val_pairs, args.height, args.width, device)
     print(f"held-out synthetic EPE {val:.3f} px")
     command = "python -m learned.flow.train " + shlex.join(sys.argv[1:] if argv is None else argv)
     checkpoint.save(args.out, model, command=command, steps=args.steps,
