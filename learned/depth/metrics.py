@@ -22,8 +22,8 @@ def depth_metrics(pred, gt, mask=None, align=None, min_depth=1e-3, max_depth=Non
     """Errors of a depth map `pred (H, W)` against `gt (H, W)` on `mask` (default: gt > 0 and
     finite). `align`: None (metric), 'median', 'scale-shift' (in depth), or
     'inverse-scale-shift' (`pred` is an affine-invariant inverse depth, aligned to `1 / gt`,
-    floored at `1 / max_depth` (default: 1 / the largest gt depth) and inverted: MiDaS). Predicted depths are clipped to `[min_depth, max_depth]`
-    (`max_depth` None: no upper bound).
+    floored at `1 / max_depth` (default: 1 / the largest gt depth) and inverted: MiDaS).
+    Predicted depths are clipped to `[min_depth, max_depth]` (`max_depth` None: no upper bound).
 
     Returns a dict: abs_rel, sq_rel, rmse, rmse_log, delta1, delta2, delta3 (fraction with
     `max(p/g, g/p) < 1.25^k`) and si_log, Eigen's scale-invariant error

@@ -141,3 +141,16 @@ def test_default_device_is_cpu_without_gpu():
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert plugins.default_device().type == expected
     assert plugins.default_device("cpu").type == "cpu"
+
+
+def test_dis_medium_on_real_pairs(dataset):
+    from learned.flow.metrics import epe, fl_all
+    from pipelines.datasets.flow import kitti_pairs, middlebury_pairs
+
+    est = learned.load_flow("dis-medium")
+    for name, img1, img2, gt, valid in middlebury_pairs(dataset("middlebury_flow")):
+        flow = est(img1, img2)
+        assert epe(flow, gt, valid) < 0.4, name  # about 0.16 and 0.23 px (zero flow: 2.1 and 1.3)
+        assert epe(np.zeros_like(gt), gt, valid) > 1.0
+    (_, img1, img2, gt, valid), = kitti_pairs(dataset("kitti2012_flow_sample"))
+    assert fl_all(est(img1, img2), gt, valid) < 0.2  # about 0.13; zero flow: over 0.9
