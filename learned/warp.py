@@ -15,27 +15,28 @@ def pixel_grid(b, h, w, device=None, dtype=torch.float32):
 
 
 def sample(img, coords):
-    """Bilinearly sample `img (B, C, H, W)` at pixel positions `coords (B, 2, H', W')`.
-
-    Returns the samples `(B, C, H', W')` (zero outside) and a validity mask `(B, 1, H', W')` that
-    is true where the position lies inside the image.
-    """
+    """Bilinearly sample `img (B, C, H, W)` at pixel positions `coords (B, 2, H', W')`: returns
+    `(B, C, H', W')`, with zeros contributing outside the image."""
     h, w = img.shape[-2:]
-    gx = 2 * coords[:, 0] / max(w - 1, 1) - 1
-    gy = 2 * coords[:, 1] / max(h - 1, 1) - 1
-    grid = torch.stack([gx, gy], dim=-1)
-    out = F.grid_sample(img, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
-    valid = (gx.abs() <= 1) & (gy.abs() <= 1)
-    return out, valid[:, None]
+    scale = coords.new_tensor([2 / max(w - 1, 1), 2 / max(h - 1, 1)])
+    grid = coords.permute(0, 2, 3, 1) * scale - 1
+    return F.grid_sample(img, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+
+
+def inside(coords, h, w):
+    """`(B, 1, H', W')` mask: pixel positions `coords (B, 2, H', W')` within an `h x w` image."""
+    x, y = coords[:, :1], coords[:, 1:]
+    return (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
 
 
 def warp(img, flow):
     """Backward warp: `out[y, x] = img[y + v, x + u]` for `flow (B, 2, H, W) = (u, v)`.
 
     With `img` = frame 2 and the flow from frame 1 to frame 2, `out` reproduces frame 1.
-    Returns (warped `(B, C, H, W)`, valid mask `(B, 1, H, W)`)."""
+    Returns (warped `(B, C, H, W)`, mask `(B, 1, H, W)` of the pixels that sample inside `img`)."""
     b, _, h, w = flow.shape
-    return sample(img, pixel_grid(b, h, w, flow.device, flow.dtype) + flow)
+    coords = pixel_grid(b, h, w, flow.device, flow.dtype) + flow
+    return sample(img, coords), inside(coords, *img.shape[-2:])
 
 
 def disparity_to_flow(disp, sign=-1.0):
@@ -51,7 +52,7 @@ def depth_pose_flow(depth, K, R, t):
     frame 2 (`X2 = R X1 + t`, both frames with intrinsics `K (B, 3, 3)`), minus its position.
 
     `depth (B, 1, H, W)` is the camera z of frame 1; `R (B, 3, 3)`, `t (B, 3)`. Points that end
-    up behind camera 2 get a huge flow so that `sample` marks them invalid."""
+    up behind camera 2 get a huge flow, so that they fall outside the image (`inside`)."""
     b, _, h, w = depth.shape
     pix = pixel_grid(b, h, w, depth.device, depth.dtype)
     hom = torch.cat([pix, torch.ones_like(pix[:, :1])], dim=1).reshape(b, 3, -1)
