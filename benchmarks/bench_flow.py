@@ -11,8 +11,6 @@ time ratio to DIS at its medium preset on the same pair, in the same process.
 import argparse
 import time
 
-import numpy as np
-
 import learned
 from learned.flow.metrics import epe, fl_all
 from learned.plugins import NETWORKS, OPENCV_FLOWS, WEIGHTS_DIR

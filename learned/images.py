@@ -3,6 +3,7 @@
 Images are `(H, W)` or `(H, W, 3)` numpy arrays, uint8 or float32 in [0, 1] (DESIGN.md). Networks
 take `(B, C, H, W)` float32 tensors in [0, 1] whose sides are padded to their stride.
 """
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -42,7 +43,7 @@ def to_uint8(img):
 def to_gray_uint8(img):
     """A validated float32 `(H, W, C)` image as a uint8 grey image `(H, W)`."""
     u = to_uint8(img)
-    return u if u.ndim == 2 else np.ascontiguousarray(u @ np.array([0.299, 0.587, 0.114])).round().astype(np.uint8)
+    return u if u.ndim == 2 else cv2.cvtColor(u, cv2.COLOR_RGB2GRAY)
 
 
 def to_rgb_tensor(img, device):

@@ -134,7 +134,8 @@ def min_reprojection_loss(target, sources, flows, alpha=0.85, automask=True):
     (static scene relative to the camera, textureless areas) are left out.
     Returns (loss, mask `(B, 1, H, W)` of the pixels that counted)."""
     if len(sources) == 0 or len(sources) != len(flows):
-        raise ValueError(f"sources and flows: expected equal non-empty lists, got {len(sources)} and {len(flows)}")
+        raise ValueError(f"sources and flows: expected equal non-empty lists, "
+                         f"got {len(sources)} and {len(flows)}")
     errors = []
     for src, flow in zip(sources, flows):
         warped, inside = warp(src, flow)

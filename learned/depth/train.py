@@ -32,7 +32,8 @@ def supervised_loss(preds, depth, mask=None, lam=0.5, grad_weight=0.5):
     for p in preds:
         if p.shape[-2:] != depth.shape[-2:]:
             p = F.interpolate(p, size=depth.shape[-2:], mode="bilinear", align_corners=False)
-        total = total + scale_invariant_log_loss(p, depth, mask, lam) + grad_weight * gradient_loss(p, depth, mask)
+        total = total + scale_invariant_log_loss(p, depth, mask, lam)
+        total = total + grad_weight * gradient_loss(p, depth, mask)
     return total
 
 

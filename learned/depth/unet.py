@@ -38,7 +38,8 @@ class UNet(nn.Module):
 
     def forward(self, x):
         if x.shape[-1] % self.stride or x.shape[-2] % self.stride:
-            raise ValueError(f"x: expected (B, 3, H, W) with H, W divisible by {self.stride}, got {tuple(x.shape)}")
+            raise ValueError(f"x: expected (B, 3, H, W) with H, W divisible by {self.stride}, "
+                             f"got {tuple(x.shape)}")
         skips = []
         y = 2 * x - 1
         for k, block in enumerate(self.down):

@@ -66,7 +66,8 @@ def photometric_jitter(rng, img):
     """Random brightness, contrast, gamma and colour gains on one float32 image (augmentation)."""
     gain = rng.uniform(0.8, 1.2, 3).astype(np.float32) * rng.uniform(0.8, 1.2)
     out = np.clip((img - 0.5) * rng.uniform(0.8, 1.2) + 0.5, 0, 1) * gain
-    return np.clip(np.clip(out, 0, 1) ** rng.uniform(0.8, 1.25) + rng.normal(0, 0.01, img.shape), 0, 1).astype(np.float32)
+    out = np.clip(out, 0, 1) ** rng.uniform(0.8, 1.25) + rng.normal(0, 0.01, img.shape)
+    return np.clip(out, 0, 1).astype(np.float32)
 
 
 def batches(seed, batch_size, height, width, augment=True, **pair_options):

@@ -1,5 +1,4 @@
 """Training loss of the recurrent flow network."""
-import torch
 
 
 def sequence_loss(flows, target, valid=None, gamma=0.8, max_flow=400.0):

@@ -43,7 +43,7 @@ class BottleneckBlock(nn.Module):
 
 
 def _norm(kind, c):
-    return nn.InstanceNorm2d(c) if kind == "instance" else nn.BatchNorm2d(c) if kind == "batch" else nn.Identity()
+    return nn.InstanceNorm2d(c) if kind == "instance" else nn.BatchNorm2d(c)
 
 
 class Encoder(nn.Module):

@@ -58,7 +58,8 @@ def test_unknown_name_lists_available():
     (learned.load_flow, "raft-small", "raft_small.pt", "python -m learned.flow.train"),
     (learned.load_depth, "unet-small", "unet_small.pt", "python -m learned.depth.train"),
 ])
-def test_missing_weights_names_the_file_and_the_training_command(monkeypatch, tmp_path, loader, name, file, script):
+def test_missing_weights_names_the_file_and_the_training_command(monkeypatch, tmp_path, loader, name,
+                                                                  file, script):
     monkeypatch.setattr(plugins, "WEIGHTS_DIR", tmp_path)
     with pytest.raises(FileNotFoundError) as err:
         loader(name)

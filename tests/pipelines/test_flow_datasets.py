@@ -39,7 +39,8 @@ def test_readers_reject_other_files(tmp_path):
     with pytest.raises(ValueError, match="not a .flo file"):
         read_flo(bad)
     trunc = tmp_path / "t.flo"
-    np.concatenate([np.array([202021.25], np.float32).view(np.int32), [4, 4], np.zeros(5, np.int32)]).astype(np.int32).tofile(trunc)
+    header = np.array([202021.25], np.float32).view(np.int32)
+    np.concatenate([header, [4, 4], np.zeros(5, np.int32)]).astype(np.int32).tofile(trunc)
     with pytest.raises(ValueError, match="truncated"):
         read_flo(trunc)
     png = tmp_path / "f.png"

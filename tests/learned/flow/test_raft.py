@@ -41,7 +41,8 @@ def test_convex_upsampling_of_a_constant_flow():
     up = convex_upsample(flow, torch.randn(1, 64 * 9, 3, 4))
     assert up.shape == (1, 2, 24, 32)
     # interior fine pixels mix only equal neighbours: exactly 8x the coarse flow
-    torch.testing.assert_close(up[..., 8:16, 8:24], torch.tensor([12.0, -4.0]).reshape(1, 2, 1, 1).expand(1, 2, 8, 16))
+    expected = torch.tensor([12.0, -4.0]).reshape(1, 2, 1, 1).expand(1, 2, 8, 16)
+    torch.testing.assert_close(up[..., 8:16, 8:24], expected)
 
 
 def test_gradients_reach_every_part():
