@@ -3,7 +3,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geom.rotation import random_rotation
+from geom.rotation import rotation_from_axis_angle
 from learned.warp import depth_pose_flow, inside, pixel_grid, sample, warp
 
 
@@ -43,15 +43,13 @@ def test_depth_pose_flow_identity_and_translation():
 def test_depth_pose_flow_matches_projection():
     rng = np.random.default_rng(3)
     K = np.array([[80.0, 0, 12], [0, 90.0, 8], [0, 0, 1]])
-    R, t = random_rotation(rng) @ np.eye(3), np.array([0.1, 0.05, -0.2])
-    R = np.linalg.qr(np.eye(3) + 0.05 * (R - R.T))[0]  # a small rotation
-    R *= np.sign(np.diag(R))[None]
+    R, t = rotation_from_axis_angle(rng.normal(scale=0.05, size=3)), np.array([0.1, 0.05, -0.2])
     depth = rng.uniform(2, 5, (1, 1, 16, 24))
     flow = depth_pose_flow(*(torch.from_numpy(a) for a in (depth, K[None], R[None], t[None])))
-    x, y = 5, 7
-    X1 = depth[0, 0, y, x] * np.linalg.solve(K, [x, y, 1.0])
-    p = K @ (R @ X1 + t)
-    np.testing.assert_allclose(flow[0, :, y, x].numpy(), p[:2] / p[2] - [x, y], atol=1e-9)
+    for x, y in [(0, 0), (5, 7), (23, 15)]:
+        X1 = depth[0, 0, y, x] * np.linalg.solve(K, [x, y, 1.0])
+        p = K @ (R @ X1 + t)
+        np.testing.assert_allclose(flow[0, :, y, x].numpy(), p[:2] / p[2] - [x, y], atol=1e-9)
 
 
 def test_pixel_grid():

@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -129,3 +130,21 @@ def test_min_reprojection_takes_the_best_source_and_automasks_static_pixels():
     assert mask.float().mean() < 0.05
     with pytest.raises(ValueError, match="sources and flows"):
         min_reprojection_loss(target, [good], [])
+
+
+def test_stereo_photometric_loss_on_a_real_pair_with_true_disparity(dataset):
+    import cv2
+
+    folder = dataset("middlebury_stereo_v2") / "teddy"
+
+    def read(name, flags=cv2.IMREAD_COLOR):
+        img = cv2.imread(str(folder / name), flags)
+        t = torch.from_numpy(img.astype(np.float32) / 255)
+        return t.permute(2, 0, 1)[None] if t.ndim == 3 else t[None, None]
+
+    left, right = read("im2.png"), read("im6.png")
+    disp = read("groundtruth.png", cv2.IMREAD_GRAYSCALE) * 255 / 4  # scale 4 (SOURCE.md)
+    mask = read("nonocc.png", cv2.IMREAD_GRAYSCALE) == 1
+    true = float(stereo_photometric_loss(left, right, disp, mask))
+    assert true < 0.3 * float(stereo_photometric_loss(left, right, torch.zeros_like(disp), mask))
+    assert true < 0.5 * float(stereo_photometric_loss(left, right, disp + 2, mask))
