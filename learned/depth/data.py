@@ -1,4 +1,4 @@
-"""Synthetic RGB-D batches generated on the fly (cv2), for the supervised training loop.
+"""Synthetic RGB-D samples and posed views generated on the fly (cv2), for the training loops.
 
 A scene is a slanted background plane and a few nearer planar objects (random shapes), each
 with its own random texture; depth is exact per layer (a plane's inverse depth is affine in the
@@ -9,7 +9,11 @@ code, not a substitute for rendered 3D scenes.
 import numpy as np
 import torch
 
+from geom.camera import intrinsic_matrix
+from geom.rotation import rotation_from_axis_angle
+
 from ..synthetic import random_mask, random_texture
+from ..warp import depth_pose_flow, warp
 
 
 def _plane_depth(rng, height, width, near, far):
@@ -43,3 +47,33 @@ def batches(seed, batch_size, height, width, **scene_options):
         samples = [make_rgbd(rng, height, width, **scene_options) for _ in range(batch_size)]
         yield (torch.from_numpy(np.stack([s[0] for s in samples])).permute(0, 3, 1, 2).contiguous(),
                torch.from_numpy(np.stack([s[1] for s in samples]))[:, None])
+
+
+def make_views(rng, height, width, max_rotation=0.03, max_translation=0.3, **scene_options):
+    """A target view and one source view with a known relative pose, for self-supervision.
+
+    The target's depth comes from `make_rgbd`; the source image is a random texture and the
+    target image is that texture seen through the target depth and pose (exact view synthesis,
+    without occlusions). Returns target `(3, H, W)`, sources `(1, 3, H, W)`, K `(3, 3)`,
+    R `(1, 3, 3)`, t `(1, 3)` (target camera -> source camera) and depth `(1, H, W)`, as
+    float32 tensors."""
+    rng = np.random.default_rng(rng)
+    _, depth = make_rgbd(rng, height, width, **scene_options)
+    f = rng.uniform(0.8, 1.2) * width
+    K = intrinsic_matrix(f, f, (width - 1) / 2, (height - 1) / 2)
+    R = rotation_from_axis_angle(rng.uniform(-max_rotation, max_rotation, 3))
+    t = rng.uniform(-max_translation, max_translation, 3) * np.array([1.0, 0.5, 0.3])
+    source = torch.from_numpy(random_texture(rng, height, width)).permute(2, 0, 1)[None]
+    d = torch.from_numpy(depth)[None, None]
+    Kt, Rt, tt = (torch.from_numpy(a).float()[None] for a in (K, R, t))
+    target, _ = warp(source, depth_pose_flow(d, Kt, Rt, tt))
+    return target[0], source, Kt[0], Rt, tt, d[0]
+
+
+def view_batches(seed, batch_size, height, width, **view_options):
+    """Endless generator of `(target (B, 3, H, W), sources (B, 1, 3, H, W), K (B, 3, 3),
+    R (B, 1, 3, 3), t (B, 1, 3), depth (B, 1, H, W))` tensors; deterministic for `seed`."""
+    rng = np.random.default_rng(seed)
+    while True:
+        samples = [make_views(rng, height, width, **view_options) for _ in range(batch_size)]
+        yield tuple(torch.stack(parts) for parts in zip(*samples))

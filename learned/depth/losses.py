@@ -5,7 +5,7 @@
 import torch
 import torch.nn.functional as F
 
-from ..warp import disparity_to_flow, warp
+from ..warp import depth_pose_flow, disparity_to_flow, warp
 
 
 def _mask(x, mask):
@@ -142,8 +142,31 @@ def min_reprojection_loss(target, sources, flows, alpha=0.85, automask=True):
         err = photometric_error(target, warped, alpha)
         errors.append(torch.where(inside, err, torch.full_like(err, 1e3)))
     reproj = torch.cat(errors, dim=1).min(dim=1, keepdim=True).values
-    mask = reproj < 1e3
+    mask = reproj < 1e3  # seen inside at least one source
     if automask:
         identity = torch.cat([photometric_error(target, s, alpha) for s in sources], dim=1)
         mask = mask & (reproj < identity.min(dim=1, keepdim=True).values)
     return _masked_mean(reproj, mask), mask
+
+
+def view_synthesis_loss(depths, target, sources, K, R, t, smooth_weight=1e-3, alpha=0.85, automask=True):
+    """Self-supervised loss of a depth prediction for `target` from other views with KNOWN
+    relative poses (from our geometry instead of a pose network; a rectified stereo pair is
+    the case `R = I`, `t = (-baseline, 0, 0)`).
+
+    `depths`: list of multi-scale predictions `(B, 1, h, w)` of the target's depth (camera z);
+    `target (B, C, H, W)`; `sources (B, S, C, H, W)`; `K (B, 3, 3)` shared by all views;
+    `R (B, S, 3, 3)`, `t (B, S, 3)` map target-camera coordinates to each source camera
+    (`X_s = R X + t`). Per scale (depth upsampled to full resolution): per-pixel minimum
+    reprojection with auto-masking, plus `smooth_weight / 2^scale` times the edge-aware
+    smoothness of the inverse depth at the prediction's own resolution (Monodepth2)."""
+    total = target.new_zeros(())
+    views = sources.unbind(1)
+    for s, depth in enumerate(depths):
+        full = depth if depth.shape[-2:] == target.shape[-2:] else F.interpolate(
+            depth, size=target.shape[-2:], mode="bilinear", align_corners=False)
+        flows = [depth_pose_flow(full, K, R[:, k], t[:, k]) for k in range(len(views))]
+        total = total + min_reprojection_loss(target, views, flows, alpha, automask)[0]
+        small = F.interpolate(target, size=depth.shape[-2:], mode="area")
+        total = total + smooth_weight / 2 ** s * smoothness_loss(1 / depth, small)
+    return total

@@ -1,10 +1,13 @@
-"""Supervised training of the depth U-Net on RGB-D batches (synthetic, generated on the fly).
+"""Training of the depth U-Net on synthetic data generated on the fly.
 
     python -m learned.depth.train --out learned/weights/unet_small.pt --size small --steps 50000
 
-The loss at every output scale (upsampled to full resolution) is Eigen's scale-invariant log
-loss plus the multi-scale gradient loss on log differences. With `--lam` below 1 the loss keeps
-the absolute scale and the weights are recorded as 'metric' depth; with `--lam 1`, as 'scale'.
+`--mode supervised` (RGB-D batches): at every output scale (upsampled to full resolution),
+Eigen's scale-invariant log loss plus the multi-scale gradient loss on log differences; with
+`--lam` below 1 the loss keeps the absolute scale and the weights are recorded as 'metric'
+depth, with `--lam 1` as 'scale'. `--mode views` (self-supervised): the view-synthesis loss with
+the known relative poses of the views (`losses.view_synthesis_loss`); metric translations give
+'metric' depth.
 """
 import argparse
 import shlex
@@ -17,8 +20,8 @@ import torch.nn.functional as F
 
 from .. import checkpoint
 from ..plugins import default_device
-from .data import batches, make_rgbd
-from .losses import gradient_loss, scale_invariant_log_loss
+from .data import batches, view_batches
+from .losses import gradient_loss, scale_invariant_log_loss, view_synthesis_loss
 from .metrics import depth_metrics
 from .unet import SIZES, UNet
 
@@ -37,21 +40,34 @@ def supervised_loss(preds, depth, mask=None, lam=0.5, grad_weight=0.5):
     return total
 
 
-def train(model, data, steps, lr=1e-3, lam=0.5, grad_weight=0.5, device="cpu", log_every=0, log=print):
-    """Optimise `model` for `steps` batches `(images, depths)` from the iterator `data` with
-    Adam and a cosine learning rate. Returns the list of per-step losses."""
+def supervised(lam=0.5, grad_weight=0.5):
+    """Loss for `train` on batches `(images, depths)`: `supervised_loss`."""
+    return lambda preds, batch: supervised_loss(preds, batch[1], lam=lam, grad_weight=grad_weight)
+
+
+def self_supervised(smooth_weight=1e-3):
+    """Loss for `train` on batches `(target, sources, K, R, t, ...)` (`data.view_batches`):
+    `view_synthesis_loss`."""
+    return lambda preds, batch: view_synthesis_loss(preds, *batch[:5], smooth_weight=smooth_weight)
+
+
+def train(model, data, steps, loss=None, lr=1e-3, device="cpu", log_every=0, log=print):
+    """Optimise `model` for `steps` batches from the iterator `data` (tuples of tensors whose
+    first item is the network input) with Adam and a cosine learning rate, minimising
+    `loss(predictions, batch)` (default `supervised()`). Returns the list of per-step losses."""
+    loss = supervised() if loss is None else loss
     model.to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1))
     losses, t0 = [], time.perf_counter()
     for step in range(steps):
-        images, depths = (x.to(device) for x in next(data))
-        loss = supervised_loss(model(images), depths, lam=lam, grad_weight=grad_weight)
+        batch = tuple(x.to(device) for x in next(data))
+        value = loss(model(batch[0]), batch)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        value.backward()
         opt.step()
         sched.step()
-        losses.append(loss.item())
+        losses.append(value.item())
         if log_every and (step + 1) % log_every == 0:
             log(f"step {step + 1}/{steps}  loss {np.mean(losses[-log_every:]):.4f}  "
                 f"{(time.perf_counter() - t0) / (step + 1):.2f} s/step")
@@ -59,15 +75,15 @@ def train(model, data, steps, lr=1e-3, lam=0.5, grad_weight=0.5, device="cpu", l
 
 
 @torch.no_grad()
-def evaluate(model, seed, n_images, height, width, align=None, device="cpu"):
-    """Mean `depth_metrics` of `model` over `n_images` held-out synthetic images."""
+def evaluate(model, data, n_batches, align=None, device="cpu"):
+    """Mean `depth_metrics` of `model` over the images of `n_batches` batches from `data`
+    (tuples whose first item is the network input and last the true depth `(B, 1, H, W)`)."""
     model.to(device).eval()
-    rng = np.random.default_rng(seed)
     rows = []
-    for _ in range(n_images):
-        img, gt = make_rgbd(rng, height, width)
-        pred = model(torch.from_numpy(img).permute(2, 0, 1)[None].to(device))[0][0, 0].cpu().numpy()
-        rows.append(depth_metrics(pred, gt, align=align))
+    for _ in range(n_batches):
+        batch = next(data)
+        preds = model(batch[0].to(device))[0][:, 0].cpu().numpy()
+        rows += [depth_metrics(p, g, align=align) for p, g in zip(preds, batch[-1][:, 0].numpy())]
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
 
 
@@ -80,6 +96,7 @@ def main(argv=None):
     p.add_argument("--height", type=int, default=256)
     p.add_argument("--width", type=int, default=320)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--mode", default="supervised", choices=("supervised", "views"))
     p.add_argument("--lam", type=float, default=0.5, help="lambda of the scale-invariant log loss")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None, help="torch device (default: cuda when available)")
@@ -91,10 +108,12 @@ def main(argv=None):
         p.error(f"--height and --width must be multiples of {model.stride}")
     device = args.device or default_device()
     torch.manual_seed(args.seed)
-    losses = train(model, batches(args.seed, args.batch_size, args.height, args.width), args.steps,
-                   args.lr, args.lam, device=device, log_every=args.log_every)
-    output = "metric" if args.lam < 1 else "scale"
-    val = evaluate(model, args.seed + 1_000_003, args.val_images, args.height, args.width,
+    source = batches if args.mode == "supervised" else view_batches
+    loss = supervised(args.lam) if args.mode == "supervised" else self_supervised()
+    output = "metric" if args.mode == "views" or args.lam < 1 else "scale"
+    losses = train(model, source(args.seed, args.batch_size, args.height, args.width), args.steps,
+                   loss, args.lr, device=device, log_every=args.log_every)
+    val = evaluate(model, source(args.seed + 1_000_003, 1, args.height, args.width), args.val_images,
                    align=None if output == "metric" else "median", device=device)
     print("held-out synthetic: " + "  ".join(f"{k} {v:.4f}" for k, v in val.items()))
     command = "python -m learned.depth.train " + shlex.join(sys.argv[1:] if argv is None else argv)

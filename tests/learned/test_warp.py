@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geom.rotation import rotation_from_axis_angle
-from learned.warp import depth_pose_flow, inside, pixel_grid, sample, warp
+from learned.warp import depth_pose_flow, disparity_to_flow, inside, pixel_grid, sample, warp
 
 
 @given(st.integers(-3, 3), st.integers(-3, 3))
@@ -55,3 +55,12 @@ def test_depth_pose_flow_matches_projection():
 def test_pixel_grid():
     g = pixel_grid(2, 3, 4)
     assert g.shape == (2, 2, 3, 4) and g[1, 0, 2, 3] == 3 and g[1, 1, 2, 3] == 2
+
+
+def test_stereo_is_the_pose_special_case_of_depth_pose_flow():
+    f, b = 120.0, 0.3
+    K = torch.tensor([[f, 0, 20.0], [0, f, 15.0], [0, 0, 1]], dtype=torch.float64)[None]
+    depth = torch.rand(1, 1, 30, 40, dtype=torch.float64) * 5 + 2
+    flow = depth_pose_flow(depth, K, torch.eye(3, dtype=torch.float64)[None],
+                           torch.tensor([[-b, 0.0, 0.0]], dtype=torch.float64))
+    torch.testing.assert_close(flow, disparity_to_flow(f * b / depth))  # right camera: x - f b / Z

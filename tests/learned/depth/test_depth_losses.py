@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from geom.testing import seeds
 from learned.depth.losses import (gradient_loss, lr_consistency_loss, min_reprojection_loss,
                                   normal_loss, photometric_loss, scale_invariant_log_loss,
-                                  smoothness_loss, ssim, stereo_photometric_loss, surface_normals)
+                                  smoothness_loss, ssim, stereo_photometric_loss, surface_normals,
+                                  view_synthesis_loss)
 
 scales = st.floats(0.01, 100.0)
 
@@ -148,3 +149,15 @@ def test_stereo_photometric_loss_on_a_real_pair_with_true_disparity(dataset):
     true = float(stereo_photometric_loss(left, right, disp, mask))
     assert true < 0.3 * float(stereo_photometric_loss(left, right, torch.zeros_like(disp), mask))
     assert true < 0.5 * float(stereo_photometric_loss(left, right, disp + 2, mask))
+
+
+def test_view_synthesis_loss_is_minimal_at_the_true_depth():
+    from learned.depth.data import view_batches
+
+    target, sources, K, R, t, depth = next(view_batches(4, 2, 40, 56))
+    true = float(view_synthesis_loss([depth, depth[..., ::2, ::2]], target, sources, K, R, t))
+    for wrong in (1.5 * depth, torch.full_like(depth, float(depth.mean()))):
+        assert true < 0.3 * float(view_synthesis_loss([wrong], target, sources, K, R, t))
+    guess = (depth * 1.2).requires_grad_()
+    view_synthesis_loss([guess], target, sources, K, R, t).backward()
+    assert torch.isfinite(guess.grad).all() and guess.grad.abs().sum() > 0

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 import learned
-from learned.depth.data import batches, make_rgbd
-from learned.depth.train import main, supervised_loss, train
+from learned.depth.data import batches, make_rgbd, view_batches
+from learned.depth.train import main, self_supervised, supervised_loss, train
 from learned.depth.unet import UNet
 
 
@@ -42,6 +42,14 @@ def test_tiny_network_overfits_a_few_samples():
     assert np.mean(losses[-5:]) < losses[0] / 5
 
 
+def test_self_supervised_training_reduces_the_view_synthesis_loss():
+    torch.manual_seed(0)
+    model = UNet.from_size("tiny")
+    batch = next(view_batches(0, 2, 32, 48))
+    losses = train(model, itertools.repeat(batch), 40, self_supervised(), lr=1e-2)
+    assert np.mean(losses[-5:]) < losses[0] / 2
+
+
 def test_synthetic_rgbd():
     img, depth = make_rgbd(3, 40, 60, depth_range=(2.0, 8.0))
     assert img.shape == (40, 60, 3) and depth.shape == (40, 60)
@@ -58,3 +66,7 @@ def test_training_script_writes_loadable_weights(tmp_path, capsys):
     est = learned.load_depth(out)
     assert est.output == "scale" and est.inverse is False
     assert est.meta["command"].startswith("python -m learned.depth.train --out")
+    main(["--out", str(out), "--size", "tiny", "--mode", "views", "--steps", "1", "--batch-size", "1",
+          "--height", "32", "--width", "32", "--val-images", "1"])
+    assert "held-out synthetic: abs_rel" in capsys.readouterr().out
+    assert learned.load_depth(out).output == "metric"
