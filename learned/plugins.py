@@ -127,10 +127,23 @@ class NetworkDepth:
         self.model, self.meta = model.to(self.device).eval(), dict(meta or {})
         self.output, self.inverse = output, bool(inverse)
 
+    def _predict(self, t):
+        padded, size = pad_to_multiple(t, self.model.stride)
+        return crop(self.model(padded)[0], size)
+
     @torch.no_grad()
     def __call__(self, img):
-        t, size = pad_to_multiple(to_rgb_tensor(check_image(img), self.device), self.model.stride)
-        return crop(self.model(t)[0], size)[0, 0].float().cpu().numpy()
+        return self._predict(to_rgb_tensor(check_image(img), self.device))[0, 0].float().cpu().numpy()
+
+    @torch.no_grad()
+    def with_uncertainty(self, img):
+        """Flip consistency: `(depth, uncertainty)`, both `(H, W)` float32. `depth` is the mean
+        of the predictions for the image and for its mirror image (flipped back); `uncertainty`
+        is their relative disagreement `|a - b| / (a + b)`, in [0, 1)."""
+        t = to_rgb_tensor(check_image(img), self.device)
+        a, b = self._predict(t), self._predict(t.flip(-1)).flip(-1)
+        depth, unc = (a + b) / 2, (a - b).abs() / (a + b)
+        return depth[0, 0].float().cpu().numpy(), unc[0, 0].float().cpu().numpy()
 
 
 def _from_checkpoint(path, task, device):

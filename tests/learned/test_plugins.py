@@ -155,3 +155,30 @@ def test_dis_medium_on_real_pairs(dataset):
         assert epe(np.zeros_like(gt), gt, valid) > 1.0
     (_, img1, img2, gt, valid), = kitti_pairs(dataset("kitti2012_flow_sample"))
     assert fl_all(est(img1, img2), gt, valid) < 0.2  # about 0.13; zero flow: over 0.9
+
+
+class _Ramp(torch.nn.Module):
+    """A stand-in depth network: 1 + x / W (not mirror-symmetric), or the image mean (symmetric)."""
+    stride = 4
+
+    def __init__(self, symmetric):
+        super().__init__()
+        self.symmetric = symmetric
+
+    def forward(self, x):
+        if self.symmetric:
+            return [x.mean(dim=(1, 2, 3), keepdim=True).expand(-1, 1, *x.shape[2:]) + 1]
+        ramp = torch.arange(x.shape[-1], dtype=x.dtype) / x.shape[-1]
+        return [(1 + ramp).expand(x.shape[0], 1, *x.shape[2:])]
+
+
+def test_flip_consistency_uncertainty():
+    img = np.random.default_rng(0).integers(0, 256, (6, 9, 3)).astype(np.uint8)
+    depth, unc = plugins.NetworkDepth(_Ramp(False), "cpu").with_uncertainty(img)
+    # padded to width 12: a = 1 + x / 12, flipped back b = 1 + (8 - x) / 12
+    x = np.arange(9)
+    a, b = 1 + x / 12, 1 + (8 - x) / 12
+    np.testing.assert_allclose(depth[0], (a + b) / 2, rtol=1e-6)
+    np.testing.assert_allclose(unc[3], np.abs(a - b) / (a + b), rtol=1e-5, atol=1e-7)
+    _, unc = plugins.NetworkDepth(_Ramp(True), "cpu").with_uncertainty(img[:, :8])  # no padding
+    assert unc.max() < 1e-6
