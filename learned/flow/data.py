@@ -29,16 +29,21 @@ def _compose(M2, M1):
 def make_pair(rng, height, width, n_objects=(2, 5), max_motion=0.08):
     """One training pair: (img1, img2) `(H, W, 3)` float32 in [0, 1] and flow `(H, W, 2)` float32.
 
-    Background and objects move by random affine motions whose translation is up to
-    `max_motion * max(H, W)` pixels (objects up to twice that, relative to the background)."""
+    The background moves by a random affine motion whose translation is up to
+    `max_motion * max(H, W)` pixels; each object follows the background and adds its own affine
+    motion about its centre (translation up to twice that)."""
     rng = np.random.default_rng(rng)
     shift = max_motion * max(height, width)
     centre = ((width - 1) / 2, (height - 1) / 2)
     layers = [(None, np.eye(2, 3), random_affine(rng, shift, centre=centre))]
     for _ in range(rng.integers(n_objects[0], n_objects[1] + 1)):
+        mask = random_mask(rng, height, width)
         place = random_affine(rng, 0.3 * max(height, width), 0.5, 0.3, centre)
-        layers.append((random_mask(rng, height, width), place,
-                       _compose(random_affine(rng, 2 * shift, 0.2, 0.15, centre), layers[0][2])))
+        m = cv2.moments(mask)
+        area = max(m["m00"], 1e-9)  # a degenerate (empty) shape moves about the origin
+        own_centre = place @ [m["m10"] / area, m["m01"] / area, 1.0]
+        own = _compose(random_affine(rng, 2 * shift, 0.2, 0.15, own_centre), layers[0][2])
+        layers.append((mask, place, own))
     img1 = np.zeros((height, width, 3), np.float32)
     img2 = np.zeros_like(img1)
     flow = np.zeros((height, width, 2), np.float32)
@@ -48,7 +53,8 @@ def make_pair(rng, height, width, n_objects=(2, 5), max_motion=0.08):
         tex = random_texture(rng, height, width)
         frame2 = _compose(motion, place)
         for img, M in ((img1, place), (img2, frame2)):
-            t = cv2.warpAffine(tex, M, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+            t = cv2.warpAffine(tex, M, (width, height), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REFLECT)
             if mask is None:  # the background covers everything
                 img[:] = t
                 continue
