@@ -73,6 +73,7 @@ def _rlof(a, b):
     return cv2.optflow.calcOpticalFlowDenseRLOF(rgb(a), rgb(b), None)
 
 
+CONTRIB_FLOWS = ("deepflow", "dual-tvl1", "rlof")  # in cv2.optflow, from opencv-contrib-python
 OPENCV_FLOWS = {
     "dis-ultrafast": _dis(cv2.DISOpticalFlow_PRESET_ULTRAFAST),
     "dis-fast": _dis(cv2.DISOpticalFlow_PRESET_FAST),
@@ -88,6 +89,9 @@ class OpenCVFlow:
     """One of OpenCV's classical dense flows (CPU), by name."""
 
     def __init__(self, name):
+        if name in CONTRIB_FLOWS and not hasattr(cv2, "optflow"):
+            raise ImportError(f"flow {name!r} needs OpenCV's contrib modules (cv2.optflow): "
+                              f"pip uninstall opencv-python && pip install opencv-contrib-python")
         self.name, self._compute = name, OPENCV_FLOWS[name]
 
     def __call__(self, img1, img2):

@@ -182,3 +182,12 @@ def test_flip_consistency_uncertainty():
     np.testing.assert_allclose(unc[3], np.abs(a - b) / (a + b), rtol=1e-5, atol=1e-7)
     _, unc = plugins.NetworkDepth(_Ramp(True), "cpu").with_uncertainty(img[:, :8])  # no padding
     assert unc.max() < 1e-6
+
+
+def test_contrib_flows_without_opencv_contrib(monkeypatch):
+    import cv2
+
+    monkeypatch.delattr(cv2, "optflow")
+    with pytest.raises(ImportError, match="pip install opencv-contrib-python"):
+        learned.load_flow("deepflow")
+    assert learned.load_flow("dis-fast") is not None
