@@ -191,3 +191,9 @@ def test_contrib_flows_without_opencv_contrib(monkeypatch):
     with pytest.raises(ImportError, match="pip install opencv-contrib-python"):
         learned.load_flow("deepflow")
     assert learned.load_flow("dis-fast") is not None
+
+
+def test_weights_readme_gives_each_training_command():
+    readme = (plugins.WEIGHTS_DIR / "README.md").read_text()
+    for name, (_, file, command) in plugins.NETWORKS.items():
+        assert f"`{name}` | `{file}` | `{command}`" in readme
