@@ -31,10 +31,10 @@ DEPTH_OUTPUTS = ("metric", "scale", "affine")
 # name -> (task, weights file in WEIGHTS_DIR, the command that trains it)
 NETWORKS = {
     "raft-small": ("flow", "raft_small.pt",
-                   "python -m learned.flow.train --size small --steps 100000 --batch-size 8 "
+                   "python -m learned.flow.train --size small --steps 100000 --batch-size 8 --workers 8 "
                    "--out learned/weights/raft_small.pt"),
     "unet-small": ("depth", "unet_small.pt",
-                   "python -m learned.depth.train --size small --steps 50000 --batch-size 8 "
+                   "python -m learned.depth.train --size small --steps 50000 --batch-size 8 --workers 8 "
                    "--out learned/weights/unet_small.pt"),
 }
 

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from .. import checkpoint
 from ..plugins import default_device
+from ..synthetic import parallel_batches
 from .data import batches, view_batches
 from .losses import gradient_loss, scale_invariant_log_loss, view_synthesis_loss
 from .metrics import depth_metrics
@@ -100,6 +101,7 @@ def main(argv=None):
     p.add_argument("--lam", type=float, default=0.5, help="lambda of the scale-invariant log loss")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None, help="torch device (default: cuda when available)")
+    p.add_argument("--workers", type=int, default=0, help="processes generating the data (0: this one)")
     p.add_argument("--log-every", type=int, default=100)
     p.add_argument("--val-images", type=int, default=16, help="held-out synthetic images to evaluate")
     args = p.parse_args(argv)
@@ -111,8 +113,8 @@ def main(argv=None):
     source = batches if args.mode == "supervised" else view_batches
     loss = supervised(args.lam) if args.mode == "supervised" else self_supervised()
     output = "metric" if args.mode == "views" or args.lam < 1 else "scale"
-    losses = train(model, source(args.seed, args.batch_size, args.height, args.width), args.steps,
-                   loss, args.lr, device=device, log_every=args.log_every)
+    data = parallel_batches(source, args.seed, args.workers, args.batch_size, args.height, args.width)
+    losses = train(model, data, args.steps, loss, args.lr, device=device, log_every=args.log_every)
     val = evaluate(model, source(args.seed + 1_000_003, 1, args.height, args.width), args.val_images,
                    align=None if output == "metric" else "median", device=device)
     print("held-out synthetic: " + "  ".join(f"{k} {v:.4f}" for k, v in val.items()))

@@ -15,6 +15,7 @@ import torch
 
 from .. import checkpoint
 from ..plugins import default_device
+from ..synthetic import parallel_batches
 from .data import batches, make_pair
 from .loss import sequence_loss
 from .metrics import epe
@@ -72,6 +73,7 @@ def main(argv=None):
     p.add_argument("--iters", type=int, default=None, help="update iterations while training")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None, help="torch device (default: cuda when available)")
+    p.add_argument("--workers", type=int, default=0, help="processes generating the data (0: this one)")
     p.add_argument("--log-every", type=int, default=100)
     p.add_argument("--val-pairs", type=int, default=16, help="held-out synthetic pairs to evaluate")
     args = p.parse_args(argv)
@@ -80,7 +82,7 @@ def main(argv=None):
     device = args.device or default_device()
     torch.manual_seed(args.seed)
     model = RAFT.from_size(args.size)
-    data = batches(args.seed, args.batch_size, args.height, args.width)
+    data = parallel_batches(batches, args.seed, args.workers, args.batch_size, args.height, args.width)
     losses = train(model, data, args.steps, args.lr, iters=args.iters, device=device,
                    log_every=args.log_every)
     val = evaluate(model, args.seed + 1_000_003, args.val_pairs, args.height, args.width, device)
