@@ -12,7 +12,7 @@ import torch
 from geom.camera import intrinsic_matrix
 from geom.rotation import rotation_from_axis_angle
 
-from ..synthetic import random_mask, random_texture
+from ..synthetic import batch_stream, random_mask, random_texture
 from ..warp import depth_pose_flow, warp
 
 
@@ -39,14 +39,14 @@ def make_rgbd(rng, height, width, n_objects=(1, 4), depth_range=(1.0, 10.0), fog
     return np.clip(img, 0, 1).astype(np.float32), depth.astype(np.float32)
 
 
-def batches(seed, batch_size, height, width, **scene_options):
-    """Endless generator of `(images (B, 3, H, W), depths (B, 1, H, W))` tensors; deterministic
-    for a given `seed`."""
-    rng = np.random.default_rng(seed)
-    while True:
+def batches(seed, batch_size, height, width, start=0, stride=1, **scene_options):
+    """Endless generator of `(images (B, 3, H, W), depths (B, 1, H, W))` tensors: batches
+    number `start, start + stride, ...` of the sequence of `seed` (`synthetic.batch_stream`)."""
+    def batch(rng):
         samples = [make_rgbd(rng, height, width, **scene_options) for _ in range(batch_size)]
-        yield (torch.from_numpy(np.stack([s[0] for s in samples])).permute(0, 3, 1, 2).contiguous(),
-               torch.from_numpy(np.stack([s[1] for s in samples]))[:, None])
+        return (torch.from_numpy(np.stack([s[0] for s in samples])).permute(0, 3, 1, 2).contiguous(),
+                torch.from_numpy(np.stack([s[1] for s in samples]))[:, None])
+    return batch_stream(batch, seed, start, stride)
 
 
 def make_views(rng, height, width, max_rotation=0.03, max_translation=0.3, **scene_options):
@@ -70,10 +70,11 @@ def make_views(rng, height, width, max_rotation=0.03, max_translation=0.3, **sce
     return target[0], source, Kt[0], Rt, tt, d[0]
 
 
-def view_batches(seed, batch_size, height, width, **view_options):
+def view_batches(seed, batch_size, height, width, start=0, stride=1, **view_options):
     """Endless generator of `(target (B, 3, H, W), sources (B, 1, 3, H, W), K (B, 3, 3),
-    R (B, 1, 3, 3), t (B, 1, 3), depth (B, 1, H, W))` tensors; deterministic for `seed`."""
-    rng = np.random.default_rng(seed)
-    while True:
+    R (B, 1, 3, 3), t (B, 1, 3), depth (B, 1, H, W))` tensors: batches number `start,
+    start + stride, ...` of the sequence of `seed` (`synthetic.batch_stream`)."""
+    def batch(rng):
         samples = [make_views(rng, height, width, **view_options) for _ in range(batch_size)]
-        yield tuple(torch.stack(parts) for parts in zip(*samples))
+        return tuple(torch.stack(parts) for parts in zip(*samples))
+    return batch_stream(batch, seed, start, stride)

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..synthetic import random_mask, random_texture
+from ..synthetic import batch_stream, random_mask, random_texture
 
 
 def random_affine(rng, max_shift, max_rot=0.1, max_scale=0.08, centre=(0.0, 0.0)):
@@ -76,13 +76,14 @@ def photometric_jitter(rng, img):
     return np.clip(out, 0, 1).astype(np.float32)
 
 
-def batches(seed, batch_size, height, width, augment=True, **pair_options):
+def batches(seed, batch_size, height, width, augment=True, start=0, stride=1, **pair_options):
     """Endless generator of training batches `(img1, img2, flow)` as tensors `(B, 3, H, W)`,
-    `(B, 3, H, W)`, `(B, 2, H, W)`; deterministic for a given `seed`."""
-    rng = np.random.default_rng(seed)
-    while True:
+    `(B, 3, H, W)`, `(B, 2, H, W)`: batches number `start, start + stride, ...` of the
+    deterministic sequence of `seed` (see `learned.synthetic.batch_stream`)."""
+    def batch(rng):
         pairs = [make_pair(rng, height, width, **pair_options) for _ in range(batch_size)]
         if augment:
             pairs = [(photometric_jitter(rng, a), photometric_jitter(rng, b), f) for a, b, f in pairs]
-        yield tuple(torch.from_numpy(np.stack([p[k] for p in pairs])).permute(0, 3, 1, 2).contiguous()
-                    for k in range(3))
+        return tuple(torch.from_numpy(np.stack([p[k] for p in pairs])).permute(0, 3, 1, 2).contiguous()
+                     for k in range(3))
+    return batch_stream(batch, seed, start, stride)
