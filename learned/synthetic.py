@@ -68,6 +68,10 @@ class _Stream(torch.utils.data.IterableDataset):
         return self.make(self.seed, *self.args, start=self.start + w, stride=n, **self.kwargs)
 
 
+def _one_thread(_):
+    torch.set_num_threads(1)  # many workers, each with a thread pool, would oversubscribe the CPU
+
+
 def parallel_batches(make, seed, workers, *args, start=0, **kwargs):
     """The batches `start, start + 1, ...` of the generator function
     `make(seed, *args, start=, stride=, **kwargs)` (e.g. `learned.flow.data.batches`), made by
@@ -76,5 +80,6 @@ def parallel_batches(make, seed, workers, *args, start=0, **kwargs):
     if workers == 0:
         return make(seed, *args, start=start, **kwargs)
     loader = torch.utils.data.DataLoader(_Stream(make, seed, start, args, kwargs), batch_size=None,
-                                         num_workers=workers, persistent_workers=True, prefetch_factor=4)
+                                         num_workers=workers, persistent_workers=True, prefetch_factor=4,
+                                         worker_init_fn=_one_thread)
     return iter(loader)
