@@ -2,7 +2,10 @@
 and metrics, behind one interface (`load_flow`, `load_depth`, `available`; see `plugins`).
 
 Subpackages: `flow` (RAFT-style network, sequence loss, metrics, synthetic data, training),
-`depth` (U-Net, losses, metrics, training). `learned` may import `geom`, never `pipelines`.
+`depth` (U-Net, losses, metrics, synthetic data, supervised and posed-view training). Shared:
+`images` (validation, padding), `warp` (differentiable warping), `checkpoint` (weights files),
+`training` (the resumable optimisation loop), `synthetic` (textures, parallel data).
+`learned` may import `geom`, never `pipelines`.
 """
 from .plugins import available, load_depth, load_flow
 
