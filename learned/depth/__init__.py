@@ -1,0 +1,2 @@
+"""Monocular depth: U-Net (`unet`), losses (`losses`), metrics (`metrics`), synthetic RGB-D
+batches (`data`) and the supervised training script (`train`)."""

@@ -1,0 +1,106 @@
+"""Training of the depth U-Net on synthetic data generated on the fly.
+
+    python -m learned.depth.train --out learned/weights/unet_small.pt --size small --steps 50000
+
+`--mode supervised` (RGB-D batches): at every output scale (upsampled to full resolution),
+Eigen's scale-invariant log loss plus the multi-scale gradient loss on log differences; with
+`--lam` below 1 the loss keeps the absolute scale and the weights are recorded as 'metric'
+depth, with `--lam 1` as 'scale'. `--mode views` (self-supervised): the view-synthesis loss with
+the known relative poses of the views (`losses.view_synthesis_loss`); metric translations give
+'metric' depth. A run can be split over several commands with `--time-limit` and `--resume`.
+"""
+import argparse
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..plugins import default_device
+from ..training import add_arguments, fit, run
+from .data import batches, view_batches
+from .losses import gradient_loss, scale_invariant_log_loss, view_synthesis_loss
+from .metrics import depth_metrics
+from .unet import SIZES, UNet
+
+
+def supervised_loss(preds, depth, mask=None, lam=0.5, grad_weight=0.5):
+    """Sum over the multi-scale predictions `preds` (list of `(B, 1, h, w)`, upsampled
+    bilinearly to the size of `depth (B, 1, H, W)`) of `SI-log(lam) + grad_weight * gradient`;
+    `mask` defaults to `depth > 0`."""
+    mask = depth > 0 if mask is None else mask
+    total = depth.new_zeros(())
+    for p in preds:
+        if p.shape[-2:] != depth.shape[-2:]:
+            p = F.interpolate(p, size=depth.shape[-2:], mode="bilinear", align_corners=False)
+        total = total + scale_invariant_log_loss(p, depth, mask, lam)
+        total = total + grad_weight * gradient_loss(p, depth, mask)
+    return total
+
+
+def supervised(lam=0.5, grad_weight=0.5):
+    """`loss(model, (images, depths))` for `learned.training.fit`: `supervised_loss`."""
+    return lambda model, b: supervised_loss(model(b[0]), b[1], lam=lam, grad_weight=grad_weight)
+
+
+def self_supervised(smooth_weight=1e-3):
+    """`loss(model, (target, sources, K, R, t, ...))` for `learned.training.fit`
+    (`data.view_batches`): `view_synthesis_loss`."""
+    return lambda model, b: view_synthesis_loss(model(b[0]), *b[:5], smooth_weight=smooth_weight)
+
+
+def optimizer(model, steps, lr=1e-3):
+    """Adam with a cosine learning rate over `steps`."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1))
+
+
+def train(model, data, steps, loss=None, lr=1e-3, device="cpu", log_every=0, log=print):
+    """Optimise `model` for `steps` batches from the iterator `data` with `optimizer`,
+    minimising `loss(model, batch)` (default `supervised()`). Returns the per-step losses."""
+    opt, sched = optimizer(model.to(device), steps, lr)
+    return fit(model, data, supervised() if loss is None else loss, opt, sched, steps, device=device,
+               log_every=log_every, log=log)[0]
+
+
+@torch.no_grad()
+def evaluate(model, data, n_batches, align=None, device="cpu"):
+    """Mean `depth_metrics` of `model` over the images of `n_batches` batches from `data`
+    (tuples whose first item is the network input and last the true depth `(B, 1, H, W)`)."""
+    model.to(device).eval()
+    rows = []
+    for _ in range(n_batches):
+        batch = next(data)
+        preds = model(batch[0].to(device))[0][:, 0].cpu().numpy()
+        rows += [depth_metrics(p, g, align=align) for p, g in zip(preds, batch[-1][:, 0].numpy())]
+    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0], prog="python -m learned.depth.train")
+    add_arguments(p, steps=50000, lr=1e-3)
+    p.add_argument("--size", default="small", choices=sorted(SIZES))
+    p.add_argument("--mode", default="supervised", choices=("supervised", "views"))
+    p.add_argument("--lam", type=float, default=0.5, help="lambda of the scale-invariant log loss")
+    p.add_argument("--val-images", type=int, default=16, help="held-out synthetic images to evaluate")
+    args = p.parse_args(argv)
+    device = default_device(args.device)
+    torch.manual_seed(args.seed)
+    model = UNet.from_size(args.size).to(device)
+    if args.height % model.stride or args.width % model.stride:
+        p.error(f"--height and --width must be multiples of {model.stride}")
+    opt, sched = optimizer(model, args.steps, args.lr)
+    source = batches if args.mode == "supervised" else view_batches
+    loss = supervised(args.lam) if args.mode == "supervised" else self_supervised()
+    output = "metric" if args.mode == "views" or args.lam < 1 else "scale"
+
+    def validate(m):
+        held_out = source(args.seed + 1_000_003, 1, args.height, args.width)
+        align = None if output == "metric" else "median"
+        return evaluate(m, held_out, args.val_images, align, device)
+
+    run(args, argv, "learned.depth.train", model, loss, opt, sched, source, validate, device,
+        output=output, inverse=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,2 @@
+"""Optical flow: RAFT-style network (`raft`), sequence loss (`loss`), metrics (`metrics`),
+synthetic training pairs (`data`) and the training script (`train`)."""

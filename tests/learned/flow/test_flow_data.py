@@ -1,0 +1,47 @@
+import cv2
+import numpy as np
+import torch
+from hypothesis import given, settings
+
+from geom.testing import seeds
+from learned.flow.data import batches, make_pair, photometric_jitter
+
+
+def _warp_back(img2, flow):
+    h, w = flow.shape[:2]
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    mx, my = xs + flow[..., 0], ys + flow[..., 1]
+    inside = (mx >= 1) & (my >= 1) & (mx <= w - 2) & (my <= h - 2)
+    return cv2.remap(img2, mx, my, cv2.INTER_LINEAR), inside
+
+
+@given(seeds())
+@settings(max_examples=8)
+def test_ground_truth_flow_warps_frame_2_onto_frame_1(seed):
+    img1, img2, flow = make_pair(seed, 64, 80, n_objects=(0, 0))  # one layer: no occlusion
+    warped, inside = _warp_back(img2, flow)
+    err = np.abs(warped - img1).mean(-1)[inside]
+    assert inside.mean() > 0.5
+    assert np.median(err) < 0.04 < np.median(np.abs(img2 - img1).mean(-1)[inside])
+
+
+def test_objects_move_differently_from_the_background():
+    img1, img2, flow = make_pair(5, 96, 128, n_objects=(3, 3))
+    assert img1.dtype == img2.dtype == flow.dtype == np.float32
+    assert 0 <= img1.min() and img1.max() <= 1
+    assert len(np.unique(np.round(flow.reshape(-1, 2), 1), axis=0)) > 100  # affine, several layers
+    warped, inside = _warp_back(img2, flow)
+    assert np.median(np.abs(warped - img1).mean(-1)[inside]) < 0.05
+
+
+def test_batches_are_deterministic_tensors():
+    a = next(batches(7, 2, 32, 40))
+    b = next(batches(7, 2, 32, 40))
+    assert [t.shape for t in a] == [(2, 3, 32, 40), (2, 3, 32, 40), (2, 2, 32, 40)]
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def test_photometric_jitter_stays_in_range():
+    img = make_pair(1, 32, 32)[0]
+    out = photometric_jitter(np.random.default_rng(0), img)
+    assert out.dtype == np.float32 and 0 <= out.min() and out.max() <= 1 and not np.allclose(out, img)
