@@ -11,6 +11,7 @@ import numpy as np
 from numba import njit
 
 from . import _checks
+from .epipolar import _normalizer
 
 
 def homography_dlt(x1, x2):
@@ -59,46 +60,26 @@ def symmetric_transfer_error(H, x1, x2):
 # ---------------------------------------------------------------------------- kernels
 
 @njit(cache=True)
-def _normalising_transform(x):
-    """Similarity T (3, 3) moving the centroid of x (N, 2) to the origin and the mean distance
-    to sqrt(2) (Hartley). Returns a zero matrix when all points coincide."""
-    n = x.shape[0]
-    cx = 0.0
-    cy = 0.0
-    for i in range(n):
-        cx += x[i, 0]
-        cy += x[i, 1]
-    cx /= n
-    cy /= n
-    d = 0.0
-    for i in range(n):
-        d += np.sqrt((x[i, 0] - cx) ** 2 + (x[i, 1] - cy) ** 2)
-    d /= n
-    T = np.zeros((3, 3))
-    if d <= 1e-12 * max(1.0, abs(cx) + abs(cy)):
-        return T
-    s = np.sqrt(2.0) / d
-    T[0, 0] = s
-    T[1, 1] = s
-    T[0, 2] = -s * cx
-    T[1, 2] = -s * cy
-    T[2, 2] = 1.0
-    return T
-
-
-@njit(cache=True)
 def _homography_dlt(x1, x2):
     """Normalised DLT on contiguous float64 (N, 2) arrays, N >= 4. Returns H (3, 3) at unit norm
     with H[2, 2] >= 0, or a zero matrix when the configuration is degenerate."""
-    n = x1.shape[0]
-    T1 = _normalising_transform(x1)
-    T2 = _normalising_transform(x2)
     H = np.zeros((3, 3))
-    if T1[2, 2] == 0.0 or T2[2, 2] == 0.0:
-        return H
+    if not _homography_dlt_into(x1, x2, np.ones(x1.shape[0]), H):
+        H[:] = 0.0
+    return H
+
+
+@njit(cache=True)
+def _homography_dlt_into(x1, x2, w, H):
+    """Weighted normalised DLT (weights w (N,) >= 0) into H; returns False when degenerate
+    (coincident or collinear points, or a null space of dimension > 1)."""
+    T1 = np.empty((3, 3))
+    T2 = np.empty((3, 3))
+    if _normalizer(x1, w, T1) or _normalizer(x2, w, T2):
+        return False
     AtA = np.zeros((9, 9))
     r = np.empty(9)
-    for i in range(n):
+    for i in range(x1.shape[0]):
         u = T1[0, 0] * x1[i, 0] + T1[0, 2]
         v = T1[1, 1] * x1[i, 1] + T1[1, 2]
         p = T2[0, 0] * x2[i, 0] + T2[0, 2]
@@ -114,15 +95,16 @@ def _homography_dlt(x1, x2):
                 r[3] = 0.0; r[4] = 0.0; r[5] = 0.0
                 r[6] = -p * u; r[7] = -p * v; r[8] = -p
             for a in range(9):
+                ra = w[i] * r[a]
                 for b in range(a, 9):
-                    AtA[a, b] += r[a] * r[b]
+                    AtA[a, b] += ra * r[b]
     for a in range(9):
         for b in range(a):
             AtA[a, b] = AtA[b, a]
-    w, V = np.linalg.eigh(AtA)
+    evals, V = np.linalg.eigh(AtA)
     # a one-dimensional null space is needed: the second-smallest eigenvalue must stand clear
-    if w[1] <= 1e-10 * w[8]:
-        return H
+    if evals[1] <= 1e-10 * evals[8]:
+        return False
     Hn = np.empty((3, 3))
     for a in range(3):
         for b in range(3):
@@ -134,11 +116,11 @@ def _homography_dlt(x1, x2):
     T2inv[0, 2] = -T2[0, 2] / T2[0, 0]
     T2inv[1, 2] = -T2[1, 2] / T2[1, 1]
     T2inv[2, 2] = 1.0
-    H = T2inv @ Hn @ T1
+    H[:] = T2inv @ Hn @ T1
     H /= np.sqrt(np.sum(H * H))
     if H[2, 2] < 0:
-        H = -H
-    return H
+        H *= -1.0
+    return True
 
 
 @njit(cache=True)
