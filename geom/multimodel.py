@@ -1,0 +1,377 @@
+"""Multi-model fitting: several fundamental matrices (rigid motions) or homographies (planes) at once.
+
+The method is preference analysis followed by an energy-based model selection:
+
+1. Localised minimal sampling: each hypothesis is fitted to a random correspondence and a few of
+   its nearest neighbours (in the joint (x1, x2) space), since the points of one structure are
+   spatially coherent; 7-point F (up to three models per sample) or 4-point H.
+2. Soft preferences (T-Linkage): point i prefers hypothesis j with `exp(-r_ij / tau)` where the
+   residual `r_ij` (Sampson distance for F, transfer error for H, pixels) is below the threshold.
+3. Agglomerative clustering of the preference vectors with the Tanimoto distance, merging the
+   closest pair and taking the element-wise minimum as the preference of the union, until no two
+   clusters share a preference.
+4. Each cluster large enough is refitted (8-point / DLT on its inliers) as a candidate model.
+5. Model selection and refinement: points go to the model with the smallest residual below the
+   threshold (else outlier); a model is kept only if it explains at least `min_support` points
+   that no other kept model explains as well (a label cost in point units); models are refitted
+   on their points and the assignment repeated until the labels are stable.
+
+References for the ideas (the code is our own): Magri & Fusiello, T-Linkage (CVPR 2014) and
+RPA (2016); Isack & Boykov, PEARL (IJCV 2012) for the label-cost energy; Barath & Matas,
+Progressive-X (ICCV 2019).
+"""
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from numba import njit, prange
+from scipy.optimize import linear_sum_assignment
+
+from . import _checks
+from .epipolar import _eight_point, _sampson, _seven_point
+from .homography import _homography_dlt, _transfer_error
+
+_FUNDAMENTAL = 0
+_HOMOGRAPHY = 1
+_SAMPLE_SIZE = {_FUNDAMENTAL: 7, _HOMOGRAPHY: 4}
+_REFIT_SIZE = {_FUNDAMENTAL: 8, _HOMOGRAPHY: 4}
+
+
+@dataclass
+class MultiModelResult:
+    """Result of `fit_fundamentals` / `fit_homographies`.
+
+    labels (N,) int64: 0 = outlier, 1..k = index of the model (into `models`, plus one);
+    models (k, 3, 3): the fitted matrices (unit Frobenius norm), largest support first;
+    inlier_counts (k,): points per model; threshold: the residual threshold used (pixels);
+    n_hypotheses: hypotheses sampled; timings: seconds per stage.
+    """
+
+    labels: np.ndarray
+    models: np.ndarray
+    inlier_counts: np.ndarray
+    threshold: float
+    n_hypotheses: int
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def n_models(self):
+        return int(self.models.shape[0])
+
+
+def fit_fundamentals(x1, x2, threshold=1.5, seed=0, n_hypotheses=3000, neighbours=None,
+                     min_support=None, max_iterations=10):
+    """Find the rigid motions in two-view correspondences, one fundamental matrix each.
+
+    x1, x2: (N, 2) pixels in image 1 and 2 (N >= 8). threshold: Sampson distance (pixels) under
+    which a correspondence agrees with a motion. seed: sampling seed (same input and seed, same
+    result). n_hypotheses: minimal samples drawn. neighbours: size of the neighbourhood a sample
+    is drawn from (default N // 10, at least 12). min_support: smallest number of points a motion
+    must explain on its own to be kept (default max(12, N // 25)). max_iterations: rounds of
+    assignment and refit. Returns a `MultiModelResult` with `x2^T F x1 = 0` per model; the
+    number of motions is found automatically (zero when nothing has enough support).
+    """
+    return _fit(_FUNDAMENTAL, x1, x2, threshold, seed, n_hypotheses, neighbours, min_support,
+                max_iterations)
+
+
+def fit_homographies(x1, x2, threshold=3.0, seed=0, n_hypotheses=2000, neighbours=None,
+                     min_support=None, max_iterations=10):
+    """Find the planes in two-view correspondences, one homography `x2 ~ H x1` each.
+
+    x1, x2: (N, 2) pixels (N >= 4). threshold: transfer error `|x2 - H x1|` (pixels) under which
+    a correspondence agrees with a plane. Other arguments and the result as in
+    `fit_fundamentals` (default min_support max(8, N // 25)).
+    """
+    return _fit(_HOMOGRAPHY, x1, x2, threshold, seed, n_hypotheses, neighbours, min_support,
+                max_iterations)
+
+
+def _fit(kind, x1, x2, threshold, seed, n_hypotheses, neighbours, min_support, max_iterations):
+    s = _SAMPLE_SIZE[kind]
+    x1, x2 = _checks.point_pairs(x1, x2, min_count=_REFIT_SIZE[kind] + (kind == _FUNDAMENTAL) * 0)
+    threshold = _checks.positive(threshold, "threshold")
+    n = x1.shape[0]
+    n_hypotheses = _count(n_hypotheses, "n_hypotheses", 1)
+    max_iterations = _count(max_iterations, "max_iterations", 1)
+    k = max(12, n // 10) if neighbours is None else _count(neighbours, "neighbours", s - 1)
+    k = min(k, n - 1)
+    if min_support is None:
+        min_support = max(12 if kind == _FUNDAMENTAL else 8, n // 25)
+    min_support = max(_count(min_support, "min_support", 1), _REFIT_SIZE[kind])
+    times = {}
+
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    samples = _local_samples(rng, np.hstack([x1, x2]), n_hypotheses, s, k)
+    models = _hypotheses(kind, x1, x2, samples)
+    residuals = _residual_matrix(kind, models, x1, x2)
+    times["sampling"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    clusters = _tlinkage(_preferences(residuals, threshold))
+    times["clustering"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    sizes = np.bincount(clusters)
+    candidates = []
+    for c in np.flatnonzero(sizes > _REFIT_SIZE[kind]):
+        model = _refit(kind, x1, x2, np.flatnonzero(clusters == c), threshold, True)
+        if model is not None:
+            candidates.append(model)
+    labels, final = _select(kind, x1, x2, candidates, threshold, min_support, max_iterations)
+    times["selection"] = time.perf_counter() - t0
+
+    counts = np.bincount(labels, minlength=len(final) + 1)[1:]
+    return MultiModelResult(labels, np.array(final, dtype=np.float64).reshape(-1, 3, 3), counts,
+                            threshold, int(models.shape[0]), times)
+
+
+def _count(value, name, lowest):
+    if isinstance(value, bool) or int(value) != value or value < lowest:
+        raise ValueError(f"{name}: expected an integer >= {lowest}, got {value!r}")
+    return int(value)
+
+
+def _local_samples(rng, z, m, s, k_min):
+    """(m, s) indices: a random anchor and s-1 distinct points among its k nearest neighbours,
+    k drawn per sample log-uniformly between k_min and N - 1 (local and wider samples)."""
+    n = z.shape[0]
+    d = ((z[:, None, :] - z[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    knn = np.argsort(d, axis=1, kind="stable")[:, : n - 1]
+    anchors = rng.integers(0, n, m)
+    k = np.exp(rng.uniform(np.log(k_min), np.log(n - 1), m))
+    keys = rng.random((m, n - 1))
+    keys[np.arange(n - 1)[None, :] >= k[:, None]] = 2.0
+    pick = np.argpartition(keys, s - 2, axis=1)[:, : s - 1]
+    return np.ascontiguousarray(np.column_stack([anchors, knn[anchors[:, None], pick]]))
+
+
+@njit(cache=True, parallel=True)
+def _hypotheses_kernel(kind, x1, x2, samples, out, valid):
+    m, s = samples.shape
+    for j in prange(m):
+        a = np.empty((s, 2))
+        b = np.empty((s, 2))
+        for q in range(s):
+            a[q] = x1[samples[j, q]]
+            b[q] = x2[samples[j, q]]
+        if kind == _FUNDAMENTAL:
+            sols = np.empty((3, 3, 3))
+            c = _seven_point(a, b, sols)
+            for q in range(c):
+                out[3 * j + q] = sols[q]
+                valid[3 * j + q] = True
+        else:
+            H = _homography_dlt(a, b)
+            if H[2, 2] != 0.0 or np.any(H != 0.0):
+                out[3 * j] = H
+                valid[3 * j] = True
+
+
+def _hypotheses(kind, x1, x2, samples):
+    """Models (M, 3, 3) fitted to the minimal samples (degenerate samples give none)."""
+    out = np.zeros((3 * samples.shape[0], 3, 3))
+    valid = np.zeros(3 * samples.shape[0], np.bool_)
+    _hypotheses_kernel(kind, x1, x2, samples, out, valid)
+    return np.ascontiguousarray(out[valid])
+
+
+@njit(cache=True)
+def _residuals_into(kind, model, x1, x2, out):
+    if kind == _FUNDAMENTAL:
+        _sampson(model, x1, x2, out)
+    else:
+        _transfer_error(model, x1, x2, out)
+
+
+@njit(cache=True, parallel=True)
+def _residual_kernel(kind, models, x1, x2, out):
+    for j in prange(models.shape[0]):
+        r = np.empty(x1.shape[0])
+        _residuals_into(kind, models[j], x1, x2, r)
+        out[:, j] = r
+
+
+def _residual_matrix(kind, models, x1, x2):
+    """(N, M) residuals in pixels of every point under every model."""
+    out = np.empty((x1.shape[0], models.shape[0]))
+    _residual_kernel(kind, models, x1, x2, out)
+    return out
+
+
+def _preferences(residuals, threshold):
+    """T-Linkage soft preferences: exp(-r / tau) below the threshold, 0 above (tau = threshold/5)."""
+    p = np.exp(-5.0 * residuals / threshold)
+    p[residuals >= threshold] = 0.0
+    return np.ascontiguousarray(p)
+
+
+@njit(cache=True)
+def _tlinkage_kernel(P, G):
+    """Agglomerative Tanimoto linkage of the rows of P (N, M), Gram matrix G = P P^T given.
+    Merging keeps the element-wise minimum, whose support shrinks, so the dot products of a
+    merged row are taken over its non-zero entries only. Returns a root index per point."""
+    n, m = P.shape
+    D = np.empty((n, n))
+    for i in range(n):
+        for k in range(n):
+            den = G[i, i] + G[k, k] - G[i, k]
+            D[i, k] = 1.0 - G[i, k] / den if den > 0 and i != k else 1.0
+    active = np.ones(n, np.bool_)
+    parent = np.arange(n)
+    support = np.empty(m, np.int64)
+    while True:
+        best = 1.0
+        bi = -1
+        bk = -1
+        for i in range(n):
+            if not active[i]:
+                continue
+            for k in range(i + 1, n):
+                if active[k] and D[i, k] < best:
+                    best = D[i, k]
+                    bi = i
+                    bk = k
+        if bi < 0:
+            break
+        active[bk] = False
+        parent[bk] = bi
+        c = 0
+        sq = 0.0
+        for j in range(m):
+            v = min(P[bi, j], P[bk, j])
+            P[bi, j] = v
+            if v > 0:
+                support[c] = j
+                c += 1
+                sq += v * v
+        G[bi, bi] = sq
+        for k in range(n):
+            if not active[k] or k == bi:
+                continue
+            dot = 0.0
+            for q in range(c):
+                j = support[q]
+                dot += P[bi, j] * P[k, j]
+            den = sq + G[k, k] - dot
+            D[bi, k] = D[k, bi] = 1.0 - dot / den if den > 0 else 1.0
+    labels = np.empty(n, np.int64)
+    for i in range(n):
+        r = i
+        while parent[r] != r:
+            r = parent[r]
+        labels[i] = r
+    return labels
+
+
+def _tlinkage(P):
+    """Cluster id per point (N,) from agglomerative Tanimoto linkage of preference rows."""
+    roots = _tlinkage_kernel(P.copy(), P @ P.T)
+    return np.unique(roots, return_inverse=True)[1]
+
+
+def _fit_model(kind, x1, x2):
+    return _eight_point(x1, x2) if kind == _FUNDAMENTAL else _homography_dlt(x1, x2)
+
+
+def _residuals(kind, model, x1, x2):
+    out = np.empty(x1.shape[0])
+    _residuals_into(kind, model, x1, x2, out)
+    return out
+
+
+def _refit(kind, x1, x2, idx, threshold, grow, rounds=5):
+    """Least-squares model of the points `idx`, re-fitted on those of them within the threshold
+    (`grow`: on all the points within it, to extend a model seen by a local cluster only) until
+    that set stops changing."""
+    pool = np.arange(x1.shape[0]) if grow else idx
+    model = None
+    for _ in range(rounds):
+        if idx.size < _REFIT_SIZE[kind]:
+            return model
+        model = _fit_model(kind, np.ascontiguousarray(x1[idx]), np.ascontiguousarray(x2[idx]))
+        if not np.all(np.isfinite(model)) or not np.any(model):
+            return None
+        grown = pool[_residuals(kind, model, x1[pool], x2[pool]) < threshold]
+        if np.array_equal(grown, idx):
+            break
+        idx = grown
+    return model
+
+
+def _assign(R, threshold):
+    """Labels (0 = outlier, j+1 = column j) from the smallest residual below the threshold."""
+    if R.shape[1] == 0:
+        return np.zeros(R.shape[0], np.int64)
+    best = np.argmin(R, axis=1)
+    return np.where(R[np.arange(R.shape[0]), best] < threshold, best + 1, 0)
+
+
+def _cost(R, threshold):
+    """Truncated quadratic (MSAC) cost per point of its best model (1 = outlier)."""
+    if R.shape[1] == 0:
+        return np.ones(R.shape[0])
+    return np.minimum((R.min(axis=1) / threshold) ** 2, 1.0)
+
+
+def _select(kind, x1, x2, models, threshold, min_support, max_iterations):
+    """Greedy label-cost model selection alternating with assignment and refit."""
+    models = list(models)
+    labels = np.zeros(x1.shape[0], np.int64)
+    for _ in range(max_iterations):
+        if not models:
+            return np.zeros(x1.shape[0], np.int64), []
+        R = np.column_stack([_residuals(kind, m, x1, x2) for m in models])
+        # drop, one at a time, the model whose removal raises the cost least, while that rise
+        # is below the label cost min_support (in units of outlier points)
+        keep = list(range(len(models)))
+        while keep:
+            base = _cost(R[:, keep], threshold).sum()
+            rise = [_cost(R[:, [k for k in keep if k != j]], threshold).sum() - base for j in keep]
+            j = int(np.argmin(rise))
+            if rise[j] >= 0.5 * min_support:
+                break
+            keep.pop(j)
+        R = R[:, keep]
+        models = [models[j] for j in keep]
+        new = _assign(R, threshold)
+        refitted = []
+        for j in range(len(models)):
+            m = _refit(kind, x1, x2, np.flatnonzero(new == j + 1), threshold, False)
+            if m is not None:
+                refitted.append(m)
+        if np.array_equal(new, labels) and len(refitted) == len(models):
+            break
+        labels = new
+        models = refitted
+    if not models:
+        return np.zeros(x1.shape[0], np.int64), []
+    R = np.column_stack([_residuals(kind, m, x1, x2) for m in models])
+    labels = _assign(R, threshold)
+    order = np.argsort(-np.bincount(labels, minlength=len(models) + 1)[1:], kind="stable")
+    relabel = np.zeros(len(models) + 1, np.int64)
+    relabel[order + 1] = np.arange(1, len(models) + 1)
+    return relabel[labels], [models[j] for j in order]
+
+
+def misclassification_error(true_labels, labels):
+    """Fraction of points whose label differs from the truth under the best matching of labels.
+
+    true_labels, labels: (N,) non-negative ints (0 = outlier, counted as one more class). The
+    labels are matched one-to-one by the assignment maximising the agreement (Hungarian method),
+    as in the multi-model fitting literature; unmatched labels count as errors.
+    """
+    t = np.asarray(true_labels)
+    p = np.asarray(labels)
+    if t.ndim != 1 or p.shape != t.shape or t.size == 0:
+        raise ValueError(f"true_labels, labels: expected two (N,) arrays with N > 0, got shapes "
+                         f"{t.shape} and {p.shape}")
+    if not (np.issubdtype(t.dtype, np.integer) and np.issubdtype(p.dtype, np.integer)) \
+            or t.min() < 0 or p.min() < 0:
+        raise ValueError("true_labels, labels: expected non-negative integer labels")
+    counts = np.zeros((t.max() + 1, p.max() + 1), np.int64)
+    np.add.at(counts, (t, p), 1)
+    rows, cols = linear_sum_assignment(-counts)
+    return 1.0 - counts[rows, cols].sum() / t.size
