@@ -2,19 +2,24 @@
 
 The method is preference analysis followed by an energy-based model selection:
 
-1. Localised minimal sampling: each hypothesis is fitted to a random correspondence and a few of
-   its nearest neighbours (in the joint (x1, x2) space), since the points of one structure are
-   spatially coherent; 7-point F (up to three models per sample) or 4-point H.
+1. Localised minimal sampling: each hypothesis is fitted to a random correspondence and a few
+   points among its k nearest neighbours (in the joint (x1, x2) space, k log-uniform between a
+   small neighbourhood and all points), since the points of one structure are spatially
+   coherent; 7-point F (up to three models per sample) or 4-point H.
 2. Soft preferences (T-Linkage): point i prefers hypothesis j with `exp(-r_ij / tau)` where the
    residual `r_ij` (Sampson distance for F, transfer error for H, pixels) is below the threshold.
 3. Agglomerative clustering of the preference vectors with the Tanimoto distance, merging the
    closest pair and taking the element-wise minimum as the preference of the union, until no two
    clusters share a preference.
-4. Each cluster large enough is refitted (8-point / DLT on its inliers) as a candidate model.
+4. Each cluster of more than a minimal sample is refitted (8-point / DLT) and grown to all the
+   points within the threshold, as a candidate model.
 5. Model selection and refinement: points go to the model with the smallest residual below the
    threshold (else outlier); a model is kept only if it explains at least `min_support` points
    that no other kept model explains as well (a label cost in point units); models are refitted
    on their points and the assignment repeated until the labels are stable.
+6. While that adds models, steps 1-5 run again on the points left as outliers (fresh samples
+   drawn among them), where a small structure is no longer drowned by the large ones; the new
+   candidates compete with the models already kept in step 5.
 
 References for the ideas (the code is our own): Magri & Fusiello, T-Linkage (CVPR 2014) and
 RPA (2016); Isack & Boykov, PEARL (IJCV 2012) for the label-cost energy; Barath & Matas,
@@ -59,24 +64,25 @@ class MultiModelResult:
         return int(self.models.shape[0])
 
 
-def fit_fundamentals(x1, x2, threshold=1.5, seed=0, n_hypotheses=3000, neighbours=None,
-                     min_support=None, max_iterations=10):
+def fit_fundamentals(x1, x2, threshold=2.5, seed=0, n_hypotheses=2000, neighbours=None,
+                     min_support=None, max_iterations=10, max_rounds=3):
     """Find the rigid motions in two-view correspondences, one fundamental matrix each.
 
     x1, x2: (N, 2) pixels in image 1 and 2 (N >= 8). threshold: Sampson distance (pixels) under
     which a correspondence agrees with a motion. seed: sampling seed (same input and seed, same
-    result). n_hypotheses: minimal samples drawn. neighbours: size of the neighbourhood a sample
-    is drawn from (default N // 10, at least 12). min_support: smallest number of points a motion
-    must explain on its own to be kept (default max(12, N // 25)). max_iterations: rounds of
-    assignment and refit. Returns a `MultiModelResult` with `x2^T F x1 = 0` per model; the
+    result). n_hypotheses: minimal samples drawn per round. neighbours: smallest neighbourhood a
+    sample is drawn from (default max(12, N // 10)). min_support: smallest number of points a
+    motion must explain on its own to be kept (default max(12, N // 25)). max_iterations: rounds
+    of assignment and refit. max_rounds: proposal rounds (the later ones on the outliers left).
+    Returns a `MultiModelResult` with `x2^T F x1 = 0` per model; the
     number of motions is found automatically (zero when nothing has enough support).
     """
     return _fit(_FUNDAMENTAL, x1, x2, threshold, seed, n_hypotheses, neighbours, min_support,
-                max_iterations)
+                max_iterations, max_rounds)
 
 
 def fit_homographies(x1, x2, threshold=3.0, seed=0, n_hypotheses=2000, neighbours=None,
-                     min_support=None, max_iterations=10):
+                     min_support=None, max_iterations=10, max_rounds=3):
     """Find the planes in two-view correspondences, one homography `x2 ~ H x1` each.
 
     x1, x2: (N, 2) pixels (N >= 4). threshold: transfer error `|x2 - H x1|` (pixels) under which
@@ -84,47 +90,71 @@ def fit_homographies(x1, x2, threshold=3.0, seed=0, n_hypotheses=2000, neighbour
     `fit_fundamentals` (default min_support max(8, N // 25)).
     """
     return _fit(_HOMOGRAPHY, x1, x2, threshold, seed, n_hypotheses, neighbours, min_support,
-                max_iterations)
+                max_iterations, max_rounds)
 
 
-def _fit(kind, x1, x2, threshold, seed, n_hypotheses, neighbours, min_support, max_iterations):
+def _fit(kind, x1, x2, threshold, seed, n_hypotheses, neighbours, min_support, max_iterations,
+         max_rounds):
     s = _SAMPLE_SIZE[kind]
-    x1, x2 = _checks.point_pairs(x1, x2, min_count=_REFIT_SIZE[kind] + (kind == _FUNDAMENTAL) * 0)
+    x1, x2 = _checks.point_pairs(x1, x2, min_count=_REFIT_SIZE[kind])
     threshold = _checks.positive(threshold, "threshold")
     n = x1.shape[0]
     n_hypotheses = _count(n_hypotheses, "n_hypotheses", 1)
     max_iterations = _count(max_iterations, "max_iterations", 1)
-    k = max(12, n // 10) if neighbours is None else _count(neighbours, "neighbours", s - 1)
-    k = min(k, n - 1)
+    max_rounds = _count(max_rounds, "max_rounds", 1)
+    if neighbours is not None:
+        neighbours = _count(neighbours, "neighbours", s - 1)
     if min_support is None:
         min_support = max(12 if kind == _FUNDAMENTAL else 8, n // 25)
     min_support = max(_count(min_support, "min_support", 1), _REFIT_SIZE[kind])
-    times = {}
-
-    t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
-    samples = _local_samples(rng, np.hstack([x1, x2]), n_hypotheses, s, k)
-    models = _hypotheses(kind, x1, x2, samples)
-    residuals = _residual_matrix(kind, models, x1, x2)
-    times["sampling"] = time.perf_counter() - t0
+    times = {"sampling": 0.0, "clustering": 0.0, "selection": 0.0}
+    labels = np.zeros(n, np.int64)
+    models = []
+    pool = np.arange(n)
+    drawn = 0
+    for _ in range(max_rounds):
+        candidates, m = _propose(kind, x1, x2, pool, rng, n_hypotheses, neighbours, threshold,
+                                 times)
+        drawn += m
+        t0 = time.perf_counter()
+        labels, selected = _select(kind, x1, x2, models + candidates, threshold, min_support,
+                                   max_iterations)
+        times["selection"] += time.perf_counter() - t0
+        grew = len(selected) > len(models)
+        models = selected
+        # another round on the points still unexplained, where small structures stand out
+        pool = np.flatnonzero(labels == 0)
+        if not grew or pool.size < max(min_support, s + 1):
+            break
+    counts = np.bincount(labels, minlength=len(models) + 1)[1:]
+    return MultiModelResult(labels, np.array(models, dtype=np.float64).reshape(-1, 3, 3), counts,
+                            threshold, drawn, times)
 
-    t0 = time.perf_counter()
-    clusters = _tlinkage(_preferences(residuals, threshold))
-    times["clustering"] = time.perf_counter() - t0
 
+def _propose(kind, x1, x2, pool, rng, n_hypotheses, neighbours, threshold, times):
+    """Candidate models from preference analysis of the points `pool`: localised sampling,
+    T-Linkage clustering, and a refit of every cluster grown to all the points it explains.
+    Returns the candidates and the number of hypotheses drawn."""
     t0 = time.perf_counter()
-    sizes = np.bincount(clusters)
+    a = np.ascontiguousarray(x1[pool])
+    b = np.ascontiguousarray(x2[pool])
+    n = pool.size
+    k = max(12, n // 10) if neighbours is None else neighbours
+    samples = _local_samples(rng, np.hstack([a, b]), n_hypotheses, _SAMPLE_SIZE[kind],
+                             min(k, n - 1))
+    hypotheses = _hypotheses(kind, a, b, samples)
+    residuals = _residual_matrix(kind, hypotheses, a, b)
+    times["sampling"] += time.perf_counter() - t0
+    t0 = time.perf_counter()
+    clusters = _tlinkage(residuals, threshold)
+    times["clustering"] += time.perf_counter() - t0
     candidates = []
-    for c in np.flatnonzero(sizes > _REFIT_SIZE[kind]):
-        model = _refit(kind, x1, x2, np.flatnonzero(clusters == c), threshold, True)
+    for c in np.flatnonzero(np.bincount(clusters) > _REFIT_SIZE[kind]):
+        model = _refit(kind, x1, x2, pool[clusters == c], threshold, True)
         if model is not None:
             candidates.append(model)
-    labels, final = _select(kind, x1, x2, candidates, threshold, min_support, max_iterations)
-    times["selection"] = time.perf_counter() - t0
-
-    counts = np.bincount(labels, minlength=len(final) + 1)[1:]
-    return MultiModelResult(labels, np.array(final, dtype=np.float64).reshape(-1, 3, 3), counts,
-                            threshold, int(models.shape[0]), times)
+    return candidates, hypotheses.shape[0]
 
 
 def _count(value, name, lowest):
@@ -201,11 +231,33 @@ def _residual_matrix(kind, models, x1, x2):
     return out
 
 
-def _preferences(residuals, threshold):
-    """T-Linkage soft preferences: exp(-r / tau) below the threshold, 0 above (tau = threshold/5)."""
-    p = np.exp(-5.0 * residuals / threshold)
-    p[residuals >= threshold] = 0.0
-    return np.ascontiguousarray(p)
+@njit(cache=True)
+def _preference_kernel(residuals, threshold, P, G):
+    """T-Linkage soft preferences P = exp(-r / tau) below the threshold, 0 above (tau =
+    threshold / 5), and their Gram matrix G = P P^T, accumulated over each hypothesis' few
+    consenting points rather than densely."""
+    n, m = residuals.shape
+    members = np.empty(n, np.int64)
+    G[:] = 0.0
+    for j in range(m):
+        c = 0
+        for i in range(n):
+            r = residuals[i, j]
+            if r < threshold:
+                P[i, j] = np.exp(-5.0 * r / threshold)
+                members[c] = i
+                c += 1
+            else:
+                P[i, j] = 0.0
+        for qa in range(c):
+            a = members[qa]
+            pa = P[a, j]
+            for qb in range(qa, c):
+                b = members[qb]
+                G[a, b] += pa * P[b, j]
+    for a in range(n):
+        for b in range(a):
+            G[a, b] = G[b, a]
 
 
 @njit(cache=True)
@@ -266,9 +318,14 @@ def _tlinkage_kernel(P, G):
     return labels
 
 
-def _tlinkage(P):
-    """Cluster id per point (N,) from agglomerative Tanimoto linkage of preference rows."""
-    roots = _tlinkage_kernel(P.copy(), P @ P.T)
+def _tlinkage(residuals, threshold):
+    """Cluster id per point (N,) from agglomerative Tanimoto linkage of the points' preference
+    rows over the hypotheses (residuals (N, M))."""
+    n = residuals.shape[0]
+    P = np.empty(residuals.shape)
+    G = np.empty((n, n))
+    _preference_kernel(residuals, threshold, P, G)
+    roots = _tlinkage_kernel(P, G)
     return np.unique(roots, return_inverse=True)[1]
 
 
@@ -310,10 +367,10 @@ def _assign(R, threshold):
 
 
 def _cost(R, threshold):
-    """Truncated quadratic (MSAC) cost per point of its best model (1 = outlier)."""
+    """Per point: 1 when no model explains it within the threshold (an outlier), else 0."""
     if R.shape[1] == 0:
         return np.ones(R.shape[0])
-    return np.minimum((R.min(axis=1) / threshold) ** 2, 1.0)
+    return (R.min(axis=1) >= threshold).astype(np.float64)
 
 
 def _select(kind, x1, x2, models, threshold, min_support, max_iterations):
@@ -331,7 +388,7 @@ def _select(kind, x1, x2, models, threshold, min_support, max_iterations):
             base = _cost(R[:, keep], threshold).sum()
             rise = [_cost(R[:, [k for k in keep if k != j]], threshold).sum() - base for j in keep]
             j = int(np.argmin(rise))
-            if rise[j] >= 0.5 * min_support:
+            if rise[j] >= min_support:
                 break
             keep.pop(j)
         R = R[:, keep]
