@@ -431,4 +431,4 @@ def misclassification_error(true_labels, labels):
     counts = np.zeros((t.max() + 1, p.max() + 1), np.int64)
     np.add.at(counts, (t, p), 1)
     rows, cols = linear_sum_assignment(-counts)
-    return 1.0 - counts[rows, cols].sum() / t.size
+    return (t.size - counts[rows, cols].sum()) / t.size
