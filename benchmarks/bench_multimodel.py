@@ -20,7 +20,7 @@ from pipelines.datasets import dataset_path
 from pipelines.datasets.adelaidermf import load_sequence, sequence_names
 
 OURS = {"fundamental": fit_fundamentals, "homography": fit_homographies}
-THRESHOLD = {"fundamental": 2.5, "homography": 3.0}  # the defaults of the two functions
+THRESHOLD = {"fundamental": 3.0, "homography": 4.0}  # the defaults of the two functions
 MIN_POINTS = {"fundamental": 8, "homography": 4}
 
 

@@ -40,6 +40,7 @@ _FUNDAMENTAL = 0
 _HOMOGRAPHY = 1
 _SAMPLE_SIZE = {_FUNDAMENTAL: 7, _HOMOGRAPHY: 4}
 _REFIT_SIZE = {_FUNDAMENTAL: 8, _HOMOGRAPHY: 4}
+_COHERENCE_NEIGHBOURS = 8
 
 
 @dataclass
@@ -64,8 +65,8 @@ class MultiModelResult:
         return int(self.models.shape[0])
 
 
-def fit_fundamentals(x1, x2, threshold=2.5, seed=0, n_hypotheses=2000, neighbours=None,
-                     min_support=None, max_iterations=10, max_rounds=3):
+def fit_fundamentals(x1, x2, threshold=3.0, seed=0, n_hypotheses=2000, neighbours=None,
+                     min_support=None, coherence=3, max_iterations=10, max_rounds=3):
     """Find the rigid motions in two-view correspondences, one fundamental matrix each.
 
     x1, x2: (N, 2) pixels in image 1 and 2 (N >= 8). threshold: Sampson distance (pixels) under
@@ -78,11 +79,11 @@ def fit_fundamentals(x1, x2, threshold=2.5, seed=0, n_hypotheses=2000, neighbour
     number of motions is found automatically (zero when nothing has enough support).
     """
     return _fit(_FUNDAMENTAL, x1, x2, threshold, seed, n_hypotheses, neighbours, min_support,
-                max_iterations, max_rounds)
+                coherence, max_iterations, max_rounds)
 
 
-def fit_homographies(x1, x2, threshold=3.0, seed=0, n_hypotheses=2000, neighbours=None,
-                     min_support=None, max_iterations=10, max_rounds=3):
+def fit_homographies(x1, x2, threshold=4.0, seed=0, n_hypotheses=2000, neighbours=None,
+                     min_support=None, coherence=1, max_iterations=10, max_rounds=3):
     """Find the planes in two-view correspondences, one homography `x2 ~ H x1` each.
 
     x1, x2: (N, 2) pixels (N >= 4). threshold: transfer error `|x2 - H x1|` (pixels) under which
@@ -90,11 +91,11 @@ def fit_homographies(x1, x2, threshold=3.0, seed=0, n_hypotheses=2000, neighbour
     `fit_fundamentals` (default min_support max(8, N // 25)).
     """
     return _fit(_HOMOGRAPHY, x1, x2, threshold, seed, n_hypotheses, neighbours, min_support,
-                max_iterations, max_rounds)
+                coherence, max_iterations, max_rounds)
 
 
-def _fit(kind, x1, x2, threshold, seed, n_hypotheses, neighbours, min_support, max_iterations,
-         max_rounds):
+def _fit(kind, x1, x2, threshold, seed, n_hypotheses, neighbours, min_support, coherence,
+         max_iterations, max_rounds):
     s = _SAMPLE_SIZE[kind]
     x1, x2 = _checks.point_pairs(x1, x2, min_count=_REFIT_SIZE[kind])
     threshold = _checks.positive(threshold, "threshold")
@@ -107,6 +108,10 @@ def _fit(kind, x1, x2, threshold, seed, n_hypotheses, neighbours, min_support, m
     if min_support is None:
         min_support = max(12 if kind == _FUNDAMENTAL else 8, n // 25)
     min_support = max(_count(min_support, "min_support", 1), _REFIT_SIZE[kind])
+    coherence = _count(coherence, "coherence", 0)
+    if coherence > _COHERENCE_NEIGHBOURS:
+        raise ValueError(f"coherence: expected at most {_COHERENCE_NEIGHBOURS}, got {coherence}")
+    knn = _neighbours(x1, x2)[:, :_COHERENCE_NEIGHBOURS]
     rng = np.random.default_rng(seed)
     times = {"sampling": 0.0, "clustering": 0.0, "selection": 0.0}
     labels = np.zeros(n, np.int64)
@@ -119,7 +124,7 @@ def _fit(kind, x1, x2, threshold, seed, n_hypotheses, neighbours, min_support, m
         drawn += m
         t0 = time.perf_counter()
         labels, selected = _select(kind, x1, x2, models + candidates, threshold, min_support,
-                                   max_iterations)
+                                   max_iterations, knn, coherence)
         times["selection"] += time.perf_counter() - t0
         grew = len(selected) > len(models)
         models = selected
@@ -141,7 +146,7 @@ def _propose(kind, x1, x2, pool, rng, n_hypotheses, neighbours, threshold, times
     b = np.ascontiguousarray(x2[pool])
     n = pool.size
     k = max(12, n // 10) if neighbours is None else neighbours
-    samples = _local_samples(rng, np.hstack([a, b]), n_hypotheses, _SAMPLE_SIZE[kind],
+    samples = _local_samples(rng, _neighbours(a, b), n_hypotheses, _SAMPLE_SIZE[kind],
                              min(k, n - 1))
     hypotheses = _hypotheses(kind, a, b, samples)
     residuals = _residual_matrix(kind, hypotheses, a, b)
@@ -163,13 +168,20 @@ def _count(value, name, lowest):
     return int(value)
 
 
-def _local_samples(rng, z, m, s, k_min):
-    """(m, s) indices: a random anchor and s-1 distinct points among its k nearest neighbours,
-    k drawn per sample log-uniformly between k_min and N - 1 (local and wider samples)."""
-    n = z.shape[0]
+def _neighbours(x1, x2):
+    """(N, N-1): per correspondence, the others by increasing distance in the joint (x1, x2)
+    space (a wrong match is near its image-1 neighbours but not near their image-2 points)."""
+    z = np.hstack([x1, x2])
     d = ((z[:, None, :] - z[None, :, :]) ** 2).sum(-1)
     np.fill_diagonal(d, np.inf)
-    knn = np.argsort(d, axis=1, kind="stable")[:, : n - 1]
+    return np.argsort(d, axis=1, kind="stable")[:, : z.shape[0] - 1]
+
+
+def _local_samples(rng, knn, m, s, k_min):
+    """(m, s) indices: a random anchor and s-1 distinct points among its k nearest neighbours
+    (rows of `knn`, see `_neighbours`), k drawn per sample log-uniformly between k_min and N - 1
+    (local and wider samples)."""
+    n = knn.shape[0]
     anchors = rng.integers(0, n, m)
     k = np.exp(rng.uniform(np.log(k_min), np.log(n - 1), m))
     keys = rng.random((m, n - 1))
@@ -358,12 +370,17 @@ def _refit(kind, x1, x2, idx, threshold, grow, rounds=5):
     return model
 
 
-def _assign(R, threshold):
-    """Labels (0 = outlier, j+1 = column j) from the smallest residual below the threshold."""
+def _assign(R, threshold, knn, coherence):
+    """Labels (0 = outlier, j+1 = column j) from the smallest residual below the threshold,
+    kept only where at least `coherence` of the point's neighbours `knn` (N, 8) have it too."""
     if R.shape[1] == 0:
         return np.zeros(R.shape[0], np.int64)
     best = np.argmin(R, axis=1)
-    return np.where(R[np.arange(R.shape[0]), best] < threshold, best + 1, 0)
+    labels = np.where(R[np.arange(R.shape[0]), best] < threshold, best + 1, 0)
+    if coherence:
+        agree = (labels[knn] == labels[:, None]).sum(axis=1)
+        labels[agree < coherence] = 0
+    return labels
 
 
 def _cost(R, threshold):
@@ -373,7 +390,7 @@ def _cost(R, threshold):
     return (R.min(axis=1) >= threshold).astype(np.float64)
 
 
-def _select(kind, x1, x2, models, threshold, min_support, max_iterations):
+def _select(kind, x1, x2, models, threshold, min_support, max_iterations, knn, coherence):
     """Greedy label-cost model selection alternating with assignment and refit."""
     models = list(models)
     labels = np.zeros(x1.shape[0], np.int64)
@@ -393,7 +410,7 @@ def _select(kind, x1, x2, models, threshold, min_support, max_iterations):
             keep.pop(j)
         R = R[:, keep]
         models = [models[j] for j in keep]
-        new = _assign(R, threshold)
+        new = _assign(R, threshold, knn, coherence)
         refitted = []
         for j in range(len(models)):
             m = _refit(kind, x1, x2, np.flatnonzero(new == j + 1), threshold, False)
@@ -406,7 +423,7 @@ def _select(kind, x1, x2, models, threshold, min_support, max_iterations):
     if not models:
         return np.zeros(x1.shape[0], np.int64), []
     R = np.column_stack([_residuals(kind, m, x1, x2) for m in models])
-    labels = _assign(R, threshold)
+    labels = _assign(R, threshold, knn, coherence)
     order = np.argsort(-np.bincount(labels, minlength=len(models) + 1)[1:], kind="stable")
     relabel = np.zeros(len(models) + 1, np.int64)
     relabel[order + 1] = np.arange(1, len(models) + 1)
