@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit, prange
 from scipy.optimize import linear_sum_assignment
+from scipy.spatial import cKDTree
 
 from . import _checks
 from .epipolar import _eight_point, _sampson, _seven_point
@@ -41,6 +42,7 @@ _HOMOGRAPHY = 1
 _SAMPLE_SIZE = {_FUNDAMENTAL: 7, _HOMOGRAPHY: 4}
 _REFIT_SIZE = {_FUNDAMENTAL: 8, _HOMOGRAPHY: 4}
 _COHERENCE_NEIGHBOURS = 8
+_MAX_CLUSTERED = 500
 
 
 @dataclass
@@ -111,7 +113,7 @@ def _fit(kind, x1, x2, threshold, seed, n_hypotheses, neighbours, min_support, c
     coherence = _count(coherence, "coherence", 0)
     if coherence > _COHERENCE_NEIGHBOURS:
         raise ValueError(f"coherence: expected at most {_COHERENCE_NEIGHBOURS}, got {coherence}")
-    knn = _neighbours(x1, x2)[:, :_COHERENCE_NEIGHBOURS]
+    knn = _neighbours(x1, x2, _COHERENCE_NEIGHBOURS)
     rng = np.random.default_rng(seed)
     times = {"sampling": 0.0, "clustering": 0.0, "selection": 0.0}
     labels = np.zeros(n, np.int64)
@@ -138,10 +140,13 @@ def _fit(kind, x1, x2, threshold, seed, n_hypotheses, neighbours, min_support, c
 
 
 def _propose(kind, x1, x2, pool, rng, n_hypotheses, neighbours, threshold, times):
-    """Candidate models from preference analysis of the points `pool`: localised sampling,
-    T-Linkage clustering, and a refit of every cluster grown to all the points it explains.
-    Returns the candidates and the number of hypotheses drawn."""
+    """Candidate models from preference analysis of the points `pool` (a random subset of
+    _MAX_CLUSTERED of them when more, as clustering costs O(N^2) memory and up to O(N^3) time):
+    localised sampling, T-Linkage clustering, and a refit of every cluster grown to all the
+    points it explains. Returns the candidates and the number of hypotheses drawn."""
     t0 = time.perf_counter()
+    if pool.size > _MAX_CLUSTERED:
+        pool = np.sort(rng.choice(pool, _MAX_CLUSTERED, replace=False))
     a = np.ascontiguousarray(x1[pool])
     b = np.ascontiguousarray(x2[pool])
     n = pool.size
@@ -168,13 +173,19 @@ def _count(value, name, lowest):
     return int(value)
 
 
-def _neighbours(x1, x2):
-    """(N, N-1): per correspondence, the others by increasing distance in the joint (x1, x2)
-    space (a wrong match is near its image-1 neighbours but not near their image-2 points)."""
+def _neighbours(x1, x2, k=None):
+    """(N, k): per correspondence, the k others (default all N - 1) nearest in the joint
+    (x1, x2) space, nearest first (a wrong match is near its image-1 neighbours but not near
+    their image-2 points)."""
     z = np.hstack([x1, x2])
-    d = ((z[:, None, :] - z[None, :, :]) ** 2).sum(-1)
-    np.fill_diagonal(d, np.inf)
-    return np.argsort(d, axis=1, kind="stable")[:, : z.shape[0] - 1]
+    n = z.shape[0]
+    k = n - 1 if k is None else min(k, n - 1)
+    _, idx = cKDTree(z).query(z, k + 1)
+    idx = idx.reshape(n, k + 1)
+    # drop each point itself (first, unless duplicates tie with it)
+    others = idx != np.arange(n)[:, None]
+    others[others.all(axis=1), -1] = False
+    return idx[others].reshape(n, k)
 
 
 def _local_samples(rng, knn, m, s, k_min):
@@ -207,7 +218,7 @@ def _hypotheses_kernel(kind, x1, x2, samples, out, valid):
                 valid[3 * j + q] = True
         else:
             H = _homography_dlt(a, b)
-            if H[2, 2] != 0.0 or np.any(H != 0.0):
+            if np.any(H != 0.0):
                 out[3 * j] = H
                 valid[3 * j] = True
 

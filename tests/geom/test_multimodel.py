@@ -80,6 +80,15 @@ def test_fundamentals_two_motions_with_outliers(problem_seed, seed):
     assert misclassification_error(truth, result.labels) < 0.06
 
 
+def test_fundamentals_many_points_clusters_a_subset():
+    # 1200 correspondences: the preference analysis runs on a random subset, the final
+    # assignment and refits on all of them
+    x1, x2, truth = multi_structure(5, 3, n_per_model=300, n_outliers=300)
+    result = fit_fundamentals(x1, x2, seed=0)
+    assert result.n_models == 3
+    assert misclassification_error(truth, result.labels) < 0.03
+
+
 def test_fundamentals_same_seed_same_result():
     x1, x2, _ = multi_structure(7, 2)
     a = fit_fundamentals(x1, x2, seed=3)
