@@ -242,53 +242,63 @@ def _residuals_into(kind, model, x1, x2, out):
 @njit(cache=True, parallel=True)
 def _residual_kernel(kind, models, x1, x2, out):
     for j in prange(models.shape[0]):
-        r = np.empty(x1.shape[0])
-        _residuals_into(kind, models[j], x1, x2, r)
-        out[:, j] = r
+        _residuals_into(kind, models[j], x1, x2, out[j])
 
 
 def _residual_matrix(kind, models, x1, x2):
-    """(N, M) residuals in pixels of every point under every model."""
-    out = np.empty((x1.shape[0], models.shape[0]))
+    """(M, N) residuals in pixels of every point under every model."""
+    out = np.empty((models.shape[0], x1.shape[0]))
     _residual_kernel(kind, models, x1, x2, out)
     return out
 
 
 @njit(cache=True)
 def _preference_kernel(residuals, threshold, P, G):
-    """T-Linkage soft preferences P = exp(-r / tau) below the threshold, 0 above (tau =
-    threshold / 5), and their Gram matrix G = P P^T, accumulated over each hypothesis' few
-    consenting points rather than densely."""
-    n, m = residuals.shape
+    """T-Linkage soft preferences P (M, N) = exp(-r / tau) below the threshold, 0 above (tau =
+    threshold / 5), of the N points for the M hypotheses (residuals (M, N)), and the points'
+    Gram matrix G = P^T P, accumulated over each hypothesis' few consenting points."""
+    m, n = residuals.shape
     members = np.empty(n, np.int64)
     G[:] = 0.0
     for j in range(m):
         c = 0
         for i in range(n):
-            r = residuals[i, j]
+            r = residuals[j, i]
             if r < threshold:
-                P[i, j] = np.exp(-5.0 * r / threshold)
+                P[j, i] = np.exp(-5.0 * r / threshold)
                 members[c] = i
                 c += 1
             else:
-                P[i, j] = 0.0
+                P[j, i] = 0.0
         for qa in range(c):
             a = members[qa]
-            pa = P[a, j]
+            pa = P[j, a]
             for qb in range(qa, c):
                 b = members[qb]
-                G[a, b] += pa * P[b, j]
+                G[a, b] += pa * P[j, b]
     for a in range(n):
         for b in range(a):
             G[a, b] = G[b, a]
 
 
 @njit(cache=True)
+def _nearest(D, active, i, nearest, nearest_d):
+    """Store the active cluster closest to cluster i (and the distance) in nearest[i]."""
+    nearest[i] = -1
+    nearest_d[i] = np.inf
+    for k in range(D.shape[0]):
+        if active[k] and k != i and D[i, k] < nearest_d[i]:
+            nearest[i] = k
+            nearest_d[i] = D[i, k]
+
+
+@njit(cache=True)
 def _tlinkage_kernel(P, G):
-    """Agglomerative Tanimoto linkage of the rows of P (N, M), Gram matrix G = P P^T given.
+    """Agglomerative Tanimoto linkage of the columns of P (M, N), Gram matrix G = P^T P given.
     Merging keeps the element-wise minimum, whose support shrinks, so the dot products of a
-    merged row are taken over its non-zero entries only. Returns a root index per point."""
-    n, m = P.shape
+    merged column are taken over its non-zero entries only. Returns a root index per point."""
+    m, n = P.shape
+    dot = np.empty(n)
     D = np.empty((n, n))
     for i in range(n):
         for k in range(n):
@@ -297,41 +307,53 @@ def _tlinkage_kernel(P, G):
     active = np.ones(n, np.bool_)
     parent = np.arange(n)
     support = np.empty(m, np.int64)
+    # nearest active cluster of each cluster, so a merge costs O(N) instead of an O(N^2) scan
+    nearest = np.empty(n, np.int64)
+    nearest_d = np.empty(n)
+    for i in range(n):
+        _nearest(D, active, i, nearest, nearest_d)
     while True:
-        best = 1.0
         bi = -1
-        bk = -1
+        best = 1.0
         for i in range(n):
-            if not active[i]:
-                continue
-            for k in range(i + 1, n):
-                if active[k] and D[i, k] < best:
-                    best = D[i, k]
-                    bi = i
-                    bk = k
+            if active[i] and nearest_d[i] < best:
+                best = nearest_d[i]
+                bi = i
         if bi < 0:
             break
+        bk = nearest[bi]
         active[bk] = False
         parent[bk] = bi
         c = 0
         sq = 0.0
         for j in range(m):
-            v = min(P[bi, j], P[bk, j])
-            P[bi, j] = v
+            v = min(P[j, bi], P[j, bk])
+            P[j, bi] = v
             if v > 0:
                 support[c] = j
                 c += 1
                 sq += v * v
         G[bi, bi] = sq
+        dot[:] = 0.0
+        for q in range(c):
+            j = support[q]
+            v = P[j, bi]
+            for k in range(n):
+                dot[k] += v * P[j, k]
         for k in range(n):
             if not active[k] or k == bi:
                 continue
-            dot = 0.0
-            for q in range(c):
-                j = support[q]
-                dot += P[bi, j] * P[k, j]
-            den = sq + G[k, k] - dot
-            D[bi, k] = D[k, bi] = 1.0 - dot / den if den > 0 else 1.0
+            den = sq + G[k, k] - dot[k]
+            D[bi, k] = D[k, bi] = 1.0 - dot[k] / den if den > 0 else 1.0
+        _nearest(D, active, bi, nearest, nearest_d)
+        for k in range(n):
+            if not active[k] or k == bi:
+                continue
+            if nearest[k] == bi or nearest[k] == bk:
+                _nearest(D, active, k, nearest, nearest_d)
+            elif D[k, bi] < nearest_d[k]:
+                nearest[k] = bi
+                nearest_d[k] = D[k, bi]
     labels = np.empty(n, np.int64)
     for i in range(n):
         r = i
@@ -342,9 +364,9 @@ def _tlinkage_kernel(P, G):
 
 
 def _tlinkage(residuals, threshold):
-    """Cluster id per point (N,) from agglomerative Tanimoto linkage of the points' preference
-    rows over the hypotheses (residuals (N, M))."""
-    n = residuals.shape[0]
+    """Cluster id per point (N,) from agglomerative Tanimoto linkage of the points' preferences
+    for the hypotheses (residuals (M, N))."""
+    n = residuals.shape[1]
     P = np.empty(residuals.shape)
     G = np.empty((n, n))
     _preference_kernel(residuals, threshold, P, G)
@@ -431,11 +453,17 @@ def _select(kind, x1, x2, models, threshold, min_support, max_iterations, knn, c
             break
         labels = new
         models = refitted
+    # the coherence test may leave a model with too few points: drop the weakest such
+    while models:
+        R = np.column_stack([_residuals(kind, m, x1, x2) for m in models])
+        labels = _assign(R, threshold, knn, coherence)
+        counts = np.bincount(labels, minlength=len(models) + 1)[1:]
+        if counts.min() >= min_support:
+            break
+        models.pop(int(np.argmin(counts)))
     if not models:
         return np.zeros(x1.shape[0], np.int64), []
-    R = np.column_stack([_residuals(kind, m, x1, x2) for m in models])
-    labels = _assign(R, threshold, knn, coherence)
-    order = np.argsort(-np.bincount(labels, minlength=len(models) + 1)[1:], kind="stable")
+    order = np.argsort(-counts, kind="stable")
     relabel = np.zeros(len(models) + 1, np.int64)
     relabel[order + 1] = np.arange(1, len(models) + 1)
     return relabel[labels], [models[j] for j in order]
