@@ -5,7 +5,8 @@ The method is preference analysis followed by an energy-based model selection:
 1. Localised minimal sampling: each hypothesis is fitted to a random correspondence and a few
    points among its k nearest neighbours (in the joint (x1, x2) space, k log-uniform between a
    small neighbourhood and all points), since the points of one structure are spatially
-   coherent; 7-point F (up to three models per sample) or 4-point H.
+   coherent; 7-point F (up to three models per sample) or 4-point H. Steps 1-3 run on at most
+   500 points (a random subset of larger sets; the rest only enter from step 4 on).
 2. Soft preferences (T-Linkage): point i prefers hypothesis j with `exp(-r_ij / tau)` where the
    residual `r_ij` (Sampson distance for F, transfer error for H, pixels) is below the threshold.
 3. Agglomerative clustering of the preference vectors with the Tanimoto distance, merging the
@@ -14,7 +15,9 @@ The method is preference analysis followed by an energy-based model selection:
 4. Each cluster of more than a minimal sample is refitted (8-point / DLT) and grown to all the
    points within the threshold, as a candidate model.
 5. Model selection and refinement: points go to the model with the smallest residual below the
-   threshold (else outlier); a model is kept only if it explains at least `min_support` points
+   threshold (else outlier), and keep it only if enough of their 8 nearest neighbours in the
+   joint (x1, x2) space have it too (spatial coherence: a wrong match is near its neighbours in
+   one image only, so it rarely passes); a model is kept only if it explains at least `min_support` points
    that no other kept model explains as well (a label cost in point units); models are refitted
    on their points and the assignment repeated until the labels are stable.
 6. While that adds models, steps 1-5 run again on the points left as outliers (fresh samples
@@ -75,10 +78,13 @@ def fit_fundamentals(x1, x2, threshold=3.0, seed=0, n_hypotheses=2000, neighbour
     which a correspondence agrees with a motion. seed: sampling seed (same input and seed, same
     result). n_hypotheses: minimal samples drawn per round. neighbours: smallest neighbourhood a
     sample is drawn from (default max(12, N // 10)). min_support: smallest number of points a
-    motion must explain on its own to be kept (default max(12, N // 25)). max_iterations: rounds
-    of assignment and refit. max_rounds: proposal rounds (the later ones on the outliers left).
-    Returns a `MultiModelResult` with `x2^T F x1 = 0` per model; the
-    number of motions is found automatically (zero when nothing has enough support).
+    motion must explain on its own to be kept (default max(12, N // 25)). coherence: how many
+    of its 8 nearest correspondences must share a point's motion for it to keep it (0 = no
+    spatial test). max_iterations: rounds of assignment and refit. max_rounds: proposal rounds
+    (the later ones on the outliers left). The defaults are those that did best on AdelaideRMF
+    (benchmarks/bench_multimodel.py). Returns a `MultiModelResult` (models at unit Frobenius
+    norm, `x2^T F x1 = 0`); the number of motions is found automatically (zero, with every
+    label 0, when nothing has enough support).
     """
     return _fit(_FUNDAMENTAL, x1, x2, threshold, seed, n_hypotheses, neighbours, min_support,
                 coherence, max_iterations, max_rounds)
@@ -90,7 +96,8 @@ def fit_homographies(x1, x2, threshold=4.0, seed=0, n_hypotheses=2000, neighbour
 
     x1, x2: (N, 2) pixels (N >= 4). threshold: transfer error `|x2 - H x1|` (pixels) under which
     a correspondence agrees with a plane. Other arguments and the result as in
-    `fit_fundamentals` (default min_support max(8, N // 25)).
+    `fit_fundamentals` (default min_support max(8, N // 25); coherence 1, as planes of a scene
+    touch each other and a stricter test costs correct points at their borders).
     """
     return _fit(_HOMOGRAPHY, x1, x2, threshold, seed, n_hypotheses, neighbours, min_support,
                 coherence, max_iterations, max_rounds)
@@ -102,6 +109,7 @@ def _fit(kind, x1, x2, threshold, seed, n_hypotheses, neighbours, min_support, c
     x1, x2 = _checks.point_pairs(x1, x2, min_count=_REFIT_SIZE[kind])
     threshold = _checks.positive(threshold, "threshold")
     n = x1.shape[0]
+    seed = _count(seed, "seed", 0)
     n_hypotheses = _count(n_hypotheses, "n_hypotheses", 1)
     max_iterations = _count(max_iterations, "max_iterations", 1)
     max_rounds = _count(max_rounds, "max_rounds", 1)
@@ -168,7 +176,8 @@ def _propose(kind, x1, x2, pool, rng, n_hypotheses, neighbours, threshold, times
 
 
 def _count(value, name, lowest):
-    if isinstance(value, bool) or int(value) != value or value < lowest:
+    """`value` as an int >= `lowest`, else a ValueError naming the argument."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < lowest:
         raise ValueError(f"{name}: expected an integer >= {lowest}, got {value!r}")
     return int(value)
 

@@ -175,6 +175,12 @@ def test_bad_input(fit):
         fit(x1, x2, n_hypotheses=0)
     with pytest.raises(ValueError, match="min_support: expected an integer"):
         fit(x1, x2, min_support=2.5)
+    with pytest.raises(ValueError, match="seed: expected an integer >= 0"):
+        fit(x1, x2, seed=-1)
+    with pytest.raises(ValueError, match="coherence: expected at most 8"):
+        fit(x1, x2, coherence=9)
+    with pytest.raises(ValueError, match="neighbours: expected an integer"):
+        fit(x1, x2, neighbours="many")
 
 
 def test_fundamentals_needs_eight_points():
