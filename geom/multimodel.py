@@ -210,10 +210,12 @@ def _local_samples(rng, knn, m, s, k_min):
     return np.ascontiguousarray(np.column_stack([anchors, knn[anchors[:, None], pick]]))
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _hypotheses_kernel(kind, x1, x2, samples, out, valid):
+    # serial: a few thousand minimal solves take ~20 ms, and parallel=True here would triple
+    # the compilation time of the solvers inlined into the loop
     m, s = samples.shape
-    for j in prange(m):
+    for j in range(m):
         a = np.empty((s, 2))
         b = np.empty((s, 2))
         for q in range(s):
