@@ -4,7 +4,8 @@ Conventions (see DESIGN.md): pixels `(N, 2)` float64, x right, y down, origin at
 the top-left pixel. A relative pose `(R, t)` maps camera-1 to camera-2 coordinates,
 `X2 = R X1 + t`; `E = [t]x R`, `F = K2^-T E K1^-1`, and corresponding pixels satisfy
 `x2^T F x1 = 0` (homogeneous `x = (x, y, 1)`). Estimated and converted F and E have unit
-Frobenius norm (their scale and sign are meaningless); `essential_from_pose` keeps `|E| = sqrt(2)|t|`.
+Frobenius norm (their scale and sign are meaningless); `essential_from_pose` keeps
+`|E| = sqrt(2) |t|`.
 
 The public functions validate their input and raise `ValueError` on bad or degenerate data.
 The private kernels `_eight_point`, `_seven_point` and `_sampson` do no validation; robust
@@ -39,7 +40,7 @@ _MONOMIAL = np.array([[0, 1, 2], [1, 3, 4], [2, 4, 5]])
 def _normalizer(x, w, T):
     """Hartley normalisation of points `x` (N, 2) with weights `w` (N,): writes the similarity
     `T` (3, 3) that moves the weighted centroid to the origin and the mean distance to sqrt(2).
-    Returns 0, or 1 when the points coincide, or 2 when they are collinear."""
+    Returns 0, or 1 when the points coincide."""
     n = x.shape[0]
     sw = 0.0
     cx = 0.0
@@ -51,25 +52,13 @@ def _normalizer(x, w, T):
     cx /= sw
     cy /= sw
     md = 0.0
-    sxx = 0.0
-    syy = 0.0
-    sxy = 0.0
     for i in range(n):
         dx = x[i, 0] - cx
         dy = x[i, 1] - cy
         md += w[i] * np.sqrt(dx * dx + dy * dy)
-        sxx += w[i] * dx * dx
-        syy += w[i] * dy * dy
-        sxy += w[i] * dx * dy
     md /= sw
-    scale = max(abs(cx), abs(cy), 1.0)
-    if md <= 1e-12 * scale:
+    if md <= 1e-12 * max(abs(cx), abs(cy), 1.0):
         return 1
-    # Smallest eigenvalue of the 2x2 covariance relative to the trace: zero for collinear points.
-    tr = sxx + syy
-    det = sxx * syy - sxy * sxy
-    if det <= _DEGENERATE_EIG * tr * tr:
-        return 2
     s = np.sqrt(2.0) / md
     T[0, 0] = s
     T[0, 1] = 0.0
@@ -83,10 +72,42 @@ def _normalizer(x, w, T):
     return 0
 
 
+@njit(cache=True)
+def _collinear(M, iu, iv):
+    """Whether the normalised points of one image are collinear, from the moments inside the
+    normal matrix `M` (9, 9): `M[8, 8]` = sum w, `M[iu, 8]` = sum w u, `M[iu, iv]` = sum w u v
+    (iu, iv = 6, 7 for image 1, 2, 5 for image 2). Collinear means the smallest eigenvalue of the
+    2x2 covariance vanishes relative to its trace."""
+    sw = M[8, 8]
+    mu = M[iu, 8] / sw
+    mv = M[iv, 8] / sw
+    cuu = M[iu, iu] / sw - mu * mu
+    cvv = M[iv, iv] / sw - mv * mv
+    cuv = M[iu, iv] / sw - mu * mv
+    tr = cuu + cvv
+    return cuu * cvv - cuv * cuv <= _DEGENERATE_EIG * tr * tr
+
+
+@njit(cache=True)
+def _design(x1, x2, w, T1, T2, M):
+    """Normalise both point sets into `T1`, `T2` and build the normal matrix into `M` (9, 9);
+    returns 0 or the status code of the first degeneracy of the point sets found."""
+    if _normalizer(x1, w, T1):
+        return _COINCIDENT1
+    if _normalizer(x2, w, T2):
+        return _COINCIDENT2
+    _normal_matrix(x1, x2, w, T1, T2, M)
+    if _collinear(M, 6, 7):
+        return _COLLINEAR1
+    if _collinear(M, 2, 5):
+        return _COLLINEAR2
+    return _OK
+
+
 @njit(cache=True, fastmath={"reassoc", "contract"})
-def _normal_matrix(x1, x2, w, T1, T2):
-    """A^T W A (9, 9) of the epipolar design matrix of the normalised points, whose rows are
-    `kron(T2 x2, T1 x1)` so that `A f = 0` for `f = F.ravel()` (row-major).
+def _normal_matrix(x1, x2, w, T1, T2, M):
+    """A^T W A into `M` (9, 9), for the epipolar design matrix A of the normalised points, whose
+    rows are `kron(T2 x2, T1 x1)` so that `A f = 0` for `f = F.ravel()` (row-major).
 
     Every entry is a weighted sum of `q_i q_k p_j p_l` with p = T1 x1, q = T2 x2, so it is read
     from the 6x6 sums of the quadratic monomials of q times those of p (36 vectorisable dot
@@ -121,13 +142,11 @@ def _normal_matrix(x1, x2, w, T1, T2):
             for i in range(n):
                 acc += Q[a, i] * P[b, i]
             S[a, b] = acc
-    M = np.empty((9, 9))
     for a in range(9):
         qi, pj = a // 3, a % 3
         for b in range(9):
             qk, pl = b // 3, b % 3
             M[a, b] = S[_MONOMIAL[qi, qk], _MONOMIAL[pj, pl]]
-    return M
 
 
 @njit(cache=True)
@@ -204,21 +223,23 @@ def _jacobi_eigh(A, V):
                     V[k, q] = s * vkp + c * vkq
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _subspace_iteration(M, X, theta):
     """Subspace inverse iteration for the m smallest eigenpairs of a positive semi-definite `M`
-    (n, n), m = X.shape[1]: Ritz vectors into the columns of `X` (n, m), Ritz values ascending
+    (9, 9), m = X.shape[0]: Ritz vectors into the rows of `X` (m, 9), Ritz values ascending
     into `theta` (m,). Returns False when it does not converge (then use a dense solver).
 
     Converged means the residual |M x - theta x| of the first m - 1 Ritz pairs is below 1e-13
     trace(M); the last pair only bounds the next eigenvalue from above (degeneracy checks).
     A Cholesky factor of M + 1e-13 trace(M) I makes each iteration a pair of triangular solves,
     several times cheaper than a dense 9x9 eigen-decomposition."""
-    n, m = X.shape
+    n = 9  # a compile-time size lets the compiler unroll the small loops
+    m = X.shape[0]
     tr = 0.0
     for i in range(n):
         tr += M[i, i]
-    L = np.zeros((n, n))
+    L = np.zeros((n, n))  # lower Cholesky factor; U = L^T kept too for row-wise back substitution
+    U = np.zeros((n, n))
     for j in range(n):
         s = M[j, j] + 1e-13 * tr
         for k in range(j):
@@ -226,56 +247,61 @@ def _subspace_iteration(M, X, theta):
         if s <= 0.0:
             return False
         L[j, j] = np.sqrt(s)
+        U[j, j] = L[j, j]
         for i in range(j + 1, n):
             s = M[i, j]
             for k in range(j):
                 s -= L[i, k] * L[j, k]
             L[i, j] = s / L[j, j]
-    for i in range(n):  # a fixed generic start
-        for c in range(m):
-            X[i, c] = 1.0 / (1.0 + i + 3.7 * c) - (0.3 if i % m == c else 0.0)
-    Y = np.empty((n, m))
-    MY = np.empty((n, m))
+            U[j, i] = L[i, j]
+    for c in range(m):  # a fixed generic start
+        for i in range(n):
+            X[c, i] = 1.0 / (1.0 + i + 3.7 * c) - (0.3 if i % m == c else 0.0)
+    Y = np.empty((m, n))
+    MY = np.empty((m, n))
     H = np.empty((m, m))
     Q = np.empty((m, m))
     order = np.empty(m, np.int64)
     for _ in range(30):
-        for c in range(m):  # Y = (M + delta I)^-1 X
-            for i in range(n):
-                s = X[i, c]
+        for c in range(m):
+            x = X[c]
+            y = Y[c]
+            for i in range(n):  # y = L^-1 x
+                s = x[i]
                 for k in range(i):
-                    s -= L[i, k] * Y[k, c]
-                Y[i, c] = s / L[i, i]
-            for i in range(n - 1, -1, -1):
-                s = Y[i, c]
+                    s -= L[i, k] * y[k]
+                y[i] = s / L[i, i]
+            for i in range(n - 1, -1, -1):  # y = L^-T y
+                s = y[i]
                 for k in range(i + 1, n):
-                    s -= L[k, i] * Y[k, c]
-                Y[i, c] = s / L[i, i]
-        for c in range(m):  # modified Gram-Schmidt
-            for d in range(c):
-                s = 0.0
-                for i in range(n):
-                    s += Y[i, c] * Y[i, d]
-                for i in range(n):
-                    Y[i, c] -= s * Y[i, d]
+                    s -= U[i, k] * y[k]
+                y[i] = s / U[i, i]
+            for _pass in range(2):  # Gram-Schmidt, twice: the iterates become nearly parallel
+                for d in range(c):
+                    z = Y[d]
+                    s = 0.0
+                    for i in range(n):
+                        s += y[i] * z[i]
+                    for i in range(n):
+                        y[i] -= s * z[i]
             s = 0.0
             for i in range(n):
-                s += Y[i, c] * Y[i, c]
+                s += y[i] * y[i]
             s = 1.0 / np.sqrt(s)
             for i in range(n):
-                Y[i, c] *= s
-        for c in range(m):  # Rayleigh-Ritz: H = Y^T M Y
-            for i in range(n):
+                y[i] *= s
+            my = MY[c]
+            for i in range(n):  # Rayleigh-Ritz: H = Y M Y^T
                 s = 0.0
                 for k in range(n):
-                    s += M[i, k] * Y[k, c]
-                MY[i, c] = s
-        for a in range(m):
-            for b in range(m):
+                    s += M[i, k] * y[k]
+                my[i] = s
+            for d in range(c + 1):
                 s = 0.0
                 for i in range(n):
-                    s += Y[i, a] * MY[i, b]
-                H[a, b] = s
+                    s += Y[d, i] * my[i]
+                H[c, d] = s
+                H[d, c] = s
         _jacobi_eigh(H, Q)
         for a in range(m):
             order[a] = a
@@ -291,9 +317,9 @@ def _subspace_iteration(M, X, theta):
                 s = 0.0
                 r = 0.0
                 for b in range(m):
-                    s += Y[i, b] * Q[b, c]
-                    r += MY[i, b] * Q[b, c]
-                X[i, a] = s
+                    s += Q[b, c] * Y[b, i]
+                    r += Q[b, c] * MY[b, i]
+                X[a, i] = s
                 if a < m - 1:
                     res = max(res, abs(r - theta[a] * s))
         if res <= 1e-13 * tr:
@@ -303,16 +329,16 @@ def _subspace_iteration(M, X, theta):
 
 @njit(cache=True)
 def _smallest_eigenvectors(M, X, theta):
-    """The m = X.shape[1] smallest eigenpairs of a positive semi-definite `M` (n, n): vectors into
-    the columns of `X`, values ascending into `theta`; the first m - 1 are accurate, `theta[m-1]`
-    is an upper bound of the m-th eigenvalue. Fast subspace iteration, dense fallback."""
+    """The m = X.shape[0] smallest eigenpairs of a positive semi-definite `M` (9, 9): vectors into
+    the rows of `X` (m, 9), values ascending into `theta`; the first m - 1 are accurate,
+    `theta[m-1]` is an upper bound of the m-th eigenvalue. Fast subspace iteration, dense fallback."""
     if _subspace_iteration(M, X, theta):
         return
     evals, evecs = np.linalg.eigh(M)
-    for c in range(X.shape[1]):
+    for c in range(X.shape[0]):
         theta[c] = evals[c]
         for i in range(M.shape[0]):
-            X[i, c] = evecs[i, c]
+            X[c, i] = evecs[i, c]
 
 
 @njit(cache=True)
@@ -342,14 +368,11 @@ def _eight_point_into(x1, x2, w, F):
     """Weighted normalised eight-point solve into `F` (3, 3); returns a status code (0 = ok)."""
     T1 = np.empty((3, 3))
     T2 = np.empty((3, 3))
-    status = _normalizer(x1, w, T1)
+    M = np.empty((9, 9))
+    status = _design(x1, x2, w, T1, T2, M)
     if status:
         return status
-    status = _normalizer(x2, w, T2)
-    if status:
-        return status + 1
-    M = _normal_matrix(x1, x2, w, T1, T2)
-    X = np.empty((9, 2))
+    X = np.empty((2, 9))
     theta = np.empty(2)
     _smallest_eigenvectors(M, X, theta)
     if theta[1] <= _DEGENERATE_EIG * np.trace(M):
@@ -357,7 +380,7 @@ def _eight_point_into(x1, x2, w, F):
     Fn = np.empty((3, 3))
     for i in range(3):
         for j in range(3):
-            Fn[i, j] = X[3 * i + j, 0]
+            Fn[i, j] = X[0, 3 * i + j]
     _rank2(Fn)
     _denormalize(Fn, T1, T2, F)
     return _OK
@@ -428,18 +451,17 @@ def _cubic_roots(c3, c2, c1, c0, roots):
 
 @njit(cache=True)
 def _seven_point(x1, x2, out):
-    """Seven-point F candidates from exactly-seven-row contiguous float64 `x1`, `x2` (7, 2).
+    """Seven-point F candidates from contiguous float64 `x1`, `x2` (7, 2).
 
     Writes k in 1..3 unit-norm rank-2 candidates into `out` (3, 3, 3) and returns k; returns 0
-    (nothing written) when the sample is degenerate. No validation. More than 7 rows are used
-    in a least-squares sense for the 2-dimensional null space."""
-    w = np.ones(x1.shape[0])
+    (nothing written) when the sample is degenerate (coincident or collinear points, a null
+    space of dimension > 2). No validation."""
     T1 = np.empty((3, 3))
     T2 = np.empty((3, 3))
-    if _normalizer(x1, w, T1) or _normalizer(x2, w, T2):
+    M = np.empty((9, 9))
+    if _design(x1, x2, np.ones(x1.shape[0]), T1, T2, M):
         return 0
-    M = _normal_matrix(x1, x2, w, T1, T2)
-    X = np.empty((9, 3))
+    X = np.empty((3, 9))
     theta = np.empty(3)
     _smallest_eigenvectors(M, X, theta)
     if theta[2] <= _DEGENERATE_EIG * np.trace(M):
@@ -449,8 +471,8 @@ def _seven_point(x1, x2, out):
     D = np.empty((3, 3))
     for i in range(3):
         for j in range(3):
-            F1[i, j] = X[3 * i + j, 0]
-            F2[i, j] = X[3 * i + j, 1]
+            F1[i, j] = X[0, 3 * i + j]
+            F2[i, j] = X[1, 3 * i + j]
             D[i, j] = F1[i, j] - F2[i, j]
     # det(F2 + a D) = c3 a^3 + c2 a^2 + c1 a + c0, from its values at a = 0, 1, -1 and c3 = det D.
     G = np.empty((3, 3))
@@ -569,7 +591,7 @@ def eight_point(x1, x2, weights=None):
 
 
 def eight_point_batch(x1s, x2s):
-    """Eight-point F for B independent problems in one parallel kernel call.
+    """Eight-point F for B independent problems in one numba call, parallel over the problems.
 
     x1s, x2s: (B, N, 2) pixels, N >= 8. Returns (B, 3, 3), each as `eight_point` would return it.
     Raises ValueError naming the first degenerate problem.
@@ -598,11 +620,8 @@ def seven_point(x1, x2):
     x1, x2 = _checks.point_pairs(x1, x2, 7)
     if x1.shape[0] != 7:
         raise ValueError(f"x1: expected exactly 7 points, got {x1.shape[0]}")
-    w = np.ones(7)
-    T = np.empty((3, 3))
-    _raise_status(_normalizer(x1, w, T), 7)
-    status = _normalizer(x2, w, T)
-    _raise_status(status + 1 if status else 0, 7)
+    _raise_status(_design(x1, x2, np.ones(7), np.empty((3, 3)), np.empty((3, 3)),
+                          np.empty((9, 9))), 7)
     out = np.empty((3, 3, 3))
     k = _seven_point(x1, x2, out)
     _raise_status(_RANK if k == 0 else _OK, 7)
