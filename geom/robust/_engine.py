@@ -12,9 +12,9 @@ One kernel serves every model kind of `_models` (and the multi-model fitting bui
   `sqrt(pi / 2) / sigma_max * erfc(r / (sqrt(2) sigma_max))`; each point contributes that
   density, truncated at T and rescaled to [0, 1]. Its values double as the IRLS weights of the
   local optimisation.
-- Bail-out: the data are shuffled once; a model is scored on a first tenth and dropped when it
-  reaches less than half of the best quality pro rata (a good model's support on a random
-  tenth is far above that).
+- Bail-out: the data are shuffled once; a model is first evaluated on a random subset (5 %,
+  at least 100 points) and dropped when it has less than half the best model's inlier count
+  pro rata (a model as good as the best falls below that with probability < 1e-3).
 - Local optimisation (LO-RANSAC, Lebeda et al. 2012): on each so-far-best model, iterated
   (weighted) least squares on the points within a threshold shrinking from 3T to T.
 - Adaptive stopping: `log(1 - confidence) / log(1 - w^m)` iterations, w the inlier ratio
@@ -37,7 +37,7 @@ from ..refine import _skew
 MSAC, MAGSAC = 0, 1
 _LO_STEPS = 4
 _LO_MULTIPLIER = 3.0
-_BAIL_FRACTION = 0.1
+_BAIL_FRACTION = 0.05
 _BAIL_MIN = 100
 
 
@@ -54,24 +54,18 @@ def _point_quality(r, T, scoring):
 
 
 @njit(cache=True)
-def _score(kind, model, A, B, calib, T, scoring, bail_below, r):
+def _score(kind, model, A, B, calib, T, scoring, bail_inliers, r):
     """Quality of `model` on all points, residuals into r. Returns -1 when the model is dropped
-    by the bail-out test against `bail_below` (the best quality so far, or -inf to disable)."""
+    by the bail-out test against `bail_inliers` (the best model's inlier count; <= 0 disables
+    the test)."""
     n = A.shape[0]
-    first = n
-    if bail_below > 0 and n >= 2 * _BAIL_MIN:
-        first = max(_BAIL_MIN, int(_BAIL_FRACTION * n))
-        _residuals(kind, model, A[:first], B[:first], calib, r[:first])
-        q = 0.0
-        for i in range(first):
-            q += _point_quality(r[i], T, scoring)
-        if q * n / first < 0.5 * bail_below:
+    start = 0
+    if bail_inliers > 0 and n >= 2 * _BAIL_MIN:
+        start = max(_BAIL_MIN, int(_BAIL_FRACTION * n))
+        _residuals(kind, model, A[:start], B[:start], calib, r[:start])
+        if _count_inliers(r[:start], T) * n < 0.5 * bail_inliers * start:
             return -1.0
-        _residuals(kind, model, A[first:], B[first:], calib, r[first:])
-        for i in range(first, n):
-            q += _point_quality(r[i], T, scoring)
-        return q
-    _residuals(kind, model, A, B, calib, r)
+    _residuals(kind, model, A[start:], B[start:], calib, r[start:])
     q = 0.0
     for i in range(n):
         q += _point_quality(r[i], T, scoring)
@@ -141,7 +135,7 @@ def _local_optimisation(kind, A, B, calib, T, scoring, model, score, r, multipli
             break
         if not np.all(np.isfinite(cur)):
             break
-        s = _score(kind, cur, A, B, calib, T, scoring, -np.inf, r_new)
+        s = _score(kind, cur, A, B, calib, T, scoring, 0, r_new)
         cur_r[:] = r_new
         if s > best:
             best = s
@@ -190,7 +184,7 @@ _DEGENSAC_TRIPLETS = np.array([[0, 1, 2], [3, 4, 5], [0, 1, 6], [3, 4, 6], [2, 5
 
 
 @njit(cache=True)
-def _degensac(A, B, calib, T, scoring, sample, model, score, r, iterations):
+def _degensac(A, B, calib, T, scoring, sample, model, score, r, bail_inliers, iterations):
     """If the seven-point sample of `model` is H-degenerate (five or more of its points on a
     homography compatible with F), try plane-and-parallax F's from two off-plane points.
     Replaces model, r with a better one; returns the best score."""
@@ -246,7 +240,7 @@ def _degensac(A, B, calib, T, scoring, sample, model, score, r, iterations):
         Fc = S @ H
         Fc /= np.sqrt(np.sum(Fc * Fc))
         cand[:, :3] = Fc
-        s = _score(FUNDAMENTAL, cand, A, B, calib, T, scoring, best, r_new)
+        s = _score(FUNDAMENTAL, cand, A, B, calib, T, scoring, bail_inliers, r_new)
         if s > best:
             best = s
             model[:] = cand
@@ -289,6 +283,7 @@ def ransac(kind, a, b, calib, threshold, confidence, max_iterations, min_iterati
     best_r = np.empty(n)
     best = np.zeros((3, 4))
     best_score = -1.0
+    best_inliers = 0
     found = False
     needed = max_iterations
     # PROSAC schedule
@@ -317,7 +312,7 @@ def ransac(kind, a, b, calib, threshold, confidence, max_iterations, min_iterati
         for j in range(k):
             if not np.all(np.isfinite(models[j])):
                 continue
-            s = _score(kind, models[j], A, B, calib, threshold, scoring, best_score, r)
+            s = _score(kind, models[j], A, B, calib, threshold, scoring, best_inliers, r)
             if s <= best_score:
                 continue
             found = True
@@ -325,13 +320,13 @@ def ransac(kind, a, b, calib, threshold, confidence, max_iterations, min_iterati
             best_score = s
             best_r[:] = r
             if degensac and kind == FUNDAMENTAL:
-                best_score = _degensac(A, B, calib, threshold, scoring, idx, best, best_score, best_r,
-                                       100)
+                best_score = _degensac(A, B, calib, threshold, scoring, idx, best, best_score,
+                                       best_r, best_inliers, 100)
             if local_optimisation:
                 best_score = _local_optimisation(kind, A, B, calib, threshold, scoring, best, best_score,
                                                  best_r, _LO_MULTIPLIER, _LO_STEPS)
-            needed = max(min_iterations,
-                         _iterations_needed(_count_inliers(best_r, threshold), n, m, confidence))
+            best_inliers = _count_inliers(best_r, threshold)
+            needed = max(min_iterations, _iterations_needed(best_inliers, n, m, confidence))
     if found:
         best_score = _local_optimisation(kind, A, B, calib, threshold, scoring, best, best_score, best_r,
                                          1.0, 2)
