@@ -56,10 +56,10 @@ def _tables():
 
     lin_lin = np.array([[quadratic.index(add(a, b)) for b in linear] for a in linear], np.int64)
     quad_lin = np.array([[nister.index(add(a, b)) for b in linear] for a in quadratic], np.int64)
-    return lin_lin, quad_lin
+    return lin_lin, quad_lin, np.array(nister, np.int64)
 
 
-_LIN_LIN, _QUAD_LIN = _tables()
+_LIN_LIN, _QUAD_LIN, _EXPONENTS = _tables()
 
 
 # ---------------------------------------------------------------------------- kernels
@@ -188,6 +188,7 @@ def _five_point(q1, q2, out):
         _mul_lin_lin(E[1, (j + 1) % 3], E[2, (j + 2) % 3], cof)
         _mul_lin_lin(E[1, (j + 2) % 3], E[2, (j + 1) % 3], tmp)
         _mul_quad_lin(cof - tmp, E[0, j], M[9], 1.0)
+    M0 = M.copy()
     if not _gauss_jordan(M):
         return -1
     # B(z) rows from <e> - z<f>, <g> - z<h>, <i> - z<j>: [x coeffs (4), y coeffs (4),
@@ -236,8 +237,7 @@ def _five_point(q1, q2, out):
                 v = w
         if v[2] == 0.0:
             continue
-        x = v[0] / v[2]
-        y = v[1] / v[2]
+        x, y, z = _polish_solution(M0, v[0] / v[2], v[1] / v[2], z)
         nrm = 0.0
         for a in range(3):
             for b in range(3):
@@ -250,6 +250,52 @@ def _five_point(q1, q2, out):
                 out[k, a, b] /= nrm
         k += 1
     return k
+
+
+@njit(cache=True)
+def _polish_solution(M, x, y, z):
+    """One Gauss-Newton step on the ten cubic constraints M (10, 20) (Nister's monomial order)
+    at (x, y, z): the polynomial's root loses digits where roots cluster."""
+    pw = np.ones((3, 4))
+    for k in range(1, 4):
+        pw[0, k] = pw[0, k - 1] * x
+        pw[1, k] = pw[1, k - 1] * y
+        pw[2, k] = pw[2, k - 1] * z
+    A = np.zeros((10, 3))
+    r = np.zeros(10)
+    for k in range(20):
+        a, b, c = _EXPONENTS[k, 0], _EXPONENTS[k, 1], _EXPONENTS[k, 2]
+        mono = pw[0, a] * pw[1, b] * pw[2, c]
+        dx = a * pw[0, a - 1] * pw[1, b] * pw[2, c] if a > 0 else 0.0
+        dy = b * pw[0, a] * pw[1, b - 1] * pw[2, c] if b > 0 else 0.0
+        dz = c * pw[0, a] * pw[1, b] * pw[2, c - 1] if c > 0 else 0.0
+        for i in range(10):
+            r[i] += M[i, k] * mono
+            A[i, 0] += M[i, k] * dx
+            A[i, 1] += M[i, k] * dy
+            A[i, 2] += M[i, k] * dz
+    N = np.zeros((3, 3))
+    g = np.zeros(3)
+    for i in range(10):
+        for u in range(3):
+            g[u] += A[i, u] * r[i]
+            for v in range(3):
+                N[u, v] += A[i, u] * A[i, v]
+    # solve N d = g by Cramer's rule
+    det = (N[0, 0] * (N[1, 1] * N[2, 2] - N[1, 2] * N[2, 1])
+           - N[0, 1] * (N[1, 0] * N[2, 2] - N[1, 2] * N[2, 0])
+           + N[0, 2] * (N[1, 0] * N[2, 1] - N[1, 1] * N[2, 0]))
+    if det == 0.0 or not np.isfinite(det):
+        return x, y, z
+    d = np.empty(3)
+    for col in range(3):
+        C = N.copy()
+        for i in range(3):
+            C[i, col] = g[i]
+        d[col] = (C[0, 0] * (C[1, 1] * C[2, 2] - C[1, 2] * C[2, 1])
+                  - C[0, 1] * (C[1, 0] * C[2, 2] - C[1, 2] * C[2, 0])
+                  + C[0, 2] * (C[1, 0] * C[2, 1] - C[1, 1] * C[2, 0])) / det
+    return x - d[0], y - d[1], z - d[2]
 
 
 @njit(cache=True)

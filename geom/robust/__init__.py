@@ -17,8 +17,9 @@ import numpy as np
 
 from .. import _checks
 from ..camera import normalize_points
-from ..epipolar import _sampson
+from ..epipolar import _cheirality_counts, _sampson, pose_from_essential
 from ..refine import _refine_absolute, _refine_relative
+from ..rotation import skew
 from ._engine import MAGSAC, MSAC, ransac
 from ._models import (ABSOLUTE_POSE, ESSENTIAL, FUNDAMENTAL, HOMOGRAPHY, SAMPLE_SIZES,
                       _residuals)
@@ -56,13 +57,14 @@ class RansacResult:
 
 
 def estimate_fundamental(x1, x2, threshold=1.0, confidence=0.999, max_iterations=10000,
-                         seed=0, scoring="magsac", quality=None, local_optimisation=True,
+                         seed=0, scoring="msac", quality=None, local_optimisation=True,
                          degensac=True):
     """Fundamental matrix from pixel correspondences x1, x2 (N, 2), N >= 7, with outliers.
 
     Seven-point minimal solver, weighted eight-point refit; residual: Sampson distance (pixels).
     threshold: inlier threshold in pixels. confidence: probability of having drawn an
-    all-inlier sample when stopping. scoring: 'magsac' or 'msac'. quality: optional (N,)
+    all-inlier sample when stopping. scoring: 'msac' (default: the more accurate of the two
+    in bench_robust) or 'magsac' (noise scale marginalised, see `_engine`). quality: optional (N,)
     match quality (higher is better) that switches on PROSAC sampling. degensac: handle
     samples dominated by a plane. Returns a RansacResult with model F (3, 3).
     """
@@ -72,7 +74,7 @@ def estimate_fundamental(x1, x2, threshold=1.0, confidence=0.999, max_iterations
 
 
 def estimate_essential(x1, x2, K1, K2, threshold=1.0, confidence=0.999, max_iterations=10000,
-                       seed=0, scoring="magsac", quality=None, local_optimisation=True):
+                       seed=0, scoring="msac", quality=None, local_optimisation=True):
     """Essential matrix from pixel correspondences x1, x2 (N, 2), N >= 5, of calibrated
     cameras K1, K2, with outliers.
 
@@ -92,15 +94,16 @@ def estimate_essential(x1, x2, K1, K2, threshold=1.0, confidence=0.999, max_iter
 
 
 def estimate_relative_pose(x1, x2, K1, K2, threshold=1.0, confidence=0.999,
-                           max_iterations=10000, seed=0, scoring="magsac", quality=None,
+                           max_iterations=10000, seed=0, scoring="msac", quality=None,
                            local_optimisation=True, refine=True):
     """Relative pose (R, t), |t| = 1, `X2 = R X1 + t`, from pixel correspondences x1, x2 (N, 2)
     of calibrated cameras K1, K2, with outliers.
 
     `estimate_essential`, then the decomposition of E that puts most inliers in front of both
-    cameras, then (refine=True) Levenberg-Marquardt of the Sampson error on the inliers.
-    The inlier mask keeps the correspondences within the threshold and in front of both
-    cameras. Returns a RansacResult with model E and R, t.
+    cameras (`geom.epipolar.pose_from_essential`), then (refine=True) Levenberg-Marquardt of
+    the pixel Sampson error on the inliers, re-selecting the inliers up to three times. The
+    inlier mask keeps the correspondences within the threshold and in front of both cameras.
+    success is False also when cheirality does not single out a pose. Returns a RansacResult with model E and R, t.
     """
     res = estimate_essential(x1, x2, K1, K2, threshold, confidence, max_iterations, seed,
                              scoring, quality, local_optimisation)
@@ -110,21 +113,31 @@ def estimate_relative_pose(x1, x2, K1, K2, threshold=1.0, confidence=0.999,
     K1 = _checks.intrinsics(K1, "K1")
     K2 = _checks.intrinsics(K2, "K2")
     K1inv, K2inv = np.linalg.inv(K1), np.linalg.inv(K2)
-    q1, q2 = normalize_points(x1, K1), normalize_points(x2, K2)
-    R, t, front = _pose_from_essential(res.model, q1, q2, res.inliers)
-    inl = res.inliers & front
-    if refine and inl.sum() >= 5:
+    inl = res.inliers
+    try:
+        R, t, _ = pose_from_essential(res.model, x1[inl], x2[inl], K1, K2)
+    except ValueError:  # cheirality does not single out a pose: no usable relative pose
+        return replace(res, success=False, model=None, inliers=np.zeros_like(inl))
+    R, t = R.copy(), t.copy()
+    y1, y2 = normalize_points(x1, K1), normalize_points(x2, K2)
+    r = np.empty(len(x1))
+    for _ in range(3 if refine else 1):  # refine, re-select the inliers, until they settle
+        _sampson(np.ascontiguousarray(K2inv.T @ skew(t) @ R @ K1inv), x1, x2, r)
+        front = np.empty((1, len(x1)), dtype=np.bool_)
+        _cheirality_counts(R[None], t[None], y1, y2, np.empty(1, np.int64), front)
+        new = (r < res.threshold) & front[0]
+        if not refine or (new == inl).all() or new.sum() < 5:
+            inl = new
+            break
+        inl = new
         _refine_relative(x1[inl], x2[inl], np.ones(int(inl.sum())), K1inv, K2inv, R, t, 30)
-        r = np.empty(len(x1))
-        _sampson(np.ascontiguousarray(K2inv.T @ _skew(t) @ R @ K1inv), x1, x2, r)
-        inl = (r < res.threshold) & _in_front(R, t, q1, q2)
-    E = _skew(t) @ R
+    E = skew(t) @ R
     return RansacResult(True, E / np.linalg.norm(E), inl, res.score, res.iterations,
                         res.threshold, R, t)
 
 
 def estimate_homography(x1, x2, threshold=1.0, confidence=0.999, max_iterations=10000, seed=0,
-                        scoring="magsac", quality=None, local_optimisation=True):
+                        scoring="msac", quality=None, local_optimisation=True):
     """Homography `x2 ~ H x1` from pixel correspondences x1, x2 (N, 2), N >= 4, with outliers.
 
     Four-point DLT minimal solver (samples with three collinear points are skipped), weighted
@@ -137,7 +150,7 @@ def estimate_homography(x1, x2, threshold=1.0, confidence=0.999, max_iterations=
 
 
 def estimate_absolute_pose(X, x, K, threshold=2.0, confidence=0.999, max_iterations=10000,
-                           seed=0, scoring="magsac", quality=None, local_optimisation=True,
+                           seed=0, scoring="msac", quality=None, local_optimisation=True,
                            refine=True):
     """Camera pose (R, t), `x_cam = R X + t`, from world points X (N, 3) seen at pixels
     x (N, 2), N >= 3, by a camera K, with outliers.
@@ -202,51 +215,7 @@ def _run(kind, a, b, threshold, cameras, confidence, max_iterations, seed, scori
     return RansacResult(True, out, mask, float(score), int(iterations), threshold)
 
 
-def _skew(v):
-    return np.array([[0.0, -v[2], v[1]], [v[2], 0.0, -v[0]], [-v[1], v[0], 0.0]])
-
-
 def _calibration(cameras):
     """The engine's [K1, K2, K1^-1, K2^-1] (4, 3, 3); identities when cameras is None."""
     K1, K2 = (np.eye(3), np.eye(3)) if cameras is None else cameras
     return np.ascontiguousarray(np.stack([K1, K2, np.linalg.inv(K1), np.linalg.inv(K2)]))
-
-
-def _depths(R, t, q1, q2):
-    """Depths (N,), (N,) in cameras 1 and 2 of the least-squares triangulation of rays."""
-    h1 = np.c_[q1, np.ones(len(q1))]
-    h2 = np.c_[q2, np.ones(len(q2))]
-    a = h1 @ R.T  # lambda1 a - lambda2 h2 = -t
-    aa = np.einsum("ni,ni->n", a, a)
-    bb = np.einsum("ni,ni->n", h2, h2)
-    ab = np.einsum("ni,ni->n", a, h2)
-    at = a @ t
-    bt = h2 @ t
-    det = aa * bb - ab * ab
-    with np.errstate(divide="ignore", invalid="ignore"):
-        l1 = (-bb * at + ab * bt) / det
-        l2 = (aa * bt - ab * at) / det
-    return l1, l2
-
-
-def _in_front(R, t, q1, q2):
-    l1, l2 = _depths(R, t, q1, q2)
-    return (l1 > 0) & (l2 > 0)
-
-
-def _pose_from_essential(E, q1, q2, inliers):
-    """The decomposition (R, t) of E with most inliers in front of both cameras, and the mask."""
-    U, _, Vt = np.linalg.svd(E)
-    if np.linalg.det(U) < 0:
-        U = -U
-    if np.linalg.det(Vt) < 0:
-        Vt = -Vt
-    W = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
-    best = None
-    for R in (U @ W @ Vt, U @ W.T @ Vt):
-        for t in (U[:, 2], -U[:, 2]):
-            front = _in_front(R, t, q1, q2)
-            count = int((front & inliers).sum())
-            if best is None or count > best[0]:
-                best = (count, R, t.copy(), front)
-    return best[1], best[2], best[3]
