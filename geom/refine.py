@@ -15,23 +15,21 @@ import numpy as np
 from numba import njit
 
 from . import _checks
-from .camera import normalize_points
 
 
 def refine_relative_pose(R, t, x1, x2, K1, K2, max_iterations=30):
-    """Relative pose (R, t) refined to minimise the squared Sampson errors of x1, x2 (N, 2)
-    pixels, N >= 5 (pass the inliers). Returns (R (3, 3), t (3,) unit norm).
-
-    The errors are measured in normalised coordinates; the cost is invariant to the sign and
-    scale of t, so cheirality is kept from the initial pose."""
+    """Relative pose (R, t) refined to minimise the squared Sampson errors (pixels) of x1, x2
+    (N, 2), N >= 5 (pass the inliers), under F = K2^-T [t]x R K1^-1. Returns (R (3, 3), t (3,)
+    unit norm). The cost does not see the sign of t: cheirality is kept from the initial pose."""
     R = _checks.rotation(R)
     t = _checks.vector3(t, "t")
     if np.linalg.norm(t) == 0:
         raise ValueError("t: zero translation has no direction")
     x1, x2 = _checks.point_pairs(x1, x2, min_count=5)
-    q1, q2 = normalize_points(x1, K1), normalize_points(x2, K2)
+    K1inv = np.linalg.inv(_checks.intrinsics(K1, "K1"))
+    K2inv = np.linalg.inv(_checks.intrinsics(K2, "K2"))
     R, t = R.copy(), t / np.linalg.norm(t)
-    _refine_relative(q1, q2, np.ones(len(q1)), R, t, int(max_iterations))
+    _refine_relative(x1, x2, np.ones(len(x1)), K1inv, K2inv, R, t, int(max_iterations))
     return R, t
 
 
@@ -41,9 +39,9 @@ def refine_absolute_pose(R, t, X, x, K, max_iterations=30):
     R = _checks.rotation(R)
     t = _checks.vector3(t, "t")
     X, x = _checks.point_pairs(X, x, min_count=3, names=("X", "x"), dims=(3, 2))
-    q = normalize_points(x, K)
+    K = _checks.intrinsics(K)
     R, t = R.copy(), t.copy()
-    _refine_absolute(X, q, np.ones(len(q)), R, t, int(max_iterations))
+    _refine_absolute(X, x, np.ones(len(x)), K, R, t, int(max_iterations))
     return R, t
 
 
@@ -94,15 +92,15 @@ def _tangent_basis(t, b1, b2):
 
 
 @njit(cache=True)
-def _sampson_cost(E, q1, q2, w):
+def _sampson_cost(F, x1, x2, w):
     c = 0.0
-    for i in range(q1.shape[0]):
-        u1, v1, u2, v2 = q1[i, 0], q1[i, 1], q2[i, 0], q2[i, 1]
-        a = E[0, 0] * u1 + E[0, 1] * v1 + E[0, 2]
-        b = E[1, 0] * u1 + E[1, 1] * v1 + E[1, 2]
-        cc = E[2, 0] * u1 + E[2, 1] * v1 + E[2, 2]
-        d = E[0, 0] * u2 + E[1, 0] * v2 + E[2, 0]
-        e = E[0, 1] * u2 + E[1, 1] * v2 + E[2, 1]
+    for i in range(x1.shape[0]):
+        u1, v1, u2, v2 = x1[i, 0], x1[i, 1], x2[i, 0], x2[i, 1]
+        a = F[0, 0] * u1 + F[0, 1] * v1 + F[0, 2]
+        b = F[1, 0] * u1 + F[1, 1] * v1 + F[1, 2]
+        cc = F[2, 0] * u1 + F[2, 1] * v1 + F[2, 2]
+        d = F[0, 0] * u2 + F[1, 0] * v2 + F[2, 0]
+        e = F[0, 1] * u2 + F[1, 1] * v2 + F[2, 1]
         r = u2 * a + v2 * b + cc
         g = a * a + b * b + d * d + e * e
         if g > 0.0:
@@ -111,41 +109,50 @@ def _sampson_cost(E, q1, q2, w):
 
 
 @njit(cache=True)
-def _refine_relative(q1, q2, w, R, t, max_iterations):
-    """LM on the Sampson cost (weights w) over (R, t), |t| = 1, in place. Returns the final cost."""
-    S = np.empty((3, 3))
+def _fundamental_of(R, t, K1inv, K2inv, S):
+    """F = K2^-T [t]x R K1^-1 (S: scratch (3, 3))."""
     _skew(t, S)
-    E = S @ R
-    cost = _sampson_cost(E, q1, q2, w)
+    return np.ascontiguousarray(K2inv.T) @ S @ R @ K1inv
+
+
+@njit(cache=True)
+def _refine_relative(x1, x2, w, K1inv, K2inv, R, t, max_iterations):
+    """LM on the pixel Sampson cost (weights w) of x1, x2 (N, 2) pixels under
+    F = K2^-T [t]x R K1^-1 over (R, t), |t| = 1, in place. Returns the final cost."""
+    S = np.empty((3, 3))
+    F = _fundamental_of(R, t, K1inv, K2inv, S)
+    cost = _sampson_cost(F, x1, x2, w)
     lam = 1e-3
     b1 = np.empty(3)
     b2 = np.empty(3)
-    dE = np.empty((5, 3, 3))
+    dF = np.empty((5, 3, 3))
     G = np.empty(5)
     JtJ = np.empty((5, 5))
     Jtr = np.empty(5)
     Ek = np.empty((3, 3))
+    K2invT = np.ascontiguousarray(K2inv.T)
     for _ in range(max_iterations):
         _tangent_basis(t, b1, b2)
+        _skew(t, S)
         # derivatives of E = [t]x R: rotation d/dw_k = [t]x [e_k]x R, translation [b_j]x R
         for k in range(3):
             ek = np.zeros(3)
             ek[k] = 1.0
             _skew(ek, Ek)
-            dE[k] = S @ Ek @ R
+            dF[k] = K2invT @ S @ Ek @ R @ K1inv
         _skew(b1, Ek)
-        dE[3] = Ek @ R
+        dF[3] = K2invT @ Ek @ R @ K1inv
         _skew(b2, Ek)
-        dE[4] = Ek @ R
+        dF[4] = K2invT @ Ek @ R @ K1inv
         JtJ[:] = 0.0
         Jtr[:] = 0.0
-        for i in range(q1.shape[0]):
-            u1, v1, u2, v2 = q1[i, 0], q1[i, 1], q2[i, 0], q2[i, 1]
-            a = E[0, 0] * u1 + E[0, 1] * v1 + E[0, 2]
-            b = E[1, 0] * u1 + E[1, 1] * v1 + E[1, 2]
-            c = E[2, 0] * u1 + E[2, 1] * v1 + E[2, 2]
-            d = E[0, 0] * u2 + E[1, 0] * v2 + E[2, 0]
-            e = E[0, 1] * u2 + E[1, 1] * v2 + E[2, 1]
+        for i in range(x1.shape[0]):
+            u1, v1, u2, v2 = x1[i, 0], x1[i, 1], x2[i, 0], x2[i, 1]
+            a = F[0, 0] * u1 + F[0, 1] * v1 + F[0, 2]
+            b = F[1, 0] * u1 + F[1, 1] * v1 + F[1, 2]
+            c = F[2, 0] * u1 + F[2, 1] * v1 + F[2, 2]
+            d = F[0, 0] * u2 + F[1, 0] * v2 + F[2, 0]
+            e = F[0, 1] * u2 + F[1, 1] * v2 + F[2, 1]
             num = u2 * a + v2 * b + c
             g = a * a + b * b + d * d + e * e
             if g <= 0.0:
@@ -153,7 +160,7 @@ def _refine_relative(q1, q2, w, R, t, max_iterations):
             sg = np.sqrt(g)
             r = num / sg
             for k in range(5):
-                D = dE[k]
+                D = dF[k]
                 da = D[0, 0] * u1 + D[0, 1] * v1 + D[0, 2]
                 db = D[1, 0] * u1 + D[1, 1] * v1 + D[1, 2]
                 dc = D[2, 0] * u1 + D[2, 1] * v1 + D[2, 2]
@@ -179,26 +186,24 @@ def _refine_relative(q1, q2, w, R, t, max_iterations):
             _rotate_by(step[:3], Rn)
             tn = t + step[3] * b1 + step[4] * b2
             tn /= np.sqrt(np.sum(tn * tn))
-            _skew(tn, S)
-            En = S @ Rn
-            cn = _sampson_cost(En, q1, q2, w)
+            Fn = _fundamental_of(Rn, tn, K1inv, K2inv, S)
+            cn = _sampson_cost(Fn, x1, x2, w)
             if cn < cost:
                 improved = cost - cn > 1e-10 * cost
                 R[:] = Rn
                 t[:] = tn
-                E = En
+                F = Fn
                 cost = cn
                 lam = max(lam * 0.1, 1e-10)
                 break
             lam *= 10.0
-        _skew(t, S)
         if not improved:
             break
     return cost
 
 
 @njit(cache=True)
-def _reprojection_cost(R, t, X, q, w):
+def _reprojection_cost(R, t, X, x_, K, w):
     c = 0.0
     for i in range(X.shape[0]):
         x = R[0, 0] * X[i, 0] + R[0, 1] * X[i, 1] + R[0, 2] * X[i, 2] + t[0]
@@ -207,15 +212,17 @@ def _reprojection_cost(R, t, X, q, w):
         if z <= 0.0:
             c += w[i] * 1e6  # behind the camera: a large constant keeps the cost finite
             continue
-        c += w[i] * ((x / z - q[i, 0]) ** 2 + (y / z - q[i, 1]) ** 2)
+        ex = K[0, 0] * x / z + K[0, 1] * y / z + K[0, 2] - x_[i, 0]
+        ey = K[1, 1] * y / z + K[1, 2] - x_[i, 1]
+        c += w[i] * (ex * ex + ey * ey)
     return c
 
 
 @njit(cache=True)
-def _refine_absolute(X, q, w, R, t, max_iterations):
-    """LM on the reprojection cost (weights w, normalised coordinates) over (R, t), in place.
-    Returns the final cost."""
-    cost = _reprojection_cost(R, t, X, q, w)
+def _refine_absolute(X, x_, w, K, R, t, max_iterations):
+    """LM on the pixel reprojection cost (weights w) of X (N, 3) seen at x_ (N, 2) by a camera
+    K over (R, t), in place. Returns the final cost."""
+    cost = _reprojection_cost(R, t, X, x_, K, w)
     lam = 1e-3
     JtJ = np.empty((6, 6))
     Jtr = np.empty(6)
@@ -231,8 +238,8 @@ def _refine_absolute(X, q, w, R, t, max_iterations):
             if z <= 0.0:
                 continue
             iz = 1.0 / z
-            rx = x * iz - q[i, 0]
-            ry = y * iz - q[i, 1]
+            rx = K[0, 0] * x * iz + K[0, 1] * y * iz + K[0, 2] - x_[i, 0]
+            ry = K[1, 1] * y * iz + K[1, 2] - x_[i, 1]
             # d(proj)/d(Xc) = [[1/z, 0, -x/z^2], [0, 1/z, -y/z^2]]; dXc/dt = I and
             # dXc/dw = -[p]x, whose columns are (0, -pz, py), (pz, 0, -px), (-py, px, 0)
             J[0, 0] = -x * iz * iz * py
@@ -247,6 +254,9 @@ def _refine_absolute(X, q, w, R, t, max_iterations):
             J[1, 4] = iz
             J[0, 5] = -x * iz * iz
             J[1, 5] = -y * iz * iz
+            for k in range(6):  # normalised to pixel coordinates: rows times K[:2, :2]
+                J[0, k] = K[0, 0] * J[0, k] + K[0, 1] * J[1, k]
+                J[1, k] = K[1, 1] * J[1, k]
             for k in range(6):
                 Jtr[k] += w[i] * (J[0, k] * rx + J[1, k] * ry)
                 for m in range(k, 6):
@@ -263,7 +273,7 @@ def _refine_absolute(X, q, w, R, t, max_iterations):
             Rn = R.copy()
             _rotate_by(step[:3], Rn)
             tn = t + step[3:]
-            cn = _reprojection_cost(Rn, tn, X, q, w)
+            cn = _reprojection_cost(Rn, tn, X, x_, K, w)
             if cn < cost:
                 improved = cost - cn > 1e-10 * cost
                 R[:] = Rn
