@@ -1,4 +1,4 @@
-"""Multi-model fitting: several fundamental matrices (rigid motions) or homographies (planes) at once.
+"""Multi-model fitting: several fundamental matrices (motions) or homographies (planes) at once.
 
 The method is preference analysis followed by an energy-based model selection:
 
@@ -17,9 +17,9 @@ The method is preference analysis followed by an energy-based model selection:
 5. Model selection and refinement: points go to the model with the smallest residual below the
    threshold (else outlier), and keep it only if enough of their 8 nearest neighbours in the
    joint (x1, x2) space have it too (spatial coherence: a wrong match is near its neighbours in
-   one image only, so it rarely passes); a model is kept only if it explains at least `min_support` points
-   that no other kept model explains as well (a label cost in point units); models are refitted
-   on their points and the assignment repeated until the labels are stable.
+   one image only, so it rarely passes); a model is kept only if it explains at least
+   `min_support` points that no other kept model explains (a label cost in point units);
+   models are refitted on their points and the assignment repeated until the labels are stable.
 6. While that adds models, steps 1-5 run again on the points left as outliers (fresh samples
    drawn among them), where a small structure is no longer drowned by the large ones; the new
    candidates compete with the models already kept in step 5.

@@ -49,5 +49,6 @@ def load_sequence(folder, kind, name):
     if data.ndim != 2 or data.shape[0] != 6:
         raise ValueError(f"{path}: expected 'data' of shape (6, N), got {data.shape}")
     labels = np.asarray(mat["label"]).ravel().astype(np.int64)
-    return Sequence(name, kind, np.ascontiguousarray(data[0:2].T), np.ascontiguousarray(data[3:5].T),
-                    labels)
+    x1 = np.ascontiguousarray(data[0:2].T)
+    x2 = np.ascontiguousarray(data[3:5].T)
+    return Sequence(name, kind, x1, x2, labels)
