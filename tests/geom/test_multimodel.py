@@ -131,6 +131,14 @@ def test_homographies_same_seed_same_result(seed):
     np.testing.assert_array_equal(a.models, b.models)
 
 
+@pytest.mark.parametrize("fit", [fit_fundamentals, fit_homographies])
+def test_coincident_points_give_no_model(fit):
+    x = np.tile([[10.0, 20.0]], (30, 1))
+    result = fit(x, x + 1.0)
+    assert result.n_models == 0
+    assert not result.labels.any()
+
+
 def test_homographies_all_outliers_gives_no_model():
     rng = np.random.default_rng(1)
     result = fit_homographies(rng.random((150, 2)) * WIDTH, rng.random((150, 2)) * WIDTH)
