@@ -31,7 +31,7 @@ from numba import njit
 
 from ._models import (FUNDAMENTAL, MAX_MODELS, _minimal, _refit, _residuals, _sample_ok,
                       min_refit_size, sample_size)
-from ..homography import _transfer_error
+from ..homography import _homography_dlt_into, _transfer_error
 from ..refine import _skew
 
 MSAC, MAGSAC = 0, 1
@@ -210,6 +210,12 @@ def _degensac(A, B, calib, T, scoring, sample, model, score, r, bail_inliers, it
     n = A.shape[0]
     herr = np.empty(n)
     _transfer_error(H, A, B, herr)
+    # the plane's H from its inliers (the sample's F gives only a rough one)
+    on = herr < T
+    if on.sum() >= 8:
+        if not _homography_dlt_into(A[on], B[on], np.ones(on.sum()), H):
+            return score
+        _transfer_error(H, A, B, herr)
     off = np.empty(n, np.int64)
     k = 0
     for i in range(n):
