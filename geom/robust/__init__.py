@@ -103,7 +103,8 @@ def estimate_relative_pose(x1, x2, K1, K2, threshold=1.0, confidence=0.999,
     cameras (`geom.epipolar.pose_from_essential`), then (refine=True) Levenberg-Marquardt of
     the pixel Sampson error on the inliers, re-selecting the inliers up to three times. The
     inlier mask keeps the correspondences within the threshold and in front of both cameras.
-    success is False also when cheirality does not single out a pose. Returns a RansacResult with model E and R, t.
+    success is False also when cheirality does not single out a pose. Returns a RansacResult
+    with model E and R, t.
     """
     res = estimate_essential(x1, x2, K1, K2, threshold, confidence, max_iterations, seed,
                              scoring, quality, local_optimisation)
@@ -120,17 +121,23 @@ def estimate_relative_pose(x1, x2, K1, K2, threshold=1.0, confidence=0.999,
         return replace(res, success=False, model=None, inliers=np.zeros_like(inl))
     R, t = R.copy(), t.copy()
     y1, y2 = normalize_points(x1, K1), normalize_points(x2, K2)
-    r = np.empty(len(x1))
-    for _ in range(3 if refine else 1):  # refine, re-select the inliers, until they settle
+
+    def select():  # within the threshold under the pose's F and in front of both cameras
+        r = np.empty(len(x1))
         _sampson(np.ascontiguousarray(K2inv.T @ skew(t) @ R @ K1inv), x1, x2, r)
         front = np.empty((1, len(x1)), dtype=np.bool_)
         _cheirality_counts(R[None], t[None], y1, y2, np.empty(1, np.int64), front)
-        new = (r < res.threshold) & front[0]
-        if not refine or (new == inl).all() or new.sum() < 5:
-            inl = new
+        return (r < res.threshold) & front[0]
+
+    inl = select()
+    for _ in range(3 if refine else 0):  # refine, re-select the inliers, until they settle
+        if inl.sum() < 5:
+            break
+        _refine_relative(x1[inl], x2[inl], np.ones(int(inl.sum())), K1inv, K2inv, R, t, 30)
+        new = select()
+        if (new == inl).all():
             break
         inl = new
-        _refine_relative(x1[inl], x2[inl], np.ones(int(inl.sum())), K1inv, K2inv, R, t, 30)
     E = skew(t) @ R
     return RansacResult(True, E / np.linalg.norm(E), inl, res.score, res.iterations,
                         res.threshold, R, t)
@@ -201,7 +208,7 @@ def _run(kind, a, b, threshold, cameras, confidence, max_iterations, seed, scori
     mask = np.zeros(n, dtype=np.bool_)
     found, score, iterations = ransac(
         kind, np.ascontiguousarray(a), np.ascontiguousarray(b), _calibration(cameras), threshold,
-        confidence, max_iterations, 0, _SCORINGS[scoring], order is not None,
+        confidence, max_iterations, _SCORINGS[scoring], order is not None,
         bool(local_optimisation), bool(degensac), int(seed) % 2**32, model, mask)
     if order is not None:
         unsorted = np.empty_like(mask)

@@ -18,7 +18,7 @@ One kernel serves every model kind of `_models` (and the multi-model fitting bui
 - Local optimisation (LO-RANSAC, Lebeda et al. 2012): on each so-far-best model, iterated
   (weighted) least squares on the points within a threshold shrinking from 3T to T.
 - Adaptive stopping: `log(1 - confidence) / log(1 - w^m)` iterations, w the inlier ratio
-  (r < T) of the best model, m the sample size, clamped to [min_iterations, max_iterations].
+  (r < T) of the best model, m the sample size, at most max_iterations.
 - DEGENSAC (Chum, Werner & Matas 2005) for the fundamental matrix: a so-far-best F whose
   seven-point sample has five or more points on a homography is re-estimated by
   plane-and-parallax (two points off the plane fix the epipole; F = [e']x H).
@@ -31,7 +31,7 @@ from numba import njit
 
 from ._models import (FUNDAMENTAL, MAX_MODELS, _minimal, _refit, _residuals, _sample_ok,
                       min_refit_size, sample_size)
-from ..homography import _transfer_error
+from ..homography import _homography_dlt_into, _transfer_error
 from ..refine import _skew
 
 MSAC, MAGSAC = 0, 1
@@ -198,7 +198,6 @@ def _degensac(A, B, calib, T, scoring, sample, model, score, r, bail_inliers, it
     H = np.empty((3, 3))
     err = np.empty(7)
     found = False
-    loc = np.arange(7)
     for tr in range(_DEGENSAC_TRIPLETS.shape[0]):
         if not _homography_from_f(F, e2, Sa, Sb, _DEGENSAC_TRIPLETS[tr], H):
             continue
@@ -211,6 +210,12 @@ def _degensac(A, B, calib, T, scoring, sample, model, score, r, bail_inliers, it
     n = A.shape[0]
     herr = np.empty(n)
     _transfer_error(H, A, B, herr)
+    # the plane's H from its inliers (the sample's F gives only a rough one)
+    on = herr < T
+    if on.sum() >= 8:
+        if not _homography_dlt_into(A[on], B[on], np.ones(on.sum()), H):
+            return score
+        _transfer_error(H, A, B, herr)
     off = np.empty(n, np.int64)
     k = 0
     for i in range(n):
@@ -258,8 +263,8 @@ def _prosac_initial(n, m, max_iterations):
 
 
 @njit(cache=True)
-def ransac(kind, a, b, calib, threshold, confidence, max_iterations, min_iterations, scoring,
-           prosac, local_optimisation, degensac, seed, model_out, mask_out):
+def ransac(kind, a, b, calib, threshold, confidence, max_iterations, scoring, prosac,
+           local_optimisation, degensac, seed, model_out, mask_out):
     """Robustly fit one model of `kind` to the correspondences a (N, da), b (N, 2).
 
     calib: [K1, K2, K1^-1, K2^-1] (4, 3, 3). threshold: inlier threshold in pixels. prosac: the rows are sorted by
@@ -326,7 +331,7 @@ def ransac(kind, a, b, calib, threshold, confidence, max_iterations, min_iterati
                 best_score = _local_optimisation(kind, A, B, calib, threshold, scoring, best, best_score,
                                                  best_r, _LO_MULTIPLIER, _LO_STEPS)
             best_inliers = _count_inliers(best_r, threshold)
-            needed = max(min_iterations, _iterations_needed(best_inliers, n, m, confidence))
+            needed = _iterations_needed(best_inliers, n, m, confidence)
     if found:
         best_score = _local_optimisation(kind, A, B, calib, threshold, scoring, best, best_score, best_r,
                                          1.0, 2)

@@ -24,7 +24,8 @@ def test_dlt_recovers_exact_homography(seed, n):
     x1 = rng.uniform(0, 640, size=(n, 2))
     x2 = _apply(H, x1)
     Hest = homography_dlt(x1, x2)
-    assert_same_up_to_scale(Hest, H, atol=1e-7)
+    # (four random points can be nearly collinear: entries then carry ~1e-7 relative error)
+    assert_same_up_to_scale(Hest, H, atol=1e-6)
     assert abs(np.linalg.norm(Hest) - 1) < 1e-12 and Hest[2, 2] >= 0
     assert transfer_error(Hest, x1, x2).max() < 1e-6
 

