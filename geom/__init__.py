@@ -1,7 +1,9 @@
 """mvdepth's geometry core: numba kernels, numpy in and out, never torch.
 
-Modules: `rotation`, `camera`, `epipolar`, `homography`, `triangulate`, `rectify`, `robust`,
-`multimodel`, `planesweep`, `synth`, and `testing` (hypothesis strategies and invariant checks).
+Modules: `rotation`, `camera`, `camera_io`, `epipolar`, `fivepoint`, `homography`, `p3p`,
+`refine`, `robust` (one RANSAC engine), `multimodel`, `triangulate`, `rectify`, `costvolume`,
+`stereo`, `planesweep`, `synth` (rendered scenes with ground truth), and `testing` (hypothesis
+strategies and invariant checks).
 Conventions for pixels, poses and depth are in each module's docstring and in DESIGN.md.
 """
 from .camera import Camera, decompose_projection, intrinsic_matrix, look_at, relative_pose
