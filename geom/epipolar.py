@@ -61,19 +61,20 @@ def _normalizer(x, w):
     T = [[s, 0, a], [0, s, b], [0, 0, 1]] that moves the weighted centroid to the origin and the
     mean distance to sqrt(2), as the tuple (s, a, b); s = 0 when the points coincide."""
     n = x.shape[0]
+    xy = x.reshape(2 * n)  # flat indexing vectorises, x[i, 0] with its runtime stride does not
     sw = 0.0
     cx = 0.0
     cy = 0.0
     for i in range(n):
         sw += w[i]
-        cx += w[i] * x[i, 0]
-        cy += w[i] * x[i, 1]
+        cx += w[i] * xy[2 * i]
+        cy += w[i] * xy[2 * i + 1]
     cx /= sw
     cy /= sw
     md = 0.0
     for i in range(n):
-        dx = x[i, 0] - cx
-        dy = x[i, 1] - cy
+        dx = xy[2 * i] - cx
+        dy = xy[2 * i + 1] - cy
         md += w[i] * np.sqrt(dx * dx + dy * dy)
     md /= sw
     if md <= 1e-12 * max(abs(cx), abs(cy), 1.0):
@@ -118,41 +119,59 @@ def _design(x1, x2, w, s):
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
+def _monomials(x, t, P):
+    """The quadratic monomials (u^2, u v, u, v^2, v, 1) of the normalised points (u, v) = T x of
+    `x` (N, 2) into the rows of `P` (6, N); t = (s, a, b) the normaliser of `_normalizer`."""
+    n = x.shape[0]
+    s, a, b = t
+    xy = x.reshape(2 * n)
+    for i in range(n):
+        u = s * xy[2 * i] + a
+        v = s * xy[2 * i + 1] + b
+        P[0, i] = u * u
+        P[1, i] = u * v
+        P[2, i] = u
+        P[3, i] = v * v
+        P[4, i] = v
+        P[5, i] = 1.0
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _normal_matrix(x1, x2, w, t1, t2, P, Q, QP, M):
     """A^T W A into `M` (9, 9), for the epipolar design matrix A of the normalised points, whose
     rows are `kron(T2 x2, T1 x1)` so that `A f = 0` for `f = F.ravel()` (row-major); t1, t2 are
     the normalisers (s, a, b) of `_normalizer`; P, Q (6, N), QP (6, 6) scratch.
 
     Every entry is a weighted sum of `q_i q_k p_j p_l` with p = T1 x1, q = T2 x2, so it is read
-    from the 6x6 sums of the quadratic monomials of q times those of p (36 vectorisable dot
-    products instead of 45 scattered accumulations)."""
+    from the 6x6 sums of the quadratic monomials of q (weighted) times those of p: 36 vectorised
+    dot products instead of 45 scattered accumulations."""
     n = x1.shape[0]
-    s1, a1, b1 = t1
-    s2, a2, b2 = t2
-    for i in range(n):
-        u1 = s1 * x1[i, 0] + a1
-        v1 = s1 * x1[i, 1] + b1
-        u2 = s2 * x2[i, 0] + a2
-        v2 = s2 * x2[i, 1] + b2
-        P[0, i] = u1 * u1
-        P[1, i] = u1 * v1
-        P[2, i] = u1
-        P[3, i] = v1 * v1
-        P[4, i] = v1
-        P[5, i] = 1.0
-        wi = w[i]
-        Q[0, i] = wi * u2 * u2
-        Q[1, i] = wi * u2 * v2
-        Q[2, i] = wi * u2
-        Q[3, i] = wi * v2 * v2
-        Q[4, i] = wi * v2
-        Q[5, i] = wi
+    _monomials(x1, t1, P)
+    _monomials(x2, t2, Q)
     for a in range(6):
-        for b in range(6):
-            acc = 0.0
-            for i in range(n):
-                acc += Q[a, i] * P[b, i]
-            QP[a, b] = acc
+        for i in range(n):
+            Q[a, i] *= w[i]
+    for a in range(6):  # six sums per pass over the points (one row of Q is loaded once)
+        s0 = 0.0
+        s1 = 0.0
+        s2 = 0.0
+        s3 = 0.0
+        s4 = 0.0
+        s5 = 0.0
+        for i in range(n):
+            q = Q[a, i]
+            s0 += q * P[0, i]
+            s1 += q * P[1, i]
+            s2 += q * P[2, i]
+            s3 += q * P[3, i]
+            s4 += q * P[4, i]
+            s5 += q * P[5, i]
+        QP[a, 0] = s0
+        QP[a, 1] = s1
+        QP[a, 2] = s2
+        QP[a, 3] = s3
+        QP[a, 4] = s4
+        QP[a, 5] = s5
     for a in range(9):
         qi, pj = a // 3, a % 3
         for b in range(9):
