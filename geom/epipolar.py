@@ -251,25 +251,31 @@ def _jacobi_eigh(A, V):
                     V[k, q] = s * vkp + c * vkq
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _cholesky(A, shift, L):
-    """Lower Cholesky factor of `A + shift I` (9, 9) into `L`, with the reciprocals of its diagonal
-    on the diagonal (the triangular solves multiply by them). Returns False when the matrix is not
-    numerically positive definite."""
+    """Lower Cholesky factor of `A + shift I` (9, 9) into `L` (may be `A` itself), with the
+    reciprocals of its diagonal on the diagonal (the triangular solves multiply by them). Returns
+    False when the matrix is not numerically positive definite.
+
+    Right-looking (each column updates the trailing block at once): the chain of dependent
+    operations between two pivots is shorter than in the dot-product form."""
     n = 9  # a compile-time size lets the compiler unroll the small loops
+    for i in range(n):
+        for j in range(i + 1):
+            L[i, j] = A[i, j]
+        L[i, i] += shift
     for j in range(n):
-        d = A[j, j] + shift
-        for k in range(j):
-            d -= L[j, k] * L[j, k]
+        d = L[j, j]
         if d <= 0.0:
             return False
         r = 1.0 / np.sqrt(d)
         L[j, j] = r
         for i in range(j + 1, n):
-            e = A[i, j]
-            for k in range(j):
-                e -= L[i, k] * L[j, k]
-            L[i, j] = e * r
+            L[i, j] *= r
+        for k in range(j + 1, n):
+            lkj = L[k, j]
+            for i in range(k, n):
+                L[i, k] -= L[i, j] * lkj
     return True
 
 
@@ -378,7 +384,7 @@ def _next_eigenvalue_vanishes(M, s):
     dimension > m. Deflation: that eigenvalue is the smallest of M + trace(M) X^T X, which exceeds
     the threshold exactly when M + trace(M) X^T X - threshold I has a Cholesky factor (into `s.L`)."""
     tr = np.trace(M)
-    D = s.L  # the deflated matrix, factored in place (each entry is read before it is overwritten)
+    D = s.L  # the deflated matrix, factored in place
     for i in range(9):
         for j in range(9):
             e = M[i, j]
