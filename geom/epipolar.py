@@ -38,20 +38,20 @@ _MONOMIAL = np.array([[0, 1, 2], [1, 3, 4], [2, 4, 5]])
 
 # ---------------------------------------------------------------------------- kernels
 
-# Scratch arrays of one solve, allocated once and reused across the problems of a batch (numba's
-# heap allocations cost as much as the arithmetic of a small problem): P, Q (6, N) the monomials
-# of the normalised points and QP (6, 6) their products' sums, M (9, 9) the normal matrix, L (9, 9) its Cholesky factor, X (m, 9)
-# and theta (m,) the m smallest eigenpairs of M, Y, MY (m, 9), H, V (m, m) and order (m,) the
-# subspace iteration's, S, U (3, 3) the rank-2 projection's eigen-decomposition.
+# Scratch arrays of one solve, allocated once per call, or once per chunk of problems in a batch:
+# P, Q (6, N) the monomials of the normalised points and QP (6, 6) their products' sums, M (9, 9)
+# the normal matrix, L (9, 9) its Cholesky factor, X (m, 9) and theta (m,) the m smallest
+# eigenpairs of M, Y, MY (m, 9), H, V (m, m) and order (m,) the subspace iteration's, S, U (3, 3)
+# the rank-2 projection's eigen-decomposition.
 _Scratch = namedtuple("_Scratch", "P Q QP M L X theta Y MY H V order S U")
 
 
 @njit(cache=True)
 def _scratch(n, m):
     """`_Scratch` for problems of n correspondences and m smallest eigenvectors of M."""
-    return _Scratch(np.empty((6, n)), np.empty((6, n)), np.empty((6, 6)), np.empty((9, 9)), np.empty((9, 9)),
-                    np.empty((m, 9)), np.empty(m), np.empty((m, 9)), np.empty((m, 9)),
-                    np.empty((m, m)), np.empty((m, m)), np.empty(m, np.int64),
+    return _Scratch(np.empty((6, n)), np.empty((6, n)), np.empty((6, 6)), np.empty((9, 9)),
+                    np.empty((9, 9)), np.empty((m, 9)), np.empty(m), np.empty((m, 9)),
+                    np.empty((m, 9)), np.empty((m, m)), np.empty((m, m)), np.empty(m, np.int64),
                     np.empty((3, 3)), np.empty((3, 3)))
 
 
@@ -381,8 +381,9 @@ def _smallest_eigenvectors(M, s):
 def _next_eigenvalue_vanishes(M, s):
     """Whether the eigenvalue of `M` (9, 9) after the m smallest ones in `s.X` (from
     `_smallest_eigenvectors`) is below `_DEGENERATE_EIG` trace(M), i.e. the null space has a
-    dimension > m. Deflation: that eigenvalue is the smallest of M + trace(M) X^T X, which exceeds
-    the threshold exactly when M + trace(M) X^T X - threshold I has a Cholesky factor (into `s.L`)."""
+    dimension > m. Deflation: that eigenvalue is the smallest of M + trace(M) X^T X, which
+    exceeds the threshold exactly when M + trace(M) X^T X - threshold I has a Cholesky factor
+    (computed into `s.L`)."""
     tr = np.trace(M)
     D = s.L  # the deflated matrix, factored in place
     for i in range(9):
