@@ -11,6 +11,8 @@ The public functions validate their input and raise `ValueError` on bad or degen
 The private kernels `_eight_point`, `_seven_point` and `_sampson` do no validation; robust
 estimators call them directly on samples.
 """
+from collections import namedtuple
+
 import numpy as np
 from numba import njit, prange
 
@@ -36,40 +38,49 @@ _MONOMIAL = np.array([[0, 1, 2], [1, 3, 4], [2, 4, 5]])
 
 # ---------------------------------------------------------------------------- kernels
 
+# Scratch arrays of one solve, allocated once per call, or once per chunk of problems in a batch:
+# P, Q (6, N) the monomials of the normalised points and QP (6, 6) their products' sums, M (9, 9)
+# the normal matrix, L (9, 9) its Cholesky factor, X (m, 9) and theta (m,) the m smallest
+# eigenpairs of M, Y, MY (m, 9), H, V (m, m) and order (m,) the subspace iteration's, S, U (3, 3)
+# the rank-2 projection's eigen-decomposition.
+_Scratch = namedtuple("_Scratch", "P Q QP M L X theta Y MY H V order S U")
+
+
 @njit(cache=True)
-def _normalizer(x, w, T):
-    """Hartley normalisation of points `x` (N, 2) with weights `w` (N,): writes the similarity
-    `T` (3, 3) that moves the weighted centroid to the origin and the mean distance to sqrt(2).
-    Returns 0, or 1 when the points coincide."""
+def _scratch(n, m):
+    """`_Scratch` for problems of n correspondences and m smallest eigenvectors of M."""
+    return _Scratch(np.empty((6, n)), np.empty((6, n)), np.empty((6, 6)), np.empty((9, 9)),
+                    np.empty((9, 9)), np.empty((m, 9)), np.empty(m), np.empty((m, 9)),
+                    np.empty((m, 9)), np.empty((m, m)), np.empty((m, m)), np.empty(m, np.int64),
+                    np.empty((3, 3)), np.empty((3, 3)))
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _normalizer(x, w):
+    """Hartley normalisation of points `x` (N, 2) with weights `w` (N,): the similarity
+    T = [[s, 0, a], [0, s, b], [0, 0, 1]] that moves the weighted centroid to the origin and the
+    mean distance to sqrt(2), as the tuple (s, a, b); s = 0 when the points coincide."""
     n = x.shape[0]
+    xy = x.reshape(2 * n)  # flat indexing vectorises, x[i, 0] with its runtime stride does not
     sw = 0.0
     cx = 0.0
     cy = 0.0
     for i in range(n):
         sw += w[i]
-        cx += w[i] * x[i, 0]
-        cy += w[i] * x[i, 1]
+        cx += w[i] * xy[2 * i]
+        cy += w[i] * xy[2 * i + 1]
     cx /= sw
     cy /= sw
     md = 0.0
     for i in range(n):
-        dx = x[i, 0] - cx
-        dy = x[i, 1] - cy
+        dx = xy[2 * i] - cx
+        dy = xy[2 * i + 1] - cy
         md += w[i] * np.sqrt(dx * dx + dy * dy)
     md /= sw
     if md <= 1e-12 * max(abs(cx), abs(cy), 1.0):
-        return 1
+        return 0.0, 0.0, 0.0
     s = np.sqrt(2.0) / md
-    T[0, 0] = s
-    T[0, 1] = 0.0
-    T[0, 2] = -s * cx
-    T[1, 0] = 0.0
-    T[1, 1] = s
-    T[1, 2] = -s * cy
-    T[2, 0] = 0.0
-    T[2, 1] = 0.0
-    T[2, 2] = 1.0
-    return 0
+    return s, -s * cx, -s * cy
 
 
 @njit(cache=True)
@@ -89,84 +100,101 @@ def _collinear(M, iu, iv):
 
 
 @njit(cache=True)
-def _design(x1, x2, w, T1, T2, M):
-    """Normalise both point sets into `T1`, `T2` and build the normal matrix into `M` (9, 9);
-    returns 0 or the status code of the first degeneracy of the point sets found."""
-    if _normalizer(x1, w, T1):
-        return _COINCIDENT1
-    if _normalizer(x2, w, T2):
-        return _COINCIDENT2
-    _normal_matrix(x1, x2, w, T1, T2, M)
-    if _collinear(M, 6, 7):
-        return _COLLINEAR1
-    if _collinear(M, 2, 5):
-        return _COLLINEAR2
-    return _OK
+def _design(x1, x2, w, s):
+    """Normalise both point sets and build their normal matrix into `s.M` (9, 9). Returns the
+    status (0 or the code of the first degeneracy of the point sets found) and the normalisers
+    (s, a, b) of images 1 and 2 (see `_normalizer`)."""
+    t1 = _normalizer(x1, w)
+    t2 = _normalizer(x2, w)
+    if t1[0] == 0.0:
+        return _COINCIDENT1, t1, t2
+    if t2[0] == 0.0:
+        return _COINCIDENT2, t1, t2
+    _normal_matrix(x1, x2, w, t1, t2, s.P, s.Q, s.QP, s.M)
+    if _collinear(s.M, 6, 7):
+        return _COLLINEAR1, t1, t2
+    if _collinear(s.M, 2, 5):
+        return _COLLINEAR2, t1, t2
+    return _OK, t1, t2
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
-def _normal_matrix(x1, x2, w, T1, T2, M):
+def _monomials(x, t, P):
+    """The quadratic monomials (u^2, u v, u, v^2, v, 1) of the normalised points (u, v) = T x of
+    `x` (N, 2) into the rows of `P` (6, N); t = (s, a, b) the normaliser of `_normalizer`."""
+    n = x.shape[0]
+    s, a, b = t
+    xy = x.reshape(2 * n)
+    for i in range(n):
+        u = s * xy[2 * i] + a
+        v = s * xy[2 * i + 1] + b
+        P[0, i] = u * u
+        P[1, i] = u * v
+        P[2, i] = u
+        P[3, i] = v * v
+        P[4, i] = v
+        P[5, i] = 1.0
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _normal_matrix(x1, x2, w, t1, t2, P, Q, QP, M):
     """A^T W A into `M` (9, 9), for the epipolar design matrix A of the normalised points, whose
-    rows are `kron(T2 x2, T1 x1)` so that `A f = 0` for `f = F.ravel()` (row-major).
+    rows are `kron(T2 x2, T1 x1)` so that `A f = 0` for `f = F.ravel()` (row-major); t1, t2 are
+    the normalisers (s, a, b) of `_normalizer`; P, Q (6, N), QP (6, 6) scratch.
 
     Every entry is a weighted sum of `q_i q_k p_j p_l` with p = T1 x1, q = T2 x2, so it is read
-    from the 6x6 sums of the quadratic monomials of q times those of p (36 vectorisable dot
-    products instead of 45 scattered accumulations)."""
+    from the 6x6 sums of the quadratic monomials of q (weighted) times those of p: 36 vectorised
+    dot products instead of 45 scattered accumulations."""
     n = x1.shape[0]
-    P = np.empty((6, n))
-    Q = np.empty((6, n))
-    s1, a1, b1 = T1[0, 0], T1[0, 2], T1[1, 2]
-    s2, a2, b2 = T2[0, 0], T2[0, 2], T2[1, 2]
-    for i in range(n):
-        u1 = s1 * x1[i, 0] + a1
-        v1 = s1 * x1[i, 1] + b1
-        u2 = s2 * x2[i, 0] + a2
-        v2 = s2 * x2[i, 1] + b2
-        P[0, i] = u1 * u1
-        P[1, i] = u1 * v1
-        P[2, i] = u1
-        P[3, i] = v1 * v1
-        P[4, i] = v1
-        P[5, i] = 1.0
-        wi = w[i]
-        Q[0, i] = wi * u2 * u2
-        Q[1, i] = wi * u2 * v2
-        Q[2, i] = wi * u2
-        Q[3, i] = wi * v2 * v2
-        Q[4, i] = wi * v2
-        Q[5, i] = wi
-    S = np.empty((6, 6))
+    _monomials(x1, t1, P)
+    _monomials(x2, t2, Q)
     for a in range(6):
-        for b in range(6):
-            acc = 0.0
-            for i in range(n):
-                acc += Q[a, i] * P[b, i]
-            S[a, b] = acc
+        for i in range(n):
+            Q[a, i] *= w[i]
+    for a in range(6):  # six sums per pass over the points (one row of Q is loaded once)
+        s0 = 0.0
+        s1 = 0.0
+        s2 = 0.0
+        s3 = 0.0
+        s4 = 0.0
+        s5 = 0.0
+        for i in range(n):
+            q = Q[a, i]
+            s0 += q * P[0, i]
+            s1 += q * P[1, i]
+            s2 += q * P[2, i]
+            s3 += q * P[3, i]
+            s4 += q * P[4, i]
+            s5 += q * P[5, i]
+        QP[a, 0] = s0
+        QP[a, 1] = s1
+        QP[a, 2] = s2
+        QP[a, 3] = s3
+        QP[a, 4] = s4
+        QP[a, 5] = s5
     for a in range(9):
         qi, pj = a // 3, a % 3
         for b in range(9):
             qk, pl = b // 3, b % 3
-            M[a, b] = S[_MONOMIAL[qi, qk], _MONOMIAL[pj, pl]]
+            M[a, b] = QP[_MONOMIAL[qi, qk], _MONOMIAL[pj, pl]]
 
 
 @njit(cache=True)
-def _denormalize(Fn, T1, T2, F):
-    """F = T2^T Fn T1, scaled to unit Frobenius norm."""
-    tmp = np.empty((3, 3))
-    for i in range(3):
-        for j in range(3):
-            acc = 0.0
-            for k in range(3):
-                acc += Fn[i, k] * T1[k, j]
-            tmp[i, j] = acc
+def _denormalize(F, t1, t2):
+    """F <- T2^T F T1 in place, scaled to unit Frobenius norm; t1, t2 the normalisers (s, a, b)
+    of `_normalizer`, T = [[s, 0, a], [0, s, b], [0, 0, 1]]."""
+    s1, a1, b1 = t1
+    s2, a2, b2 = t2
+    for i in range(3):  # F T1
+        F[i, 2] += a1 * F[i, 0] + b1 * F[i, 1]
+        F[i, 0] *= s1
+        F[i, 1] *= s1
     nrm = 0.0
-    for i in range(3):
-        for j in range(3):
-            acc = 0.0
-            for k in range(3):
-                acc += T2[k, i] * tmp[k, j]
-            F[i, j] = acc
-            nrm += acc * acc
+    for j in range(3):  # T2^T (F T1)
+        F[2, j] += a2 * F[0, j] + b2 * F[1, j]
+        F[0, j] *= s2
+        F[1, j] *= s2
+        nrm += F[0, j] * F[0, j] + F[1, j] * F[1, j] + F[2, j] * F[2, j]
     nrm = np.sqrt(nrm)
     for i in range(3):
         for j in range(3):
@@ -224,85 +252,94 @@ def _jacobi_eigh(A, V):
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
-def _subspace_iteration(M, X, theta):
-    """Subspace inverse iteration for the m smallest eigenpairs of a positive semi-definite `M`
-    (9, 9), m = X.shape[0]: Ritz vectors into the rows of `X` (m, 9), Ritz values ascending
-    into `theta` (m,). Returns False when it does not converge (then use a dense solver).
+def _cholesky(A, shift, L):
+    """Lower Cholesky factor of `A + shift I` (9, 9) into `L` (may be `A` itself), with the
+    reciprocals of its diagonal on the diagonal (the triangular solves multiply by them). Returns
+    False when the matrix is not numerically positive definite.
 
-    Converged means the residual |M x - theta x| of the first m - 1 Ritz pairs is below 1e-13
-    trace(M); the last pair only bounds the next eigenvalue from above (degeneracy checks).
-    A Cholesky factor of M + 1e-13 trace(M) I makes each iteration a pair of triangular solves,
-    several times cheaper than a dense 9x9 eigen-decomposition."""
+    Right-looking (each column updates the trailing block at once): the chain of dependent
+    operations between two pivots is shorter than in the dot-product form."""
     n = 9  # a compile-time size lets the compiler unroll the small loops
-    m = X.shape[0]
-    tr = 0.0
     for i in range(n):
-        tr += M[i, i]
-    L = np.zeros((n, n))  # lower Cholesky factor; U = L^T kept too for row-wise back substitution
-    U = np.zeros((n, n))
+        for j in range(i + 1):
+            L[i, j] = A[i, j]
+        L[i, i] += shift
     for j in range(n):
-        s = M[j, j] + 1e-13 * tr
-        for k in range(j):
-            s -= L[j, k] * L[j, k]
-        if s <= 0.0:
+        d = L[j, j]
+        if d <= 0.0:
             return False
-        L[j, j] = np.sqrt(s)
-        U[j, j] = L[j, j]
+        r = 1.0 / np.sqrt(d)
+        L[j, j] = r
         for i in range(j + 1, n):
-            s = M[i, j]
-            for k in range(j):
-                s -= L[i, k] * L[j, k]
-            L[i, j] = s / L[j, j]
-            U[j, i] = L[i, j]
+            L[i, j] *= r
+        for k in range(j + 1, n):
+            lkj = L[k, j]
+            for i in range(k, n):
+                L[i, k] -= L[i, j] * lkj
+    return True
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _subspace_iteration(M, s):
+    """Subspace inverse iteration for the m smallest eigenpairs of a positive semi-definite `M`
+    (9, 9), m = s.X.shape[0]: Ritz vectors into the rows of `s.X` (m, 9), Ritz values ascending
+    into `s.theta` (m,). Returns False when it does not converge (then use a dense solver).
+
+    Converged means the residual |M x - theta x| of every Ritz pair is below 1e-13 trace(M).
+    A Cholesky factor of M + 1e-13 trace(M) I makes each iteration a pair of triangular solves,
+    several times cheaper than a dense 9x9 eigen-decomposition. With m = 1 this is plain inverse
+    iteration: no orthogonalisation, and the Rayleigh-Ritz step is the Rayleigh quotient."""
+    n = 9
+    L, X, theta, Y, MY, H, V, order = s.L, s.X, s.theta, s.Y, s.MY, s.H, s.V, s.order
+    m = X.shape[0]
+    tr = np.trace(M)
+    if not _cholesky(M, 1e-13 * tr, L):
+        return False
     for c in range(m):  # a fixed generic start
         for i in range(n):
             X[c, i] = 1.0 / (1.0 + i + 3.7 * c) - (0.3 if i % m == c else 0.0)
-    Y = np.empty((m, n))
-    MY = np.empty((m, n))
-    H = np.empty((m, m))
-    Q = np.empty((m, m))
-    order = np.empty(m, np.int64)
     for _ in range(30):
-        for c in range(m):
-            x = X[c]
-            y = Y[c]
-            for i in range(n):  # y = L^-1 x
-                s = x[i]
+        for i in range(n):  # each row y = L^-1 x, the m rows interleaved
+            for c in range(m):
+                e = X[c, i]
                 for k in range(i):
-                    s -= L[i, k] * y[k]
-                y[i] = s / L[i, i]
-            for i in range(n - 1, -1, -1):  # y = L^-T y
-                s = y[i]
+                    e -= L[i, k] * Y[c, k]
+                Y[c, i] = e * L[i, i]
+        for i in range(n - 1, -1, -1):  # each row y = L^-T y
+            for c in range(m):
+                e = Y[c, i]
                 for k in range(i + 1, n):
-                    s -= U[i, k] * y[k]
-                y[i] = s / U[i, i]
+                    e -= L[k, i] * Y[c, k]
+                Y[c, i] = e * L[i, i]
+        for c in range(m):
+            y = Y[c]
             for _pass in range(2):  # Gram-Schmidt, twice: the iterates become nearly parallel
                 for d in range(c):
                     z = Y[d]
-                    s = 0.0
+                    e = 0.0
                     for i in range(n):
-                        s += y[i] * z[i]
+                        e += y[i] * z[i]
                     for i in range(n):
-                        y[i] -= s * z[i]
-            s = 0.0
+                        y[i] -= e * z[i]
+            e = 0.0
             for i in range(n):
-                s += y[i] * y[i]
-            s = 1.0 / np.sqrt(s)
+                e += y[i] * y[i]
+            e = 1.0 / np.sqrt(e)
             for i in range(n):
-                y[i] *= s
-            my = MY[c]
-            for i in range(n):  # Rayleigh-Ritz: H = Y M Y^T
-                s = 0.0
+                y[i] *= e
+        for c in range(m):  # Rayleigh-Ritz: H = Y M Y^T
+            for i in range(n):
+                e = 0.0
                 for k in range(n):
-                    s += M[i, k] * y[k]
-                my[i] = s
+                    e += M[i, k] * Y[c, k]
+                MY[c, i] = e
             for d in range(c + 1):
-                s = 0.0
+                e = 0.0
                 for i in range(n):
-                    s += Y[d, i] * my[i]
-                H[c, d] = s
-                H[d, c] = s
-        _jacobi_eigh(H, Q)
+                    e += Y[d, i] * MY[c, i]
+                H[c, d] = e
+                H[d, c] = e
+        _jacobi_eigh(H, V)
         for a in range(m):
             order[a] = a
         for a in range(m):
@@ -314,42 +351,57 @@ def _subspace_iteration(M, X, theta):
             c = order[a]
             theta[a] = H[c, c]
             for i in range(n):
-                s = 0.0
+                e = 0.0
                 r = 0.0
                 for b in range(m):
-                    s += Q[b, c] * Y[b, i]
-                    r += Q[b, c] * MY[b, i]
-                X[a, i] = s
-                if a < m - 1:
-                    res = max(res, abs(r - theta[a] * s))
+                    e += V[b, c] * Y[b, i]
+                    r += V[b, c] * MY[b, i]
+                X[a, i] = e
+                res = max(res, abs(r - theta[a] * e))
         if res <= 1e-13 * tr:
             return True
     return False
 
 
 @njit(cache=True)
-def _smallest_eigenvectors(M, X, theta):
-    """The m = X.shape[0] smallest eigenpairs of a positive semi-definite `M` (9, 9): vectors into
-    the rows of `X` (m, 9), values ascending into `theta`; the first m - 1 are accurate,
-    `theta[m-1]` is an upper bound of the m-th eigenvalue. Fast subspace iteration, dense fallback."""
-    if _subspace_iteration(M, X, theta):
+def _smallest_eigenvectors(M, s):
+    """The m = s.X.shape[0] smallest eigenpairs of a positive semi-definite `M` (9, 9): unit
+    vectors into the rows of `s.X` (m, 9), values ascending into `s.theta` (m,). Fast subspace
+    iteration, dense fallback."""
+    if _subspace_iteration(M, s):
         return
     evals, evecs = np.linalg.eigh(M)
-    for c in range(X.shape[0]):
-        theta[c] = evals[c]
+    for c in range(s.X.shape[0]):
+        s.theta[c] = evals[c]
         for i in range(M.shape[0]):
-            X[c, i] = evecs[i, c]
+            s.X[c, i] = evecs[i, c]
 
 
 @njit(cache=True)
-def _rank2(F):
+def _next_eigenvalue_vanishes(M, s):
+    """Whether the eigenvalue of `M` (9, 9) after the m smallest ones in `s.X` (from
+    `_smallest_eigenvectors`) is below `_DEGENERATE_EIG` trace(M), i.e. the null space has a
+    dimension > m. Deflation: that eigenvalue is the smallest of M + trace(M) X^T X, which
+    exceeds the threshold exactly when M + trace(M) X^T X - threshold I has a Cholesky factor
+    (computed into `s.L`)."""
+    tr = np.trace(M)
+    D = s.L  # the deflated matrix, factored in place
+    for i in range(9):
+        for j in range(9):
+            e = M[i, j]
+            for c in range(s.X.shape[0]):
+                e += tr * s.X[c, i] * s.X[c, j]
+            D[i, j] = e
+    return not _cholesky(D, -_DEGENERATE_EIG * tr, D)
+
+
+@njit(cache=True)
+def _rank2(F, S, V):
     """Closest rank-2 matrix (Frobenius) to `F` (3, 3), in place: F (I - v v^T) with v the right
-    singular vector of the smallest singular value (eigenvector of F^T F)."""
-    S = np.empty((3, 3))
+    singular vector of the smallest singular value (eigenvector of F^T F); S, V (3, 3) scratch."""
     for i in range(3):
         for j in range(3):
             S[i, j] = F[0, i] * F[0, j] + F[1, i] * F[1, j] + F[2, i] * F[2, j]
-    V = np.empty((3, 3))
     _jacobi_eigh(S, V)
     k = 0
     for i in range(1, 3):
@@ -364,25 +416,20 @@ def _rank2(F):
 
 
 @njit(cache=True)
-def _eight_point_into(x1, x2, w, F):
-    """Weighted normalised eight-point solve into `F` (3, 3); returns a status code (0 = ok)."""
-    T1 = np.empty((3, 3))
-    T2 = np.empty((3, 3))
-    M = np.empty((9, 9))
-    status = _design(x1, x2, w, T1, T2, M)
+def _eight_point_into(x1, x2, w, F, s):
+    """Weighted normalised eight-point solve into `F` (3, 3), with the scratch `s` of
+    `_scratch(N, 1)`; returns a status code (0 = ok)."""
+    status, t1, t2 = _design(x1, x2, w, s)
     if status:
         return status
-    X = np.empty((2, 9))
-    theta = np.empty(2)
-    _smallest_eigenvectors(M, X, theta)
-    if theta[1] <= _DEGENERATE_EIG * np.trace(M):
+    _smallest_eigenvectors(s.M, s)
+    if _next_eigenvalue_vanishes(s.M, s):
         return _RANK
-    Fn = np.empty((3, 3))
     for i in range(3):
         for j in range(3):
-            Fn[i, j] = X[0, 3 * i + j]
-    _rank2(Fn)
-    _denormalize(Fn, T1, T2, F)
+            F[i, j] = s.X[0, 3 * i + j]
+    _rank2(F, s.S, s.U)
+    _denormalize(F, t1, t2)
     return _OK
 
 
@@ -393,16 +440,23 @@ def _eight_point(x1, x2):
     No validation: a degenerate input (coincident or collinear points, rank-deficient design)
     gives an F full of NaN."""
     F = np.empty((3, 3))
-    if _eight_point_into(x1, x2, np.ones(x1.shape[0]), F):
+    if _eight_point_into(x1, x2, np.ones(x1.shape[0]), F, _scratch(x1.shape[0], 1)):
         F[:] = np.nan
     return F
 
 
+# Problems per scratch allocation in `_eight_point_batch`.
+_BATCH_CHUNK = 64
+
+
 @njit(cache=True, parallel=True)
 def _eight_point_batch(x1s, x2s, Fs, status):
-    w = np.ones(x1s.shape[1])
-    for b in prange(x1s.shape[0]):
-        status[b] = _eight_point_into(x1s[b], x2s[b], w, Fs[b])
+    n_problems, n = x1s.shape[0], x1s.shape[1]
+    w = np.ones(n)
+    for chunk in prange((n_problems + _BATCH_CHUNK - 1) // _BATCH_CHUNK):
+        s = _scratch(n, 1)
+        for b in range(chunk * _BATCH_CHUNK, min(n_problems, (chunk + 1) * _BATCH_CHUNK)):
+            status[b] = _eight_point_into(x1s[b], x2s[b], w, Fs[b], s)
 
 
 @njit(cache=True)
@@ -456,16 +510,14 @@ def _seven_point(x1, x2, out):
     Writes k in 1..3 unit-norm rank-2 candidates into `out` (3, 3, 3) and returns k; returns 0
     (nothing written) when the sample is degenerate (coincident or collinear points, a null
     space of dimension > 2). No validation."""
-    T1 = np.empty((3, 3))
-    T2 = np.empty((3, 3))
-    M = np.empty((9, 9))
-    if _design(x1, x2, np.ones(x1.shape[0]), T1, T2, M):
+    s = _scratch(7, 2)
+    status, t1, t2 = _design(x1, x2, np.ones(7), s)
+    if status:
         return 0
-    X = np.empty((3, 9))
-    theta = np.empty(3)
-    _smallest_eigenvectors(M, X, theta)
-    if theta[2] <= _DEGENERATE_EIG * np.trace(M):
+    _smallest_eigenvectors(s.M, s)
+    if _next_eigenvalue_vanishes(s.M, s):
         return 0
+    X = s.X
     F1 = np.empty((3, 3))
     F2 = np.empty((3, 3))
     D = np.empty((3, 3))
@@ -494,7 +546,8 @@ def _seven_point(x1, x2, out):
         n = _cubic_roots(c3, c2, c1, c0, roots)
     else:
         # The cubic degenerates: D itself (a -> infinity) is singular, plus a quadratic's roots.
-        _denormalize(D, T1, T2, out[0])
+        out[0] = D
+        _denormalize(out[0], t1, t2)
         k = 1
         n = 0
         if abs(c2) > 1e-10 * scale:
@@ -510,8 +563,8 @@ def _seven_point(x1, x2, out):
     for r in range(n):
         for i in range(3):
             for j in range(3):
-                G[i, j] = F2[i, j] + roots[r] * D[i, j]
-        _denormalize(G, T1, T2, out[k])
+                out[k, i, j] = F2[i, j] + roots[r] * D[i, j]
+        _denormalize(out[k], t1, t2)
         k += 1
     return k
 
@@ -586,7 +639,7 @@ def eight_point(x1, x2, weights=None):
         if (w < 0).any() or np.count_nonzero(w) < 8:
             raise ValueError("weights: expected non-negative values, at least 8 of them positive")
     F = np.empty((3, 3))
-    _raise_status(_eight_point_into(x1, x2, w, F), 8)
+    _raise_status(_eight_point_into(x1, x2, w, F, _scratch(x1.shape[0], 1)), 8)
     return F
 
 
@@ -620,8 +673,7 @@ def seven_point(x1, x2):
     x1, x2 = _checks.point_pairs(x1, x2, 7)
     if x1.shape[0] != 7:
         raise ValueError(f"x1: expected exactly 7 points, got {x1.shape[0]}")
-    _raise_status(_design(x1, x2, np.ones(7), np.empty((3, 3)), np.empty((3, 3)),
-                          np.empty((9, 9))), 7)
+    _raise_status(_design(x1, x2, np.ones(7), _scratch(7, 2))[0], 7)
     out = np.empty((3, 3, 3))
     k = _seven_point(x1, x2, out)
     _raise_status(_RANK if k == 0 else _OK, 7)

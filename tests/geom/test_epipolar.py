@@ -105,26 +105,40 @@ def psd_matrix(seed, smallest):
     return (M + M.T) / 2
 
 
-@given(seeds(), st.sampled_from([2, 3]), st.floats(1e-6, 1.0), st.booleans())
+@given(seeds(), st.sampled_from([1, 2]), st.floats(1e-6, 1.0), st.booleans())
 def test_smallest_eigenvectors_match_lapack(seed, m, gap, zero):
     """The eigen-solver under the estimators, on spectra with an exact zero or with clustered
     small eigenvalues (slow subspace convergence, where the dense fallback takes over)."""
     M = psd_matrix(seed, [0.0 if zero else 0.01, 0.01 * (1 + gap), 0.01 * (1 + 2 * gap)])
-    X, theta = np.empty((m, 9)), np.empty(m)
-    ep._smallest_eigenvectors(M, X, theta)
-    evals = np.linalg.eigvalsh(M)
-    np.testing.assert_allclose(theta[:m - 1], evals[:m - 1], atol=1e-12)
-    assert theta[m - 1] >= evals[m - 1] - 1e-12  # an upper bound of the m-th eigenvalue
+    s = ep._scratch(0, m)
+    ep._smallest_eigenvectors(M, s)
+    X, theta = s.X, s.theta
+    np.testing.assert_allclose(theta, np.linalg.eigvalsh(M)[:m], atol=1e-12)
     np.testing.assert_allclose(X @ X.T, np.eye(m), atol=1e-12)
-    residual = X[:m - 1] @ M - theta[:m - 1, None] * X[:m - 1]
-    assert np.abs(residual).max() < 1e-11
+    assert np.abs(X @ M - theta[:, None] * X).max() < 1e-11
 
 
 def test_subspace_iteration_gives_up_on_clustered_eigenvalues():
     M = psd_matrix(0, [0.01, 0.01 * (1 + 1e-6), 0.01 * (1 + 2e-6)])
-    X, theta = np.empty((2, 9)), np.empty(2)
-    assert not ep._subspace_iteration(M, X, theta)
-    assert ep._subspace_iteration(psd_matrix(0, [0.0, 0.01, 0.02]), X, theta)
+    s = ep._scratch(0, 1)
+    assert not ep._subspace_iteration(M, s)
+    assert ep._subspace_iteration(psd_matrix(0, [0.0, 0.01, 0.02]), s)
+
+
+@pytest.mark.parametrize("m, smallest, vanishes", [
+    (1, [0.0, 0.02], False),
+    (1, [0.0, 0.0], True),
+    (1, [1e-3, 1e-3 * (1 + 1e-7)], False),  # clustered but not null: the dense fallback
+    (2, [0.0, 0.0, 0.02], False),
+    (2, [0.0, 0.0, 0.0], True),
+    (2, [0.0, 1e-14, 1e-13], True),
+])
+def test_next_eigenvalue_vanishes_detects_a_larger_null_space(m, smallest, vanishes):
+    M = psd_matrix(1, smallest)
+    s = ep._scratch(0, m)
+    ep._smallest_eigenvectors(M, s)
+    assert ep._next_eigenvalue_vanishes(M, s) == vanishes
+    assert (np.linalg.eigvalsh(M)[m] <= ep._DEGENERATE_EIG * np.trace(M)) == vanishes
 
 
 @given(seeds(), st.sampled_from([2, 3, 9]))
