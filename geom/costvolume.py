@@ -85,29 +85,29 @@ def _min_tree(v, tree):
     return tree[0]
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, error_model="numpy", boundscheck=False)
 def _step(c, prev, mprev, p1, jump, cur):
     """One SGM recursion step: cur[d] = c[d] + min(prev[d], prev[d -+ 1] + p1, mprev + jump)
-    - mprev. float32 throughout (a float64 scalar would stop the loop from vectorising)."""
+    - mprev, for D >= 2. c: the pixel's costs (any real dtype); float32 arithmetic throughout
+    (a float64 or int64 scalar would stop the loop from vectorising)."""
     D = c.shape[0]
     j = jump + mprev
-    if D == 1:
-        cur[0] = c[0]
-        return
-    cur[0] = c[0] + min(min(prev[0], prev[1] + p1), j) - mprev
+    cur[0] = np.float32(c[0]) + min(min(prev[0], prev[1] + p1), j) - mprev
     for d in range(1, D - 1):
-        cur[d] = c[d] + min(min(prev[d], min(prev[d - 1], prev[d + 1]) + p1), j) - mprev
-    cur[D - 1] = c[D - 1] + min(min(prev[D - 1], prev[D - 2] + p1), j) - mprev
+        cur[d] = np.float32(c[d]) + min(min(prev[d], min(prev[d - 1], prev[d + 1]) + p1), j) \
+            - mprev
+    cur[D - 1] = np.float32(c[D - 1]) + min(min(prev[D - 1], prev[D - 2] + p1), j) - mprev
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, error_model="numpy", boundscheck=False)
 def _sgm_pass(cost, guide, p1, p2, scale, diagonal, sg, S):
     """Half of the paths in one raster pass: rows in order `sg` (+1 top-down, -1 bottom-up),
     pixels in order `sg` along the row; paths arriving from the previous pixel of the row and
-    from the previous row (straight, and with `diagonal` both diagonals). Writes their sum to S.
-    Path costs of the previous row live in (paths, W, D) buffers, so the volume is read once."""
+    from the previous row (straight, and with `diagonal` both diagonals). Writes their sum to S
+    (float32, or uint16 rounded down). Path costs of the previous row live in float32
+    (paths, W, D) buffers, so the volume is read once and S written once."""
     H, W, D = cost.shape
-    n = 1
+    n = 2
     while n < D:
         n *= 2
     npaths = 3 if diagonal else 1
@@ -121,44 +121,58 @@ def _sgm_pass(cost, guide, p1, p2, scale, diagonal, sg, S):
     hprev = np.full(n, inf, np.float32)
     hcur = np.full(n, inf, np.float32)
     hmin = np.float32(0.0)
-    tree = np.empty(max(n // 2, 1), np.float32)
+    tree = np.empty(n // 2, np.float32)
+    acc = np.empty(D, np.float32)
     for yi in range(H):
         y = yi if sg > 0 else H - 1 - yi
         for xi in range(W):
             x = xi if sg > 0 else W - 1 - xi
             c = cost[y, x]
-            s = S[y, x]
             g = guide[y, x]
             if xi == 0:
-                hcur[:D] = c
+                for d in range(D):
+                    hcur[d] = c[d]
             else:
                 jump = max(p1, p2 / (one + abs(g - guide[y, x - sg]) / scale))
                 _step(c, hprev, hmin, p1, jump, hcur)
             hmin = _min_tree(hcur, tree)
             for d in range(D):
-                s[d] = hcur[d]
+                acc[d] = hcur[d]
             hprev, hcur = hcur, hprev
             for k in range(npaths):
                 px = x - offsets[k]
                 cur = crow[k, x]
                 if yi == 0 or px < 0 or px >= W:
-                    cur[:D] = c
+                    for d in range(D):
+                        cur[d] = c[d]
                 else:
                     jump = max(p1, p2 / (one + abs(g - guide[y - sg, px]) / scale))
                     _step(c, prow[k, px], pmin[k, px], p1, jump, cur)
                 cmin[k, x] = _min_tree(cur, tree)
                 for d in range(D):
-                    s[d] += cur[d]
+                    acc[d] += cur[d]
+            s = S[y, x]
+            for d in range(D):
+                s[d] = acc[d]
         prow, crow = crow, prow
         pmin, cmin = cmin, pmin
 
 
-@njit(cache=True, parallel=True)
-def _sgm(cost, guide, p1, p2, scale, diagonal):
-    """Sum over 4 (or 8 with `diagonal`) paths: the two raster passes run in parallel, each into
-    its own volume, then add up."""
+def _sgm(cost, guide, p1, p2, scale, diagonal, dtype=np.float32):
+    """Sum over 4 (or 8 with `diagonal`) paths of a (H, W, D) volume (float32 or uint8), as a
+    `dtype` volume (float32, or uint16 when the caller knows the sums fit)."""
     H, W, D = cost.shape
-    S = np.empty((2, H, W, D), np.float32)
+    if D == 1:  # every path cost is the cost itself
+        return cost.astype(dtype) * dtype(8 if diagonal else 4)
+    S = np.empty((2, H, W, D), dtype)
+    _sgm_both(cost, guide, p1, p2, scale, diagonal, S)
+    return S[0]
+
+
+@njit(cache=True, parallel=True, error_model="numpy", boundscheck=False)
+def _sgm_both(cost, guide, p1, p2, scale, diagonal, S):
+    """The two raster passes in parallel, each into its own half of S; then S[0] += S[1]."""
+    H, W, D = cost.shape
     for k in prange(2):
         _sgm_pass(cost, guide, p1, p2, scale, diagonal, 1 - 2 * k, S[k])
     for y in prange(H):
@@ -167,7 +181,6 @@ def _sgm(cost, guide, p1, p2, scale, diagonal):
         for x in range(W):
             for d in range(D):
                 a[x, d] += b[x, d]
-    return S[0]
 
 
 @njit(cache=True, parallel=True, fastmath=True)
@@ -240,11 +253,15 @@ def _winner_take_all(S, uniqueness, fit):
             f = np.float32(k)
             if 0 < k < D - 1:
                 q = fit[y, x]
-                denom = q[k - 1] - 2 * q[k] + q[k + 1]
+                qm = np.float32(q[k - 1])  # float: unsigned differences would wrap
+                q0 = np.float32(q[k])
+                qp = np.float32(q[k + 1])
+                denom = qm - 2 * q0 + qp
                 if denom > 0:
-                    f += min(max(0.5 * (q[k - 1] - q[k + 1]) / denom, -0.5), 0.5)
+                    f += min(max(0.5 * (qm - qp) / denom, -0.5), 0.5)
             best[y, x] = c[k]
-            conf[y, x] = 1.0 if second == np.inf or second <= 0 else max(0.0, 1.0 - c[k] / second)
+            b = best[y, x]
+            conf[y, x] = 1.0 if second == np.inf or second <= 0 else max(0.0, 1.0 - b / second)
             index[y, x] = f if c[k] * (1 + uniqueness) <= second else np.nan
     return index, best, conf
 

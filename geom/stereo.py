@@ -74,10 +74,14 @@ def stereo_disparity(left, right, num_disparities, min_disparity=0, *, census_wi
 
     cl = _census(L, wh // 2, ww // 2)
     cr = _census(R, wh // 2, ww // 2)
-    cost = _census_cost(cl, cr, dmin, D, np.float32((wh * ww - 1) / 2))
+    cost = _census_cost(cl, cr, dmin, D, np.uint8((wh * ww - 1) // 2))
+    cmax = wh * ww - 1
     if block_size > 1:
-        cost = _box_sum(cost, block_size // 2)
-    S = _sgm(cost, L, *penalties, diagonal)
+        cost = _box_sum(cost.astype(np.float32), block_size // 2)
+        cmax *= block_size ** 2
+    # path costs are at most cmax + p2: their sum fits uint16 (half the memory traffic) mostly
+    fits = (8 if diagonal else 4) * (cmax + penalties[1]) < np.iinfo(np.uint16).max
+    S = _sgm(cost, L, *penalties, diagonal, np.uint16 if fits else np.float32)
     index, _, conf = _winner_take_all(S, np.float32(uniqueness), S)
     if lr_max_diff is not None:
         _left_right_check(index, _right_winner(S, dmin), dmin, np.float32(lr_max_diff))
@@ -97,22 +101,27 @@ def _window(window):
     return wh, ww
 
 
-@njit(cache=True, parallel=True)
 def _census(img, ry, rx):
-    H, W = img.shape
+    return _census_padded(np.pad(img, ((ry, ry), (rx, rx)), mode="edge"), ry, rx)
+
+
+@njit(cache=True, parallel=True, error_model="numpy", boundscheck=False)
+def _census_padded(pad, ry, rx):
+    """Census of the interior of an edge-padded image: for each window offset, one vectorised
+    sweep along the row (no clamping in the inner loop)."""
+    H = pad.shape[0] - 2 * ry
+    W = pad.shape[1] - 2 * rx
     out = np.zeros((H, W), np.uint64)
     for y in prange(H):
-        for x in range(W):
-            c = img[y, x]
-            sig = np.uint64(0)
-            for dy in range(-ry, ry + 1):
-                yy = min(max(y + dy, 0), H - 1)
-                for dx in range(-rx, rx + 1):
-                    if dy == 0 and dx == 0:
-                        continue
-                    xx = min(max(x + dx, 0), W - 1)
-                    sig = (sig << _U1) | (_U1 if img[yy, xx] < c else np.uint64(0))
-            out[y, x] = sig
+        sig = out[y]
+        centre = pad[y + ry, rx:rx + W]
+        for dy in range(-ry, ry + 1):
+            for dx in range(-rx, rx + 1):
+                if dy == 0 and dx == 0:
+                    continue
+                row = pad[y + ry + dy, rx + dx:rx + dx + W]
+                for x in range(W):
+                    sig[x] = (sig[x] << _U1) | np.uint64(row[x] < centre[x])
     return out
 
 
@@ -124,35 +133,48 @@ def _popcount(v):
     return (v * np.uint64(0x0101010101010101)) >> np.uint64(56)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, error_model="numpy", boundscheck=False)
 def _census_cost(cl, cr, dmin, D, unknown):
-    """Hamming distance between left (x, y) and right (x - dmin - d, y): (H, W, D) float32;
+    """Hamming distance between left (x, y) and right (x - dmin - d, y): (H, W, D) uint8;
     `unknown` where the right pixel falls outside the image."""
     H, W = cl.shape
-    cost = np.empty((H, W, D), np.float32)
+    cost = np.empty((H, W, D), np.uint8)
     for y in prange(H):
+        right = cr[y]
         for x in range(W):
             a = cl[y, x]
-            for d in range(D):
-                xr = x - dmin - d
-                cost[y, x, d] = np.float32(_popcount(a ^ cr[y, xr])) if 0 <= xr < W else unknown
+            c = cost[y, x]
+            lo = min(max(x - dmin - W + 1, 0), D)  # d range whose right pixel is inside
+            hi = max(min(x - dmin + 1, D), lo)
+            for d in range(lo):
+                c[d] = unknown
+            for d in range(lo, hi):
+                c[d] = np.uint8(_popcount(a ^ right[x - dmin - d]))
+            for d in range(hi, D):
+                c[d] = unknown
     return cost
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, error_model="numpy", boundscheck=False)
 def _right_winner(S, dmin):
     """Integer disparity index of every right-image pixel from the left volume:
-    argmin_d S[y, xr + dmin + d, d] (-1 where no hypothesis lands in the left image)."""
+    argmin_d S[y, xr + dmin + d, d] (-1 where no hypothesis lands in the left image; ties to the
+    lowest d). Reads S in memory order, keeping the running minimum of every right pixel."""
     H, W, D = S.shape
     out = np.full((H, W), -1, np.int64)
     for y in prange(H):
-        for xr in range(W):
-            best = np.inf
-            for d in range(D):
-                x = xr + dmin + d
-                if 0 <= x < W and S[y, x, d] < best:
-                    best = S[y, x, d]
-                    out[y, xr] = d
+        best = np.full(W, np.inf, np.float32)
+        idx = out[y]
+        for x in range(W):
+            c = S[y, x]
+            lo = min(max(x - dmin - W + 1, 0), D)
+            hi = max(min(x - dmin + 1, D), lo)
+            for d in range(lo, hi):
+                xr = x - dmin - d
+                v = np.float32(c[d])
+                if v < best[xr]:
+                    best[xr] = v
+                    idx[xr] = d
     return out
 
 
