@@ -227,7 +227,25 @@ def _box_sum(cost, r):
     return out.reshape(H, W, D)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, error_model="numpy", boundscheck=False)
+def _range_min(c, lo, hi, lanes):
+    """Minimum of float32(c[lo:hi]) (+inf if empty), through the independent running minima
+    `lanes` (length 16), so that it vectorises with no float reassociation."""
+    lanes[:] = np.inf
+    d = lo
+    while d + 16 <= hi:
+        for i in range(16):
+            lanes[i] = min(lanes[i], np.float32(c[d + i]))
+        d += 16
+    for i in range(hi - d):
+        lanes[i] = min(lanes[i], np.float32(c[d + i]))
+    m = lanes[0]
+    for i in range(1, 16):
+        m = min(m, lanes[i])
+    return m
+
+
+@njit(cache=True, parallel=True, error_model="numpy", boundscheck=False)
 def _winner_take_all(S, uniqueness, fit):
     """Per pixel: the sub-hypothesis index of the minimum of S (refined by the vertex of the
     parabola through `fit`'s costs at the minimum and its two neighbours, clipped to half a step;
@@ -240,16 +258,15 @@ def _winner_take_all(S, uniqueness, fit):
     best = np.empty((H, W), np.float32)
     conf = np.empty((H, W), np.float32)
     for y in prange(H):
+        lanes = np.empty(16, np.float32)
         for x in range(W):
             c = S[y, x]
+            m = _range_min(c, 0, D, lanes)
             k = 0
-            for d in range(1, D):
-                if c[d] < c[k]:
-                    k = d
-            second = np.inf
-            for d in range(D):
-                if abs(d - k) > 1 and c[d] < second:
-                    second = c[d]
+            while k < D - 1 and not np.float32(c[k]) <= m:  # first minimum (m is NaN: last)
+                k += 1
+            second = min(_range_min(c, 0, max(k - 1, 0), lanes),
+                         _range_min(c, min(k + 2, D), D, lanes))
             f = np.float32(k)
             if 0 < k < D - 1:
                 q = fit[y, x]
@@ -259,10 +276,10 @@ def _winner_take_all(S, uniqueness, fit):
                 denom = qm - 2 * q0 + qp
                 if denom > 0:
                     f += min(max(0.5 * (qm - qp) / denom, -0.5), 0.5)
-            best[y, x] = c[k]
-            b = best[y, x]
+            b = np.float32(c[k])
+            best[y, x] = b
             conf[y, x] = 1.0 if second == np.inf or second <= 0 else max(0.0, 1.0 - b / second)
-            index[y, x] = f if c[k] * (1 + uniqueness) <= second else np.nan
+            index[y, x] = f if b * (1 + uniqueness) <= second else np.nan
     return index, best, conf
 
 

@@ -140,41 +140,51 @@ def _census_cost(cl, cr, dmin, D, unknown):
     H, W = cl.shape
     cost = np.empty((H, W, D), np.uint8)
     for y in prange(H):
-        right = cr[y]
+        rev = cr[y, ::-1].copy()  # right pixel x - dmin - d is rev[W - 1 - x + dmin + d]
         for x in range(W):
             a = cl[y, x]
             c = cost[y, x]
-            lo = min(max(x - dmin - W + 1, 0), D)  # d range whose right pixel is inside
-            hi = max(min(x - dmin + 1, D), lo)
+            lo, hi = _inside(x, dmin, D, W)
             for d in range(lo):
                 c[d] = unknown
+            o = W - 1 - x + dmin
             for d in range(lo, hi):
-                c[d] = np.uint8(_popcount(a ^ right[x - dmin - d]))
+                c[d] = np.uint8(_popcount(a ^ rev[o + d]))
             for d in range(hi, D):
                 c[d] = unknown
     return cost
+
+
+@njit(cache=True)
+def _inside(x, dmin, D, W):
+    """Range [lo, hi) of the disparity indices d whose right pixel x - dmin - d is in [0, W)."""
+    lo = min(max(x - dmin - W + 1, 0), D)
+    return lo, max(min(x - dmin + 1, D), lo)
 
 
 @njit(cache=True, parallel=True, error_model="numpy", boundscheck=False)
 def _right_winner(S, dmin):
     """Integer disparity index of every right-image pixel from the left volume:
     argmin_d S[y, xr + dmin + d, d] (-1 where no hypothesis lands in the left image; ties to the
-    lowest d). Reads S in memory order, keeping the running minimum of every right pixel."""
+    lowest d). Reads S in memory order, keeping the running minimum of every right pixel (kept
+    in reversed order, so that the updates for the d of one left pixel are contiguous)."""
     H, W, D = S.shape
-    out = np.full((H, W), -1, np.int64)
+    out = np.empty((H, W), np.int64)
     for y in prange(H):
-        best = np.full(W, np.inf, np.float32)
-        idx = out[y]
+        best = np.full(W, np.inf, np.float32)  # right pixel xr at W - 1 - xr
+        idx = np.full(W, -1, np.int32)
         for x in range(W):
             c = S[y, x]
-            lo = min(max(x - dmin - W + 1, 0), D)
-            hi = max(min(x - dmin + 1, D), lo)
+            lo, hi = _inside(x, dmin, D, W)
+            o = W - 1 - x + dmin
             for d in range(lo, hi):
-                xr = x - dmin - d
                 v = np.float32(c[d])
-                if v < best[xr]:
-                    best[xr] = v
-                    idx[xr] = d
+                b = best[o + d]
+                lower = v < b
+                best[o + d] = v if lower else b
+                idx[o + d] = d if lower else idx[o + d]
+        for xr in range(W):
+            out[y, xr] = idx[W - 1 - xr]
     return out
 
 
