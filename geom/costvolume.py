@@ -88,41 +88,42 @@ def _min_tree(v, tree):
 @njit(cache=True, fastmath=True, error_model="numpy", boundscheck=False)
 def _step(c, prev, mprev, p1, jump, cur):
     """One SGM recursion step: cur[d] = c[d] + min(prev[d], prev[d -+ 1] + p1, mprev + jump)
-    - mprev, for D >= 2. c: the pixel's costs (any real dtype); float32 arithmetic throughout
-    (a float64 or int64 scalar would stop the loop from vectorising)."""
+    - mprev, for D >= 2, in the dtype of cur: float32, or uint16 (every term is >= 0; LLVM
+    narrows numba's int64 arithmetic back to 16-bit vector lanes)."""
     D = c.shape[0]
     j = jump + mprev
-    cur[0] = np.float32(c[0]) + min(min(prev[0], prev[1] + p1), j) - mprev
+    cur[0] = c[0] + min(min(prev[0], prev[1] + p1), j) - mprev
     for d in range(1, D - 1):
-        cur[d] = np.float32(c[d]) + min(min(prev[d], min(prev[d - 1], prev[d + 1]) + p1), j) \
-            - mprev
-    cur[D - 1] = np.float32(c[D - 1]) + min(min(prev[D - 1], prev[D - 2] + p1), j) - mprev
+        cur[d] = c[d] + min(min(prev[d], min(prev[d - 1], prev[d + 1]) + p1), j) - mprev
+    cur[D - 1] = c[D - 1] + min(min(prev[D - 1], prev[D - 2] + p1), j) - mprev
 
 
 @njit(cache=True, fastmath=True, error_model="numpy", boundscheck=False)
-def _sgm_pass(cost, guide, p1, p2, scale, diagonal, sg, S):
+def _sgm_pass(cost, guide, p1, p2, scale, diagonal, sg, big, half, S):
     """Half of the paths in one raster pass: rows in order `sg` (+1 top-down, -1 bottom-up),
     pixels in order `sg` along the row; paths arriving from the previous pixel of the row and
-    from the previous row (straight, and with `diagonal` both diagonals). Writes their sum to S
-    (float32, or uint16 rounded down). Path costs of the previous row live in float32
-    (paths, W, D) buffers, so the volume is read once and S written once."""
+    from the previous row (straight, and with `diagonal` both diagonals). Writes their sum to S.
+    Path costs of the previous row live in (paths, W, D) buffers of S's dtype (float32 with
+    float32 costs, or uint16 with uint8 costs: then the penalties are rounded, `half` = 0.5),
+    so the volume is read once and S written once. `big` pads the min-trees."""
     H, W, D = cost.shape
     n = 2
     while n < D:
         n *= 2
     npaths = 3 if diagonal else 1
     offsets = np.array([0, sg, -sg])  # x offset of the predecessor in the previous row
-    inf = np.float32(np.inf)
     one = np.float32(1.0)
-    prow = np.full((npaths, W, n), inf, np.float32)  # +inf tails pad the min-trees
-    crow = np.full((npaths, W, n), inf, np.float32)
-    pmin = np.zeros((npaths, W), np.float32)
-    cmin = np.zeros((npaths, W), np.float32)
-    hprev = np.full(n, inf, np.float32)
-    hcur = np.full(n, inf, np.float32)
-    hmin = np.float32(0.0)
-    tree = np.empty(n // 2, np.float32)
-    acc = np.empty(D, np.float32)
+    prow = np.full((npaths, W, n), big, S.dtype)
+    crow = np.full((npaths, W, n), big, S.dtype)
+    pmin = np.zeros((npaths, W), S.dtype)
+    cmin = np.zeros((npaths, W), S.dtype)
+    hprev = np.full(n, big, S.dtype)
+    hcur = np.full(n, big, S.dtype)
+    tree = np.empty(n // 2, S.dtype)
+    acc = np.empty(D, S.dtype)
+    pen = np.empty(2, S.dtype)  # p1, then the jump penalty, in S's dtype
+    pen[0] = p1 + half
+    hmin = pmin[0, 0]
     for yi in range(H):
         y = yi if sg > 0 else H - 1 - yi
         for xi in range(W):
@@ -133,8 +134,8 @@ def _sgm_pass(cost, guide, p1, p2, scale, diagonal, sg, S):
                 for d in range(D):
                     hcur[d] = c[d]
             else:
-                jump = max(p1, p2 / (one + abs(g - guide[y, x - sg]) / scale))
-                _step(c, hprev, hmin, p1, jump, hcur)
+                pen[1] = max(p1, p2 / (one + abs(g - guide[y, x - sg]) / scale)) + half
+                _step(c, hprev, hmin, pen[0], pen[1], hcur)
             hmin = _min_tree(hcur, tree)
             for d in range(D):
                 acc[d] = hcur[d]
@@ -146,8 +147,8 @@ def _sgm_pass(cost, guide, p1, p2, scale, diagonal, sg, S):
                     for d in range(D):
                         cur[d] = c[d]
                 else:
-                    jump = max(p1, p2 / (one + abs(g - guide[y - sg, px]) / scale))
-                    _step(c, prow[k, px], pmin[k, px], p1, jump, cur)
+                    pen[1] = max(p1, p2 / (one + abs(g - guide[y - sg, px]) / scale)) + half
+                    _step(c, prow[k, px], pmin[k, px], pen[0], pen[1], cur)
                 cmin[k, x] = _min_tree(cur, tree)
                 for d in range(D):
                     acc[d] += cur[d]
@@ -158,23 +159,26 @@ def _sgm_pass(cost, guide, p1, p2, scale, diagonal, sg, S):
         pmin, cmin = cmin, pmin
 
 
-def _sgm(cost, guide, p1, p2, scale, diagonal, dtype=np.float32):
-    """Sum over 4 (or 8 with `diagonal`) paths of a (H, W, D) volume (float32 or uint8), as a
-    `dtype` volume (float32, or uint16 when the caller knows the sums fit)."""
+def _sgm(cost, guide, p1, p2, scale, diagonal, integer=False):
+    """Sum over 4 (or 8 with `diagonal`) paths of a (H, W, D) volume: float32, or with `integer`
+    a uint8 volume aggregated in uint16 with penalties rounded to integers (the caller checks
+    that the sums fit)."""
     H, W, D = cost.shape
+    dtype = np.uint16 if integer else np.float32
     if D == 1:  # every path cost is the cost itself
         return cost.astype(dtype) * dtype(8 if diagonal else 4)
-    S = np.empty((2, H, W, D), dtype)
-    _sgm_both(cost, guide, p1, p2, scale, diagonal, S)
+    S = np.empty((2, H, W, D), dtype)  # numpy's allocation: huge pages, fewer page faults
+    big = np.uint16(30000) if integer else np.float32(np.inf)
+    _sgm_both(cost, guide, p1, p2, scale, diagonal, big, np.float32(0.5 if integer else 0), S)
     return S[0]
 
 
 @njit(cache=True, parallel=True, error_model="numpy", boundscheck=False)
-def _sgm_both(cost, guide, p1, p2, scale, diagonal, S):
+def _sgm_both(cost, guide, p1, p2, scale, diagonal, big, half, S):
     """The two raster passes in parallel, each into its own half of S; then S[0] += S[1]."""
     H, W, D = cost.shape
     for k in prange(2):
-        _sgm_pass(cost, guide, p1, p2, scale, diagonal, 1 - 2 * k, S[k])
+        _sgm_pass(cost, guide, p1, p2, scale, diagonal, 1 - 2 * k, big, half, S[k])
     for y in prange(H):
         a = S[0, y]
         b = S[1, y]

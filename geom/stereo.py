@@ -74,14 +74,17 @@ def stereo_disparity(left, right, num_disparities, min_disparity=0, *, census_wi
 
     cl = _census(L, wh // 2, ww // 2)
     cr = _census(R, wh // 2, ww // 2)
-    cost = _census_cost(cl, cr, dmin, D, np.uint8((wh * ww - 1) // 2))
-    cmax = wh * ww - 1
+    cost = np.empty((*L.shape, D), np.uint8)  # numpy's allocation: huge pages
+    _census_cost(cl, cr, dmin, np.uint8((wh * ww - 1) // 2), cost)
+    # path costs are at most max cost + p2 + 1: with uint8 costs, their sum fits uint16 mostly
+    integer = block_size == 1 and (8 if diagonal else 4) * (wh * ww + penalties[1]) < 2 ** 16
+    if not integer:
+        cost = cost.astype(np.float32)
     if block_size > 1:
-        cost = _box_sum(cost.astype(np.float32), block_size // 2)
-        cmax *= block_size ** 2
-    # path costs are at most cmax + p2: their sum fits uint16 (half the memory traffic) mostly
-    fits = (8 if diagonal else 4) * (cmax + penalties[1]) < np.iinfo(np.uint16).max
-    S = _sgm(cost, L, *penalties, diagonal, np.uint16 if fits else np.float32)
+        cost = _box_sum(cost, block_size // 2)
+    # integer penalties from whole grey levels: a 1e-5 grey difference (RGB weights, /255)
+    # must not flip a rounded penalty
+    S = _sgm(cost, np.rint(L) if integer else L, *penalties, diagonal, integer)
     index, _, conf = _winner_take_all(S, np.float32(uniqueness), S)
     if lr_max_diff is not None:
         _left_right_check(index, _right_winner(S, dmin), dmin, np.float32(lr_max_diff))
@@ -134,11 +137,10 @@ def _popcount(v):
 
 
 @njit(cache=True, parallel=True, error_model="numpy", boundscheck=False)
-def _census_cost(cl, cr, dmin, D, unknown):
-    """Hamming distance between left (x, y) and right (x - dmin - d, y): (H, W, D) uint8;
-    `unknown` where the right pixel falls outside the image."""
-    H, W = cl.shape
-    cost = np.empty((H, W, D), np.uint8)
+def _census_cost(cl, cr, dmin, unknown, cost):
+    """Hamming distance between left (x, y) and right (x - dmin - d, y) into the (H, W, D)
+    uint8 `cost`; `unknown` where the right pixel falls outside the image."""
+    H, W, D = cost.shape
     for y in prange(H):
         rev = cr[y, ::-1].copy()  # right pixel x - dmin - d is rev[W - 1 - x + dmin + d]
         for x in range(W):
@@ -152,7 +154,6 @@ def _census_cost(cl, cr, dmin, D, unknown):
                 c[d] = np.uint8(_popcount(a ^ rev[o + d]))
             for d in range(hi, D):
                 c[d] = unknown
-    return cost
 
 
 @njit(cache=True)
