@@ -44,7 +44,9 @@ def stereo_disparity(left, right, num_disparities, min_disparity=0, *, census_wi
 
     The defaults were chosen on Middlebury tsukuba / teddy and KITTI 2012 000070
     (`benchmarks/bench_stereo.py`); 8 paths double the aggregation time for about the same
-    accuracy there. Memory: about three float32 (H, W, num_disparities) volumes.
+    accuracy there. Memory: a uint8 and two uint16 (H, W, num_disparities) volumes (census
+    Hamming costs; path sums with the penalties rounded to integers), float32 ones instead
+    where `block_size` > 1 or p2 is so large that the sums could overflow uint16.
 
     Returns disparity (H, W) float32 in pixels, NaN where invalid (no estimate); with
     `return_confidence`, also a confidence (H, W) float32 in [0, 1] (`1 - best / second` cost).
