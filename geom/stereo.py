@@ -24,7 +24,7 @@ def census_transform(img, window=(7, 9)):
 
 def stereo_disparity(left, right, num_disparities, min_disparity=0, *, census_window=(7, 9),
                      block_size=1, p1=30.0, p2=400.0, p2_gradient=5.0, paths=4,
-                     uniqueness=0.0, lr_max_diff=1.0, speckle_size=100, speckle_range=1.0,
+                     uniqueness=0.0, lr_max_diff=1.0, speckle_size=100, speckle_range=2.0,
                      median=True, fill_holes=False, return_confidence=False):
     """Disparity map of a rectified pair (semi-global matching on a census cost).
 
