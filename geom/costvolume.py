@@ -85,89 +85,106 @@ def _min_tree(v, tree):
     return tree[0]
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, error_model="numpy", boundscheck=False)
 def _step(c, prev, mprev, p1, jump, cur):
     """One SGM recursion step: cur[d] = c[d] + min(prev[d], prev[d -+ 1] + p1, mprev + jump)
-    - mprev. float32 throughout (a float64 scalar would stop the loop from vectorising)."""
+    - mprev, for D >= 2, in the dtype of cur: float32, or uint16 (every term is >= 0; LLVM
+    narrows numba's int64 arithmetic back to 16-bit vector lanes)."""
     D = c.shape[0]
     j = jump + mprev
-    if D == 1:
-        cur[0] = c[0]
-        return
     cur[0] = c[0] + min(min(prev[0], prev[1] + p1), j) - mprev
     for d in range(1, D - 1):
         cur[d] = c[d] + min(min(prev[d], min(prev[d - 1], prev[d + 1]) + p1), j) - mprev
     cur[D - 1] = c[D - 1] + min(min(prev[D - 1], prev[D - 2] + p1), j) - mprev
 
 
-@njit(cache=True, fastmath=True)
-def _sgm_pass(cost, guide, p1, p2, scale, diagonal, sg, S):
+@njit(cache=True, fastmath=True, error_model="numpy", boundscheck=False)
+def _sgm_pass(cost, guide, p1, p2, scale, diagonal, sg, big, half, S):
     """Half of the paths in one raster pass: rows in order `sg` (+1 top-down, -1 bottom-up),
     pixels in order `sg` along the row; paths arriving from the previous pixel of the row and
     from the previous row (straight, and with `diagonal` both diagonals). Writes their sum to S.
-    Path costs of the previous row live in (paths, W, D) buffers, so the volume is read once."""
+    Path costs of the previous row live in (paths, W, D) buffers of S's dtype (float32 with
+    float32 costs, or uint16 with uint8 costs: then the penalties are rounded, `half` = 0.5),
+    so the volume is read once and S written once. `big` pads the min-trees."""
     H, W, D = cost.shape
-    n = 1
+    n = 2
     while n < D:
         n *= 2
     npaths = 3 if diagonal else 1
     offsets = np.array([0, sg, -sg])  # x offset of the predecessor in the previous row
-    inf = np.float32(np.inf)
     one = np.float32(1.0)
-    prow = np.full((npaths, W, n), inf, np.float32)  # +inf tails pad the min-trees
-    crow = np.full((npaths, W, n), inf, np.float32)
-    pmin = np.zeros((npaths, W), np.float32)
-    cmin = np.zeros((npaths, W), np.float32)
-    hprev = np.full(n, inf, np.float32)
-    hcur = np.full(n, inf, np.float32)
-    hmin = np.float32(0.0)
-    tree = np.empty(max(n // 2, 1), np.float32)
+    prow = np.full((npaths, W, n), big, S.dtype)
+    crow = np.full((npaths, W, n), big, S.dtype)
+    pmin = np.zeros((npaths, W), S.dtype)
+    cmin = np.zeros((npaths, W), S.dtype)
+    hprev = np.full(n, big, S.dtype)
+    hcur = np.full(n, big, S.dtype)
+    tree = np.empty(n // 2, S.dtype)
+    acc = np.empty(D, S.dtype)
+    pen = np.empty(2, S.dtype)  # p1, then the jump penalty, in S's dtype
+    pen[0] = p1 + half
+    hmin = pmin[0, 0]
     for yi in range(H):
         y = yi if sg > 0 else H - 1 - yi
         for xi in range(W):
             x = xi if sg > 0 else W - 1 - xi
             c = cost[y, x]
-            s = S[y, x]
             g = guide[y, x]
             if xi == 0:
-                hcur[:D] = c
+                for d in range(D):
+                    hcur[d] = c[d]
             else:
-                jump = max(p1, p2 / (one + abs(g - guide[y, x - sg]) / scale))
-                _step(c, hprev, hmin, p1, jump, hcur)
+                pen[1] = max(p1, p2 / (one + abs(g - guide[y, x - sg]) / scale)) + half
+                _step(c, hprev, hmin, pen[0], pen[1], hcur)
             hmin = _min_tree(hcur, tree)
             for d in range(D):
-                s[d] = hcur[d]
+                acc[d] = hcur[d]
             hprev, hcur = hcur, hprev
             for k in range(npaths):
                 px = x - offsets[k]
                 cur = crow[k, x]
                 if yi == 0 or px < 0 or px >= W:
-                    cur[:D] = c
+                    for d in range(D):
+                        cur[d] = c[d]
                 else:
-                    jump = max(p1, p2 / (one + abs(g - guide[y - sg, px]) / scale))
-                    _step(c, prow[k, px], pmin[k, px], p1, jump, cur)
+                    pen[1] = max(p1, p2 / (one + abs(g - guide[y - sg, px]) / scale)) + half
+                    _step(c, prow[k, px], pmin[k, px], pen[0], pen[1], cur)
                 cmin[k, x] = _min_tree(cur, tree)
                 for d in range(D):
-                    s[d] += cur[d]
+                    acc[d] += cur[d]
+            s = S[y, x]
+            for d in range(D):
+                s[d] = acc[d]
         prow, crow = crow, prow
         pmin, cmin = cmin, pmin
 
 
-@njit(cache=True, parallel=True)
-def _sgm(cost, guide, p1, p2, scale, diagonal):
-    """Sum over 4 (or 8 with `diagonal`) paths: the two raster passes run in parallel, each into
-    its own volume, then add up."""
+def _sgm(cost, guide, p1, p2, scale, diagonal, integer=False):
+    """Sum over 4 (or 8 with `diagonal`) paths of a (H, W, D) volume: float32, or with `integer`
+    a uint8 volume aggregated in uint16 with penalties rounded to integers (the caller checks
+    that the sums fit)."""
     H, W, D = cost.shape
-    S = np.empty((2, H, W, D), np.float32)
+    dtype = np.uint16 if integer else np.float32
+    if D == 1:  # every path cost is the cost itself
+        return cost.astype(dtype) * dtype(8 if diagonal else 4)
+    S = np.empty((2, H, W, D), dtype)  # numpy's allocation: huge pages, fewer page faults
+    big = np.uint16(30000) if integer else np.float32(np.inf)
+    _sgm_both(cost, guide, p1, p2, scale, diagonal, big, np.float32(0.5 if integer else 0), S)
+    return S[0]
+
+
+@njit(cache=True, parallel=True, error_model="numpy", boundscheck=False)
+def _sgm_both(cost, guide, p1, p2, scale, diagonal, big, half, S):
+    """The two raster passes in parallel, each into its own half of S; then S[0] += S[1]."""
+    H, W, D = cost.shape
     for k in prange(2):
-        _sgm_pass(cost, guide, p1, p2, scale, diagonal, 1 - 2 * k, S[k])
+        _sgm_pass(cost, guide, p1, p2, scale, diagonal, 1 - 2 * k, big, half, S[k])
     for y in prange(H):
         a = S[0, y]
         b = S[1, y]
         for x in range(W):
             for d in range(D):
                 a[x, d] += b[x, d]
-    return S[0]
 
 
 @njit(cache=True, parallel=True, fastmath=True)
@@ -214,7 +231,25 @@ def _box_sum(cost, r):
     return out.reshape(H, W, D)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, error_model="numpy", boundscheck=False)
+def _range_min(c, lo, hi, lanes):
+    """Minimum of float32(c[lo:hi]) (+inf if empty), through the independent running minima
+    `lanes` (length 16), so that it vectorises with no float reassociation."""
+    lanes[:] = np.inf
+    d = lo
+    while d + 16 <= hi:
+        for i in range(16):
+            lanes[i] = min(lanes[i], np.float32(c[d + i]))
+        d += 16
+    for i in range(hi - d):
+        lanes[i] = min(lanes[i], np.float32(c[d + i]))
+    m = lanes[0]
+    for i in range(1, 16):
+        m = min(m, lanes[i])
+    return m
+
+
+@njit(cache=True, parallel=True, error_model="numpy", boundscheck=False)
 def _winner_take_all(S, uniqueness, fit):
     """Per pixel: the sub-hypothesis index of the minimum of S (refined by the vertex of the
     parabola through `fit`'s costs at the minimum and its two neighbours, clipped to half a step;
@@ -227,25 +262,28 @@ def _winner_take_all(S, uniqueness, fit):
     best = np.empty((H, W), np.float32)
     conf = np.empty((H, W), np.float32)
     for y in prange(H):
+        lanes = np.empty(16, np.float32)
         for x in range(W):
             c = S[y, x]
+            m = _range_min(c, 0, D, lanes)
             k = 0
-            for d in range(1, D):
-                if c[d] < c[k]:
-                    k = d
-            second = np.inf
-            for d in range(D):
-                if abs(d - k) > 1 and c[d] < second:
-                    second = c[d]
+            while k < D - 1 and not np.float32(c[k]) <= m:  # first minimum (m is NaN: last)
+                k += 1
+            second = min(_range_min(c, 0, max(k - 1, 0), lanes),
+                         _range_min(c, min(k + 2, D), D, lanes))
             f = np.float32(k)
             if 0 < k < D - 1:
                 q = fit[y, x]
-                denom = q[k - 1] - 2 * q[k] + q[k + 1]
+                qm = np.float32(q[k - 1])  # float: unsigned differences would wrap
+                q0 = np.float32(q[k])
+                qp = np.float32(q[k + 1])
+                denom = qm - 2 * q0 + qp
                 if denom > 0:
-                    f += min(max(0.5 * (q[k - 1] - q[k + 1]) / denom, -0.5), 0.5)
-            best[y, x] = c[k]
-            conf[y, x] = 1.0 if second == np.inf or second <= 0 else max(0.0, 1.0 - c[k] / second)
-            index[y, x] = f if c[k] * (1 + uniqueness) <= second else np.nan
+                    f += min(max(0.5 * (qm - qp) / denom, -0.5), 0.5)
+            b = np.float32(c[k])
+            best[y, x] = b
+            conf[y, x] = 1.0 if second == np.inf or second <= 0 else max(0.0, 1.0 - b / second)
+            index[y, x] = f if b * (1 + uniqueness) <= second else np.nan
     return index, best, conf
 
 

@@ -24,7 +24,7 @@ def census_transform(img, window=(7, 9)):
 
 def stereo_disparity(left, right, num_disparities, min_disparity=0, *, census_window=(7, 9),
                      block_size=1, p1=30.0, p2=400.0, p2_gradient=5.0, paths=4,
-                     uniqueness=0.0, lr_max_diff=1.0, speckle_size=100, speckle_range=1.0,
+                     uniqueness=0.0, lr_max_diff=1.0, speckle_size=100, speckle_range=2.0,
                      median=True, fill_holes=False, return_confidence=False):
     """Disparity map of a rectified pair (semi-global matching on a census cost).
 
@@ -44,7 +44,9 @@ def stereo_disparity(left, right, num_disparities, min_disparity=0, *, census_wi
 
     The defaults were chosen on Middlebury tsukuba / teddy and KITTI 2012 000070
     (`benchmarks/bench_stereo.py`); 8 paths double the aggregation time for about the same
-    accuracy there. Memory: about three float32 (H, W, num_disparities) volumes.
+    accuracy there. Memory: a uint8 and two uint16 (H, W, num_disparities) volumes (census
+    Hamming costs; path sums with the penalties rounded to integers), float32 ones instead
+    where `block_size` > 1 or p2 is so large that the sums could overflow uint16.
 
     Returns disparity (H, W) float32 in pixels, NaN where invalid (no estimate); with
     `return_confidence`, also a confidence (H, W) float32 in [0, 1] (`1 - best / second` cost).
@@ -74,10 +76,17 @@ def stereo_disparity(left, right, num_disparities, min_disparity=0, *, census_wi
 
     cl = _census(L, wh // 2, ww // 2)
     cr = _census(R, wh // 2, ww // 2)
-    cost = _census_cost(cl, cr, dmin, D, np.float32((wh * ww - 1) / 2))
+    cost = np.empty((*L.shape, D), np.uint8)  # numpy's allocation: huge pages
+    _census_cost(cl, cr, dmin, np.uint8((wh * ww - 1) // 2), cost)
+    # path costs are at most max cost + p2 + 1: with uint8 costs, their sum fits uint16 mostly
+    integer = block_size == 1 and (8 if diagonal else 4) * (wh * ww + penalties[1]) < 2 ** 16
+    if not integer:
+        cost = cost.astype(np.float32)
     if block_size > 1:
         cost = _box_sum(cost, block_size // 2)
-    S = _sgm(cost, L, *penalties, diagonal)
+    # integer penalties from whole grey levels: a 1e-5 grey difference (RGB weights, /255)
+    # must not flip a rounded penalty
+    S = _sgm(cost, np.rint(L) if integer else L, *penalties, diagonal, integer)
     index, _, conf = _winner_take_all(S, np.float32(uniqueness), S)
     if lr_max_diff is not None:
         _left_right_check(index, _right_winner(S, dmin), dmin, np.float32(lr_max_diff))
@@ -97,22 +106,27 @@ def _window(window):
     return wh, ww
 
 
-@njit(cache=True, parallel=True)
 def _census(img, ry, rx):
-    H, W = img.shape
+    return _census_padded(np.pad(img, ((ry, ry), (rx, rx)), mode="edge"), ry, rx)
+
+
+@njit(cache=True, parallel=True, error_model="numpy", boundscheck=False)
+def _census_padded(pad, ry, rx):
+    """Census of the interior of an edge-padded image: for each window offset, one vectorised
+    sweep along the row (no clamping in the inner loop)."""
+    H = pad.shape[0] - 2 * ry
+    W = pad.shape[1] - 2 * rx
     out = np.zeros((H, W), np.uint64)
     for y in prange(H):
-        for x in range(W):
-            c = img[y, x]
-            sig = np.uint64(0)
-            for dy in range(-ry, ry + 1):
-                yy = min(max(y + dy, 0), H - 1)
-                for dx in range(-rx, rx + 1):
-                    if dy == 0 and dx == 0:
-                        continue
-                    xx = min(max(x + dx, 0), W - 1)
-                    sig = (sig << _U1) | (_U1 if img[yy, xx] < c else np.uint64(0))
-            out[y, x] = sig
+        sig = out[y]
+        centre = pad[y + ry, rx:rx + W]
+        for dy in range(-ry, ry + 1):
+            for dx in range(-rx, rx + 1):
+                if dy == 0 and dx == 0:
+                    continue
+                row = pad[y + ry + dy, rx + dx:rx + dx + W]
+                for x in range(W):
+                    sig[x] = (sig[x] << _U1) | np.uint64(row[x] < centre[x])
     return out
 
 
@@ -124,35 +138,56 @@ def _popcount(v):
     return (v * np.uint64(0x0101010101010101)) >> np.uint64(56)
 
 
-@njit(cache=True, parallel=True)
-def _census_cost(cl, cr, dmin, D, unknown):
-    """Hamming distance between left (x, y) and right (x - dmin - d, y): (H, W, D) float32;
-    `unknown` where the right pixel falls outside the image."""
-    H, W = cl.shape
-    cost = np.empty((H, W, D), np.float32)
+@njit(cache=True, parallel=True, error_model="numpy", boundscheck=False)
+def _census_cost(cl, cr, dmin, unknown, cost):
+    """Hamming distance between left (x, y) and right (x - dmin - d, y) into the (H, W, D)
+    uint8 `cost`; `unknown` where the right pixel falls outside the image."""
+    H, W, D = cost.shape
     for y in prange(H):
+        rev = cr[y, ::-1].copy()  # right pixel x - dmin - d is rev[W - 1 - x + dmin + d]
         for x in range(W):
             a = cl[y, x]
-            for d in range(D):
-                xr = x - dmin - d
-                cost[y, x, d] = np.float32(_popcount(a ^ cr[y, xr])) if 0 <= xr < W else unknown
-    return cost
+            c = cost[y, x]
+            lo, hi = _inside(x, dmin, D, W)
+            for d in range(lo):
+                c[d] = unknown
+            o = W - 1 - x + dmin
+            for d in range(lo, hi):
+                c[d] = np.uint8(_popcount(a ^ rev[o + d]))
+            for d in range(hi, D):
+                c[d] = unknown
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
+def _inside(x, dmin, D, W):
+    """Range [lo, hi) of the disparity indices d whose right pixel x - dmin - d is in [0, W)."""
+    lo = min(max(x - dmin - W + 1, 0), D)
+    return lo, max(min(x - dmin + 1, D), lo)
+
+
+@njit(cache=True, parallel=True, error_model="numpy", boundscheck=False)
 def _right_winner(S, dmin):
     """Integer disparity index of every right-image pixel from the left volume:
-    argmin_d S[y, xr + dmin + d, d] (-1 where no hypothesis lands in the left image)."""
+    argmin_d S[y, xr + dmin + d, d] (-1 where no hypothesis lands in the left image; ties to the
+    lowest d). Reads S in memory order, keeping the running minimum of every right pixel (kept
+    in reversed order, so that the updates for the d of one left pixel are contiguous)."""
     H, W, D = S.shape
-    out = np.full((H, W), -1, np.int64)
+    out = np.empty((H, W), np.int64)
     for y in prange(H):
+        best = np.full(W, np.inf, np.float32)  # right pixel xr at W - 1 - xr
+        idx = np.full(W, -1, np.int32)
+        for x in range(W):
+            c = S[y, x]
+            lo, hi = _inside(x, dmin, D, W)
+            o = W - 1 - x + dmin
+            for d in range(lo, hi):
+                v = np.float32(c[d])
+                b = best[o + d]
+                lower = v < b
+                best[o + d] = v if lower else b
+                idx[o + d] = d if lower else idx[o + d]
         for xr in range(W):
-            best = np.inf
-            for d in range(D):
-                x = xr + dmin + d
-                if 0 <= x < W and S[y, x, d] < best:
-                    best = S[y, x, d]
-                    out[y, xr] = d
+            out[y, xr] = idx[W - 1 - xr]
     return out
 
 
