@@ -363,12 +363,58 @@ def _subspace_iteration(M, s):
     return False
 
 
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _inverse_iteration(M, s):
+    """The smallest eigenpair of a positive semi-definite `M` (9, 9) by inverse iteration: unit
+    vector into `s.X[0]`, value into `s.theta[0]`. The m = 1 case of `_subspace_iteration` without
+    its Rayleigh-Ritz machinery (same start, shift and convergence test); returns False when it
+    does not converge."""
+    n = 9
+    L, x, y, my = s.L, s.X[0], s.Y[0], s.MY[0]
+    tr = np.trace(M)
+    if not _cholesky(M, 1e-13 * tr, L):
+        return False
+    for i in range(n):
+        x[i] = 1.0 / (1.0 + i) - 0.3
+    for _ in range(30):
+        for i in range(n):  # y = L^-1 x
+            e = x[i]
+            for k in range(i):
+                e -= L[i, k] * y[k]
+            y[i] = e * L[i, i]
+        for i in range(n - 1, -1, -1):  # y = L^-T y
+            e = y[i]
+            for k in range(i + 1, n):
+                e -= L[k, i] * y[k]
+            y[i] = e * L[i, i]
+        e = 0.0
+        for i in range(n):
+            e += y[i] * y[i]
+        e = 1.0 / np.sqrt(e)
+        theta = 0.0
+        for i in range(n):
+            x[i] = y[i] * e
+        for i in range(n):  # Rayleigh quotient and residual |M x - theta x|
+            e = 0.0
+            for k in range(n):
+                e += M[i, k] * x[k]
+            my[i] = e
+            theta += x[i] * e
+        res = 0.0
+        for i in range(n):
+            res = max(res, abs(my[i] - theta * x[i]))
+        s.theta[0] = theta
+        if res <= 1e-13 * tr:
+            return True
+    return False
+
+
 @njit(cache=True)
 def _smallest_eigenvectors(M, s):
     """The m = s.X.shape[0] smallest eigenpairs of a positive semi-definite `M` (9, 9): unit
-    vectors into the rows of `s.X` (m, 9), values ascending into `s.theta` (m,). Fast subspace
-    iteration, dense fallback."""
-    if _subspace_iteration(M, s):
+    vectors into the rows of `s.X` (m, 9), values ascending into `s.theta` (m,). Fast inverse
+    iteration (subspace iteration for m > 1), dense fallback."""
+    if _inverse_iteration(M, s) if s.X.shape[0] == 1 else _subspace_iteration(M, s):
         return
     evals, evecs = np.linalg.eigh(M)
     for c in range(s.X.shape[0]):
@@ -395,19 +441,50 @@ def _next_eigenvalue_vanishes(M, s):
     return not _cholesky(D, -_DEGENERATE_EIG * tr, D)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _rank2(F, S, V):
     """Closest rank-2 matrix (Frobenius) to `F` (3, 3), in place: F (I - v v^T) with v the right
-    singular vector of the smallest singular value (eigenvector of F^T F); S, V (3, 3) scratch."""
+    singular vector of the smallest singular value, i.e. the eigenvector of S = F^T F for its
+    smallest eigenvalue. That eigenvalue comes in closed form (the trigonometric solution of the
+    characteristic cubic) and v as the largest cross product of two rows of S - lambda I. That
+    cross product is |S| |S - lambda I|-sized and loses relative accuracy when S is nearly of rank
+    one or a multiple of the identity; there Jacobi on S (V (3, 3) scratch) takes over."""
     for i in range(3):
         for j in range(3):
             S[i, j] = F[0, i] * F[0, j] + F[1, i] * F[1, j] + F[2, i] * F[2, j]
-    _jacobi_eigh(S, V)
-    k = 0
-    for i in range(1, 3):
-        if S[i, i] < S[k, k]:
-            k = i
-    v0, v1, v2 = V[0, k], V[1, k], V[2, k]
+    q = (S[0, 0] + S[1, 1] + S[2, 2]) / 3.0
+    off = S[0, 1] * S[0, 1] + S[0, 2] * S[0, 2] + S[1, 2] * S[1, 2]
+    p = np.sqrt(((S[0, 0] - q) ** 2 + (S[1, 1] - q) ** 2 + (S[2, 2] - q) ** 2 + 2.0 * off) / 6.0)
+    best = 0.0
+    v0 = v1 = v2 = 0.0
+    if p > 1e-6 * q:
+        for i in range(3):  # S - q I, scaled by 1 / p
+            for j in range(3):
+                V[i, j] = (S[i, j] - (q if i == j else 0.0)) / p
+        r = min(max(0.5 * _det3(V), -1.0), 1.0)
+        lam = q + 2.0 * p * np.cos(np.arccos(r) / 3.0 + 2.0 * np.pi / 3.0)
+        for i in range(3):
+            S[i, i] -= lam
+        for a, b in ((0, 1), (0, 2), (1, 2)):
+            c0 = S[a, 1] * S[b, 2] - S[a, 2] * S[b, 1]
+            c1 = S[a, 2] * S[b, 0] - S[a, 0] * S[b, 2]
+            c2 = S[a, 0] * S[b, 1] - S[a, 1] * S[b, 0]
+            nrm = c0 * c0 + c1 * c1 + c2 * c2
+            if nrm > best:
+                best, v0, v1, v2 = nrm, c0, c1, c2
+    if best <= 1e-6 * (q * q + 1e-300) ** 2:
+        for i in range(3):
+            for j in range(3):
+                S[i, j] = F[0, i] * F[0, j] + F[1, i] * F[1, j] + F[2, i] * F[2, j]
+        _jacobi_eigh(S, V)
+        k = 0
+        for i in range(1, 3):
+            if S[i, i] < S[k, k]:
+                k = i
+        v0, v1, v2 = V[0, k], V[1, k], V[2, k]
+    else:
+        best = 1.0 / np.sqrt(best)
+        v0, v1, v2 = v0 * best, v1 * best, v2 * best
     for i in range(3):
         d = F[i, 0] * v0 + F[i, 1] * v1 + F[i, 2] * v2
         F[i, 0] -= d * v0

@@ -4,7 +4,11 @@ from hypothesis import HealthCheck, settings
 from pipelines.datasets import dataset_path
 
 # Geometry kernels compile on first use; do not count that against hypothesis' deadline.
-settings.register_profile("default", deadline=None, max_examples=50,
+# The default profile is derandomised so that a run (CI's included) is reproducible; the
+# `explore` profile draws fresh examples each run: `pytest --hypothesis-profile=explore`.
+settings.register_profile("default", deadline=None, max_examples=50, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("explore", deadline=None, max_examples=200,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("default")
 
