@@ -1,0 +1,287 @@
+"""Non-linear pose refinement by Levenberg-Marquardt on the pose manifold.
+
+- Relative pose (5 degrees of freedom: rotation and the direction of t) minimising the Sampson
+  error of the correspondences, `refine_relative_pose`.
+- Absolute pose (6 degrees of freedom) minimising the reprojection error of 3D-2D matches,
+  `refine_absolute_pose`.
+
+Updates are `R <- exp([w]x) R` and, for the relative pose, `t <- normalise(t + a b1 + b b2)` with
+`b1, b2` an orthonormal basis of the tangent plane of the unit sphere at `t`. Conventions
+(DESIGN.md): `X2 = R X1 + t` for relative poses, `x_cam = R X + t` for absolute poses.
+The robust estimators in `geom.robust` call these kernels on their inliers (as the non-minimal
+refit of their local optimisation and as the final polish).
+"""
+import numpy as np
+from numba import njit
+
+from . import _checks
+
+
+def refine_relative_pose(R, t, x1, x2, K1, K2, max_iterations=30):
+    """Relative pose (R, t) refined to minimise the squared Sampson errors (pixels) of x1, x2
+    (N, 2), N >= 5 (pass the inliers), under F = K2^-T [t]x R K1^-1. Returns (R (3, 3), t (3,)
+    unit norm). The cost does not see the sign of t: cheirality is kept from the initial pose."""
+    R = _checks.rotation(R)
+    t = _checks.vector3(t, "t")
+    if np.linalg.norm(t) == 0:
+        raise ValueError("t: zero translation has no direction")
+    x1, x2 = _checks.point_pairs(x1, x2, min_count=5)
+    K1inv = np.linalg.inv(_checks.intrinsics(K1, "K1"))
+    K2inv = np.linalg.inv(_checks.intrinsics(K2, "K2"))
+    R, t = R.copy(), t / np.linalg.norm(t)
+    _refine_relative(x1, x2, np.ones(len(x1)), K1inv, K2inv, R, t, int(max_iterations))
+    return R, t
+
+
+def refine_absolute_pose(R, t, X, x, K, max_iterations=30):
+    """Absolute pose (R, t) refined to minimise the squared reprojection errors of world points
+    X (N, 3) seen at pixels x (N, 2), N >= 3 (pass the inliers). Returns (R (3, 3), t (3,))."""
+    R = _checks.rotation(R)
+    t = _checks.vector3(t, "t")
+    X, x = _checks.point_pairs(X, x, min_count=3, names=("X", "x"), dims=(3, 2))
+    K = _checks.intrinsics(K)
+    R, t = R.copy(), t.copy()
+    _refine_absolute(X, x, np.ones(len(x)), K, R, t, int(max_iterations))
+    return R, t
+
+
+# ---------------------------------------------------------------------------- kernels
+
+@njit(cache=True)
+def _rotate_by(w, R):
+    """R <- exp([w]x) R in place (Rodrigues)."""
+    th = np.sqrt(w[0] * w[0] + w[1] * w[1] + w[2] * w[2])
+    K = np.zeros((3, 3))
+    K[0, 1] = -w[2]
+    K[0, 2] = w[1]
+    K[1, 0] = w[2]
+    K[1, 2] = -w[0]
+    K[2, 0] = -w[1]
+    K[2, 1] = w[0]
+    if th < 1e-12:
+        E = np.eye(3) + K
+    else:
+        E = np.eye(3) + np.sin(th) / th * K + (1.0 - np.cos(th)) / (th * th) * (K @ K)
+    R[:] = E @ R
+    # re-orthonormalise against drift
+    u, _, vt = np.linalg.svd(R)
+    R[:] = u @ vt
+
+
+@njit(cache=True)
+def _skew(v, S):
+    S[0, 0] = 0.0
+    S[0, 1] = -v[2]
+    S[0, 2] = v[1]
+    S[1, 0] = v[2]
+    S[1, 1] = 0.0
+    S[1, 2] = -v[0]
+    S[2, 0] = -v[1]
+    S[2, 1] = v[0]
+    S[2, 2] = 0.0
+
+
+@njit(cache=True)
+def _tangent_basis(t, b1, b2):
+    """Orthonormal b1, b2 spanning the plane orthogonal to the unit vector t."""
+    a = np.zeros(3)
+    a[np.argmin(np.abs(t))] = 1.0
+    b1[:] = np.cross(t, a)
+    b1 /= np.sqrt(np.sum(b1 * b1))
+    b2[:] = np.cross(t, b1)
+
+
+@njit(cache=True)
+def _sampson_cost(F, x1, x2, w):
+    c = 0.0
+    for i in range(x1.shape[0]):
+        u1, v1, u2, v2 = x1[i, 0], x1[i, 1], x2[i, 0], x2[i, 1]
+        a = F[0, 0] * u1 + F[0, 1] * v1 + F[0, 2]
+        b = F[1, 0] * u1 + F[1, 1] * v1 + F[1, 2]
+        cc = F[2, 0] * u1 + F[2, 1] * v1 + F[2, 2]
+        d = F[0, 0] * u2 + F[1, 0] * v2 + F[2, 0]
+        e = F[0, 1] * u2 + F[1, 1] * v2 + F[2, 1]
+        r = u2 * a + v2 * b + cc
+        g = a * a + b * b + d * d + e * e
+        if g > 0.0:
+            c += w[i] * r * r / g
+    return c
+
+
+@njit(cache=True)
+def _fundamental_of(R, t, K1inv, K2inv, S):
+    """F = K2^-T [t]x R K1^-1 (S: scratch (3, 3))."""
+    _skew(t, S)
+    return np.ascontiguousarray(K2inv.T) @ S @ R @ K1inv
+
+
+@njit(cache=True)
+def _refine_relative(x1, x2, w, K1inv, K2inv, R, t, max_iterations):
+    """LM on the pixel Sampson cost (weights w) of x1, x2 (N, 2) pixels under
+    F = K2^-T [t]x R K1^-1 over (R, t), |t| = 1, in place. Returns the final cost."""
+    S = np.empty((3, 3))
+    F = _fundamental_of(R, t, K1inv, K2inv, S)
+    cost = _sampson_cost(F, x1, x2, w)
+    lam = 1e-3
+    b1 = np.empty(3)
+    b2 = np.empty(3)
+    dF = np.empty((5, 3, 3))
+    G = np.empty(5)
+    JtJ = np.empty((5, 5))
+    Jtr = np.empty(5)
+    Ek = np.empty((3, 3))
+    K2invT = np.ascontiguousarray(K2inv.T)
+    for _ in range(max_iterations):
+        _tangent_basis(t, b1, b2)
+        _skew(t, S)
+        # derivatives of E = [t]x R: rotation d/dw_k = [t]x [e_k]x R, translation [b_j]x R
+        for k in range(3):
+            ek = np.zeros(3)
+            ek[k] = 1.0
+            _skew(ek, Ek)
+            dF[k] = K2invT @ S @ Ek @ R @ K1inv
+        _skew(b1, Ek)
+        dF[3] = K2invT @ Ek @ R @ K1inv
+        _skew(b2, Ek)
+        dF[4] = K2invT @ Ek @ R @ K1inv
+        JtJ[:] = 0.0
+        Jtr[:] = 0.0
+        for i in range(x1.shape[0]):
+            u1, v1, u2, v2 = x1[i, 0], x1[i, 1], x2[i, 0], x2[i, 1]
+            a = F[0, 0] * u1 + F[0, 1] * v1 + F[0, 2]
+            b = F[1, 0] * u1 + F[1, 1] * v1 + F[1, 2]
+            c = F[2, 0] * u1 + F[2, 1] * v1 + F[2, 2]
+            d = F[0, 0] * u2 + F[1, 0] * v2 + F[2, 0]
+            e = F[0, 1] * u2 + F[1, 1] * v2 + F[2, 1]
+            num = u2 * a + v2 * b + c
+            g = a * a + b * b + d * d + e * e
+            if g <= 0.0:
+                continue
+            sg = np.sqrt(g)
+            r = num / sg
+            for k in range(5):
+                D = dF[k]
+                da = D[0, 0] * u1 + D[0, 1] * v1 + D[0, 2]
+                db = D[1, 0] * u1 + D[1, 1] * v1 + D[1, 2]
+                dc = D[2, 0] * u1 + D[2, 1] * v1 + D[2, 2]
+                dd = D[0, 0] * u2 + D[1, 0] * v2 + D[2, 0]
+                de = D[0, 1] * u2 + D[1, 1] * v2 + D[2, 1]
+                dnum = u2 * da + v2 * db + dc
+                dg = 2.0 * (a * da + b * db + d * dd + e * de)
+                G[k] = dnum / sg - 0.5 * num * dg / (g * sg)
+            for k in range(5):
+                Jtr[k] += w[i] * G[k] * r
+                for m in range(k, 5):
+                    JtJ[k, m] += w[i] * G[k] * G[m]
+        for k in range(5):
+            for m in range(k):
+                JtJ[k, m] = JtJ[m, k]
+        improved = False
+        while lam < 1e10:
+            A = JtJ.copy()
+            for k in range(5):
+                A[k, k] += lam * (JtJ[k, k] + 1e-12)
+            step = -np.linalg.solve(A, Jtr)
+            Rn = R.copy()
+            _rotate_by(step[:3], Rn)
+            tn = t + step[3] * b1 + step[4] * b2
+            tn /= np.sqrt(np.sum(tn * tn))
+            Fn = _fundamental_of(Rn, tn, K1inv, K2inv, S)
+            cn = _sampson_cost(Fn, x1, x2, w)
+            if cn < cost:
+                improved = cost - cn > 1e-10 * cost
+                R[:] = Rn
+                t[:] = tn
+                F = Fn
+                cost = cn
+                lam = max(lam * 0.1, 1e-10)
+                break
+            lam *= 10.0
+        if not improved:
+            break
+    return cost
+
+
+@njit(cache=True)
+def _reprojection_cost(R, t, X, x_, K, w):
+    c = 0.0
+    for i in range(X.shape[0]):
+        x = R[0, 0] * X[i, 0] + R[0, 1] * X[i, 1] + R[0, 2] * X[i, 2] + t[0]
+        y = R[1, 0] * X[i, 0] + R[1, 1] * X[i, 1] + R[1, 2] * X[i, 2] + t[1]
+        z = R[2, 0] * X[i, 0] + R[2, 1] * X[i, 1] + R[2, 2] * X[i, 2] + t[2]
+        if z <= 0.0:
+            c += w[i] * 1e6  # behind the camera: a large constant keeps the cost finite
+            continue
+        ex = K[0, 0] * x / z + K[0, 1] * y / z + K[0, 2] - x_[i, 0]
+        ey = K[1, 1] * y / z + K[1, 2] - x_[i, 1]
+        c += w[i] * (ex * ex + ey * ey)
+    return c
+
+
+@njit(cache=True)
+def _refine_absolute(X, x_, w, K, R, t, max_iterations):
+    """LM on the pixel reprojection cost (weights w) of X (N, 3) seen at x_ (N, 2) by a camera
+    K over (R, t), in place. Returns the final cost."""
+    cost = _reprojection_cost(R, t, X, x_, K, w)
+    lam = 1e-3
+    JtJ = np.empty((6, 6))
+    Jtr = np.empty(6)
+    J = np.empty((2, 6))
+    for _ in range(max_iterations):
+        JtJ[:] = 0.0
+        Jtr[:] = 0.0
+        for i in range(X.shape[0]):
+            px = R[0, 0] * X[i, 0] + R[0, 1] * X[i, 1] + R[0, 2] * X[i, 2]
+            py = R[1, 0] * X[i, 0] + R[1, 1] * X[i, 1] + R[1, 2] * X[i, 2]
+            pz = R[2, 0] * X[i, 0] + R[2, 1] * X[i, 1] + R[2, 2] * X[i, 2]
+            x, y, z = px + t[0], py + t[1], pz + t[2]
+            if z <= 0.0:
+                continue
+            iz = 1.0 / z
+            rx = K[0, 0] * x * iz + K[0, 1] * y * iz + K[0, 2] - x_[i, 0]
+            ry = K[1, 1] * y * iz + K[1, 2] - x_[i, 1]
+            # d(proj)/d(Xc) = [[1/z, 0, -x/z^2], [0, 1/z, -y/z^2]]; dXc/dt = I and
+            # dXc/dw = -[p]x, whose columns are (0, -pz, py), (pz, 0, -px), (-py, px, 0)
+            J[0, 0] = -x * iz * iz * py
+            J[1, 0] = -iz * pz - y * iz * iz * py
+            J[0, 1] = iz * pz + x * iz * iz * px
+            J[1, 1] = y * iz * iz * px
+            J[0, 2] = -iz * py
+            J[1, 2] = iz * px
+            J[0, 3] = iz
+            J[1, 3] = 0.0
+            J[0, 4] = 0.0
+            J[1, 4] = iz
+            J[0, 5] = -x * iz * iz
+            J[1, 5] = -y * iz * iz
+            for k in range(6):  # normalised to pixel coordinates: rows times K[:2, :2]
+                J[0, k] = K[0, 0] * J[0, k] + K[0, 1] * J[1, k]
+                J[1, k] = K[1, 1] * J[1, k]
+            for k in range(6):
+                Jtr[k] += w[i] * (J[0, k] * rx + J[1, k] * ry)
+                for m in range(k, 6):
+                    JtJ[k, m] += w[i] * (J[0, k] * J[0, m] + J[1, k] * J[1, m])
+        for k in range(6):
+            for m in range(k):
+                JtJ[k, m] = JtJ[m, k]
+        improved = False
+        while lam < 1e10:
+            A = JtJ.copy()
+            for k in range(6):
+                A[k, k] += lam * (JtJ[k, k] + 1e-12)
+            step = -np.linalg.solve(A, Jtr)
+            Rn = R.copy()
+            _rotate_by(step[:3], Rn)
+            tn = t + step[3:]
+            cn = _reprojection_cost(Rn, tn, X, x_, K, w)
+            if cn < cost:
+                improved = cost - cn > 1e-10 * cost
+                R[:] = Rn
+                t[:] = tn
+                cost = cn
+                lam = max(lam * 0.1, 1e-10)
+                break
+            lam *= 10.0
+        if not improved:
+            break
+    return cost

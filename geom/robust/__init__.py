@@ -1,0 +1,221 @@
+"""Robust estimation: one RANSAC engine for F, E, relative pose, H and absolute pose.
+
+Every estimator takes its threshold in PIXELS (whatever the model works in internally),
+validates its input, runs the numba engine (`_engine.ransac`: uniform or PROSAC sampling,
+MSAC or MAGSAC++-style scoring, LO-RANSAC, adaptive stopping, DEGENSAC for F, final refit;
+see that module for the method) over a model kind of `_models`, and returns a `RansacResult`.
+Bad input (too few points, NaN, wrong shapes, threshold <= 0, confidence outside (0, 1))
+raises ValueError; data with no consistent model give `success=False`, never an exception.
+
+Conventions (DESIGN.md): pixels (N, 2), `X2 = R X1 + t`, `E = [t]x R`,
+`F = K2^-T E K1^-1`, `x2^T F x1 = 0`, `x_cam = R X + t` for absolute poses.
+"""
+from dataclasses import dataclass, replace
+from typing import Optional
+
+import numpy as np
+
+from .. import _checks
+from ..camera import normalize_points
+from ..epipolar import _cheirality_counts, _sampson, pose_from_essential
+from ..refine import _refine_absolute, _refine_relative
+from ..rotation import skew
+from ._engine import MAGSAC, MSAC, ransac
+from ._models import (ABSOLUTE_POSE, ESSENTIAL, FUNDAMENTAL, HOMOGRAPHY, SAMPLE_SIZES,
+                      _residuals)
+
+__all__ = ["RansacResult", "estimate_fundamental", "estimate_essential",
+           "estimate_relative_pose", "estimate_homography", "estimate_absolute_pose"]
+
+_SCORINGS = {"msac": MSAC, "magsac": MAGSAC}
+
+
+@dataclass(frozen=True)
+class RansacResult:
+    """Outcome of a robust estimation.
+
+    success: False when no model was found (then `model`, `R`, `t` are None).
+    model: F, E or H (3, 3) at unit Frobenius norm, or [R | t] (3, 4) for an absolute pose.
+    inliers: (N,) bool, residual below `threshold`. score: the engine's quality (higher is
+    better, about the number of inliers). iterations: RANSAC iterations run.
+    threshold: the inlier threshold in pixels. R, t: the pose for relative (|t| = 1) and
+    absolute pose estimation, else None.
+    """
+
+    success: bool
+    model: Optional[np.ndarray]
+    inliers: np.ndarray
+    score: float
+    iterations: int
+    threshold: float
+    R: Optional[np.ndarray] = None
+    t: Optional[np.ndarray] = None
+
+    @property
+    def num_inliers(self):
+        return int(self.inliers.sum())
+
+
+def estimate_fundamental(x1, x2, threshold=1.0, confidence=0.999, max_iterations=10000,
+                         seed=0, scoring="msac", quality=None, local_optimisation=True,
+                         degensac=True):
+    """Fundamental matrix from pixel correspondences x1, x2 (N, 2), N >= 7, with outliers.
+
+    Seven-point minimal solver, weighted eight-point refit; residual: Sampson distance (pixels).
+    threshold: inlier threshold in pixels. confidence: probability of having drawn an
+    all-inlier sample when stopping. scoring: 'msac' (default: the more accurate of the two
+    in bench_robust) or 'magsac' (noise scale marginalised, see `_engine`). quality: optional (N,)
+    match quality (higher is better) that switches on PROSAC sampling. degensac: handle
+    samples dominated by a plane. Returns a RansacResult with model F (3, 3).
+    """
+    x1, x2 = _checks.point_pairs(x1, x2, min_count=SAMPLE_SIZES[FUNDAMENTAL])
+    return _run(FUNDAMENTAL, x1, x2, threshold, None, confidence, max_iterations, seed, scoring,
+                quality, local_optimisation, degensac)
+
+
+def estimate_essential(x1, x2, K1, K2, threshold=1.0, confidence=0.999, max_iterations=10000,
+                       seed=0, scoring="msac", quality=None, local_optimisation=True):
+    """Essential matrix from pixel correspondences x1, x2 (N, 2), N >= 5, of calibrated
+    cameras K1, K2, with outliers.
+
+    Five-point minimal solver on normalised coordinates; residual: the Sampson distance in
+    pixels under F = K2^-T E K1^-1; LO refit by Levenberg-Marquardt of the 5-dof pose.
+    Options as `estimate_fundamental`. Returns a RansacResult with model E (unit norm).
+    """
+    x1, x2 = _checks.point_pairs(x1, x2, min_count=SAMPLE_SIZES[ESSENTIAL])
+    K1 = _checks.intrinsics(K1, "K1")
+    K2 = _checks.intrinsics(K2, "K2")
+    res = _run(ESSENTIAL, x1, x2, threshold, (K1, K2), confidence, max_iterations, seed, scoring,
+               quality, local_optimisation, False)
+    if not res.success:
+        return res
+    E = K2.T @ res.model @ K1
+    return replace(res, model=E / np.linalg.norm(E))
+
+
+def estimate_relative_pose(x1, x2, K1, K2, threshold=1.0, confidence=0.999,
+                           max_iterations=10000, seed=0, scoring="msac", quality=None,
+                           local_optimisation=True, refine=True):
+    """Relative pose (R, t), |t| = 1, `X2 = R X1 + t`, from pixel correspondences x1, x2 (N, 2)
+    of calibrated cameras K1, K2, with outliers.
+
+    `estimate_essential`, then the decomposition of E that puts most inliers in front of both
+    cameras (`geom.epipolar.pose_from_essential`), then (refine=True) Levenberg-Marquardt of
+    the pixel Sampson error on the inliers, re-selecting the inliers up to three times. The
+    inlier mask keeps the correspondences within the threshold and in front of both cameras.
+    success is False also when cheirality does not single out a pose. Returns a RansacResult with model E and R, t.
+    """
+    res = estimate_essential(x1, x2, K1, K2, threshold, confidence, max_iterations, seed,
+                             scoring, quality, local_optimisation)
+    if not res.success:
+        return res
+    x1, x2 = _checks.point_pairs(x1, x2)
+    K1 = _checks.intrinsics(K1, "K1")
+    K2 = _checks.intrinsics(K2, "K2")
+    K1inv, K2inv = np.linalg.inv(K1), np.linalg.inv(K2)
+    inl = res.inliers
+    try:
+        R, t, _ = pose_from_essential(res.model, x1[inl], x2[inl], K1, K2)
+    except ValueError:  # cheirality does not single out a pose: no usable relative pose
+        return replace(res, success=False, model=None, inliers=np.zeros_like(inl))
+    R, t = R.copy(), t.copy()
+    y1, y2 = normalize_points(x1, K1), normalize_points(x2, K2)
+    r = np.empty(len(x1))
+    for _ in range(3 if refine else 1):  # refine, re-select the inliers, until they settle
+        _sampson(np.ascontiguousarray(K2inv.T @ skew(t) @ R @ K1inv), x1, x2, r)
+        front = np.empty((1, len(x1)), dtype=np.bool_)
+        _cheirality_counts(R[None], t[None], y1, y2, np.empty(1, np.int64), front)
+        new = (r < res.threshold) & front[0]
+        if not refine or (new == inl).all() or new.sum() < 5:
+            inl = new
+            break
+        inl = new
+        _refine_relative(x1[inl], x2[inl], np.ones(int(inl.sum())), K1inv, K2inv, R, t, 30)
+    E = skew(t) @ R
+    return RansacResult(True, E / np.linalg.norm(E), inl, res.score, res.iterations,
+                        res.threshold, R, t)
+
+
+def estimate_homography(x1, x2, threshold=1.0, confidence=0.999, max_iterations=10000, seed=0,
+                        scoring="msac", quality=None, local_optimisation=True):
+    """Homography `x2 ~ H x1` from pixel correspondences x1, x2 (N, 2), N >= 4, with outliers.
+
+    Four-point DLT minimal solver (samples with three collinear points are skipped), weighted
+    normalised DLT refit; residual: transfer error in image 2 (pixels). Options as
+    `estimate_fundamental`. Returns a RansacResult with model H (3, 3), unit norm.
+    """
+    x1, x2 = _checks.point_pairs(x1, x2, min_count=SAMPLE_SIZES[HOMOGRAPHY])
+    return _run(HOMOGRAPHY, x1, x2, threshold, None, confidence, max_iterations, seed, scoring,
+                quality, local_optimisation, False)
+
+
+def estimate_absolute_pose(X, x, K, threshold=2.0, confidence=0.999, max_iterations=10000,
+                           seed=0, scoring="msac", quality=None, local_optimisation=True,
+                           refine=True):
+    """Camera pose (R, t), `x_cam = R X + t`, from world points X (N, 3) seen at pixels
+    x (N, 2), N >= 3, by a camera K, with outliers.
+
+    P3P minimal solver, Levenberg-Marquardt refit; residual: reprojection error in pixels.
+    refine: a final LM polish on the inliers. Options as
+    `estimate_fundamental`. Returns a RansacResult with model [R | t] (3, 4) and R, t.
+    """
+    X, x = _checks.point_pairs(X, x, min_count=SAMPLE_SIZES[ABSOLUTE_POSE], names=("X", "x"),
+                               dims=(3, 2))
+    K = _checks.intrinsics(K)
+    res = _run(ABSOLUTE_POSE, X, x, threshold, (K, K), confidence, max_iterations, seed, scoring,
+               quality, local_optimisation, False)
+    if not res.success:
+        return res
+    R = res.model[:, :3].copy()
+    t = res.model[:, 3].copy()
+    inl = res.inliers
+    if refine:
+        _refine_absolute(X[inl], x[inl], np.ones(int(inl.sum())), K, R, t, 30)
+        err = np.empty(len(x))
+        _residuals(ABSOLUTE_POSE, np.c_[R, t], X, x, _calibration((K, K)), err)
+        inl = err < res.threshold
+    return RansacResult(True, np.c_[R, t], inl, res.score, res.iterations, res.threshold, R, t)
+
+
+# ---------------------------------------------------------------------------- helpers
+
+def _run(kind, a, b, threshold, cameras, confidence, max_iterations, seed, scoring, quality,
+         local_optimisation, degensac):
+    """Validate the options, run the engine, wrap the result. cameras: (K1, K2) or None."""
+    threshold = _checks.positive(threshold, "threshold")
+    confidence = float(confidence)
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence: must be in (0, 1), got {confidence}")
+    max_iterations = int(max_iterations)
+    if max_iterations < 1:
+        raise ValueError(f"max_iterations: must be at least 1, got {max_iterations}")
+    if scoring not in _SCORINGS:
+        raise ValueError(f"scoring: expected one of {sorted(_SCORINGS)}, got {scoring!r}")
+    n = a.shape[0]
+    order = None
+    if quality is not None:
+        quality = _checks.array(quality, "quality", (n,))
+        order = np.argsort(-quality, kind="stable")
+        a, b = a[order], b[order]
+    model = np.zeros((3, 4))
+    mask = np.zeros(n, dtype=np.bool_)
+    found, score, iterations = ransac(
+        kind, np.ascontiguousarray(a), np.ascontiguousarray(b), _calibration(cameras), threshold,
+        confidence, max_iterations, 0, _SCORINGS[scoring], order is not None,
+        bool(local_optimisation), bool(degensac), int(seed) % 2**32, model, mask)
+    if order is not None:
+        unsorted = np.empty_like(mask)
+        unsorted[order] = mask
+        mask = unsorted
+    # a model supported only by about its own sample is no model
+    if not found or mask.sum() < 2 * SAMPLE_SIZES[kind]:
+        return RansacResult(False, None, np.zeros(n, dtype=bool), float(score), int(iterations),
+                            threshold)
+    out = model if kind == ABSOLUTE_POSE else model[:, :3] / np.linalg.norm(model[:, :3])
+    return RansacResult(True, out, mask, float(score), int(iterations), threshold)
+
+
+def _calibration(cameras):
+    """The engine's [K1, K2, K1^-1, K2^-1] (4, 3, 3); identities when cameras is None."""
+    K1, K2 = (np.eye(3), np.eye(3)) if cameras is None else cameras
+    return np.ascontiguousarray(np.stack([K1, K2, np.linalg.inv(K1), np.linalg.inv(K2)]))

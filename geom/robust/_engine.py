@@ -1,0 +1,338 @@
+"""The RANSAC loop: sampling, scoring, local optimisation, adaptive stopping, final refit.
+
+One kernel serves every model kind of `_models` (and the multi-model fitting built on it).
+
+- Sampling: uniform, or PROSAC (Chum & Matas 2005) when the data come sorted by decreasing
+  match quality: samples are drawn from a growing prefix, reaching uniform sampling after
+  the schedule's `max_iterations`.
+- Scoring (higher is better), with T the threshold:
+  MSAC, the truncated quadratic: sum over points of `max(0, 1 - r^2 / T^2)`;
+  MAGSAC (MAGSAC++-style): the noise scale is unknown and marginalised over sigma uniform in
+  (0, sigma_max], sigma_max = T / 2. For a 2-dof Gaussian residual the marginal density of r is
+  `sqrt(pi / 2) / sigma_max * erfc(r / (sqrt(2) sigma_max))`; each point contributes that
+  density, truncated at T and rescaled to [0, 1]. Its values double as the IRLS weights of the
+  local optimisation.
+- Bail-out: the data are shuffled once; a model is first evaluated on a random subset (5 %,
+  at least 100 points) and dropped when it has less than half the best model's inlier count
+  pro rata (a model as good as the best falls below that with probability < 1e-3).
+- Local optimisation (LO-RANSAC, Lebeda et al. 2012): on each so-far-best model, iterated
+  (weighted) least squares on the points within a threshold shrinking from 3T to T.
+- Adaptive stopping: `log(1 - confidence) / log(1 - w^m)` iterations, w the inlier ratio
+  (r < T) of the best model, m the sample size, clamped to [min_iterations, max_iterations].
+- DEGENSAC (Chum, Werner & Matas 2005) for the fundamental matrix: a so-far-best F whose
+  seven-point sample has five or more points on a homography is re-estimated by
+  plane-and-parallax (two points off the plane fix the epipole; F = [e']x H).
+- Final refit on all inliers at T (kept if it scores better).
+"""
+import math
+
+import numpy as np
+from numba import njit
+
+from ._models import (FUNDAMENTAL, MAX_MODELS, _minimal, _refit, _residuals, _sample_ok,
+                      min_refit_size, sample_size)
+from ..homography import _transfer_error
+from ..refine import _skew
+
+MSAC, MAGSAC = 0, 1
+_LO_STEPS = 4
+_LO_MULTIPLIER = 3.0
+_BAIL_FRACTION = 0.05
+_BAIL_MIN = 100
+
+
+@njit(cache=True)
+def _point_quality(r, T, scoring):
+    """A point's contribution in [0, 1] to a model's quality (see the module docstring)."""
+    if not r < T:
+        return 0.0
+    if scoring == MSAC:
+        return 1.0 - (r * r) / (T * T)
+    s = T / 2.0
+    c = math.erfc(math.sqrt(2.0))  # density at r = T
+    return (math.erfc(r / (math.sqrt(2.0) * s)) - c) / (1.0 - c)
+
+
+@njit(cache=True)
+def _score(kind, model, A, B, calib, T, scoring, bail_inliers, r):
+    """Quality of `model` on all points, residuals into r. Returns -1 when the model is dropped
+    by the bail-out test against `bail_inliers` (the best model's inlier count; <= 0 disables
+    the test)."""
+    n = A.shape[0]
+    start = 0
+    if bail_inliers > 0 and n >= 2 * _BAIL_MIN:
+        start = max(_BAIL_MIN, int(_BAIL_FRACTION * n))
+        _residuals(kind, model, A[:start], B[:start], calib, r[:start])
+        if _count_inliers(r[:start], T) * n < 0.5 * bail_inliers * start:
+            return -1.0
+    _residuals(kind, model, A[start:], B[start:], calib, r[start:])
+    q = 0.0
+    for i in range(n):
+        q += _point_quality(r[i], T, scoring)
+    return q
+
+
+@njit(cache=True)
+def _count_inliers(r, T):
+    c = 0
+    for i in range(r.shape[0]):
+        if r[i] < T:
+            c += 1
+    return c
+
+
+@njit(cache=True)
+def _iterations_needed(inliers, n, m, confidence):
+    w = inliers / n
+    p = w ** m
+    if p >= 1.0:
+        return 0
+    if p <= 0.0:
+        return 2 ** 62
+    return int(math.ceil(math.log(1.0 - confidence) / math.log(1.0 - p)))
+
+
+@njit(cache=True)
+def _draw(k, m, idx):
+    """m distinct indices from range(k) into idx[:m] (rejection sampling)."""
+    i = 0
+    while i < m:
+        c = np.random.randint(0, k)
+        dup = False
+        for j in range(i):
+            if idx[j] == c:
+                dup = True
+                break
+        if not dup:
+            idx[i] = c
+            i += 1
+
+
+@njit(cache=True)
+def _local_optimisation(kind, A, B, calib, T, scoring, model, score, r, multiplier, steps):
+    """Iterated weighted least squares from `model` (residuals r) over thresholds shrinking from
+    multiplier * T to T. Replaces model, r by the best scoring refit; returns the best score."""
+    n = A.shape[0]
+    cur = model.copy()
+    cur_r = r.copy()
+    r_new = np.empty(n)
+    sub_a = np.empty_like(A)
+    sub_b = np.empty_like(B)
+    w = np.empty(n)
+    best = score
+    for step in range(steps):
+        thr = T * (multiplier - (multiplier - 1.0) * step / max(steps - 1, 1))
+        k = 0
+        for i in range(n):
+            if cur_r[i] < thr:
+                sub_a[k] = A[i]
+                sub_b[k] = B[i]
+                w[k] = _point_quality(cur_r[i], thr, scoring) if scoring == MAGSAC else 1.0
+                k += 1
+        if k < min_refit_size(kind):
+            break
+        if not _refit(kind, sub_a[:k], sub_b[:k], w[:k], calib, cur):
+            break
+        if not np.all(np.isfinite(cur)):
+            break
+        s = _score(kind, cur, A, B, calib, T, scoring, 0, r_new)
+        cur_r[:] = r_new
+        if s > best:
+            best = s
+            model[:] = cur
+            r[:] = r_new
+    return best
+
+
+@njit(cache=True)
+def _epipole2(F):
+    """Left epipole e2 (3,) of F (F^T e2 = 0), unit norm."""
+    U, _, _ = np.linalg.svd(F)
+    return U[:, 2].copy()
+
+
+@njit(cache=True)
+def _homography_from_f(F, e2, x1, x2, idx, H):
+    """Homography compatible with F through three correspondences idx (Hartley & Zisserman
+    13.6): H = A - e2 (M^-1 b)^T with A = [e2]x F. False when the three points are degenerate."""
+    S = np.empty((3, 3))
+    _skew(e2, S)
+    A = S @ F
+    M = np.empty((3, 3))
+    bv = np.empty(3)
+    for k in range(3):
+        i = idx[k]
+        p1 = np.array([x1[i, 0], x1[i, 1], 1.0])
+        p2 = np.array([x2[i, 0], x2[i, 1], 1.0])
+        M[k] = p1
+        c1 = np.cross(p2, A @ p1)
+        c2 = np.cross(p2, e2)
+        den = np.sum(c2 * c2)
+        if den <= 1e-300:
+            return False
+        bv[k] = np.sum(c1 * c2) / den
+    if abs(np.linalg.det(M)) <= 1e-12 * np.abs(M).max() ** 3:
+        return False
+    v = np.linalg.solve(M, bv)
+    for i in range(3):
+        for j in range(3):
+            H[i, j] = A[i, j] - e2[i] * v[j]
+    return True
+
+
+_DEGENSAC_TRIPLETS = np.array([[0, 1, 2], [3, 4, 5], [0, 1, 6], [3, 4, 6], [2, 5, 6]], np.int64)
+
+
+@njit(cache=True)
+def _degensac(A, B, calib, T, scoring, sample, model, score, r, bail_inliers, iterations):
+    """If the seven-point sample of `model` is H-degenerate (five or more of its points on a
+    homography compatible with F), try plane-and-parallax F's from two off-plane points.
+    Replaces model, r with a better one; returns the best score."""
+    F = np.ascontiguousarray(model[:, :3])
+    e2 = _epipole2(F)
+    Sa = np.empty((7, 2))
+    Sb = np.empty((7, 2))
+    for k in range(7):
+        Sa[k] = A[sample[k]]
+        Sb[k] = B[sample[k]]
+    H = np.empty((3, 3))
+    err = np.empty(7)
+    found = False
+    loc = np.arange(7)
+    for tr in range(_DEGENSAC_TRIPLETS.shape[0]):
+        if not _homography_from_f(F, e2, Sa, Sb, _DEGENSAC_TRIPLETS[tr], H):
+            continue
+        _transfer_error(H, Sa, Sb, err)
+        if _count_inliers(err, T) >= 5:
+            found = True
+            break
+    if not found:
+        return score
+    n = A.shape[0]
+    herr = np.empty(n)
+    _transfer_error(H, A, B, herr)
+    off = np.empty(n, np.int64)
+    k = 0
+    for i in range(n):
+        if herr[i] >= T:
+            off[k] = i
+            k += 1
+    if k < 2:
+        return score
+    best = score
+    cand = np.zeros((3, 4))
+    r_new = np.empty(n)
+    idx = np.empty(2, np.int64)
+    S = np.empty((3, 3))
+    for _ in range(iterations):
+        _draw(k, 2, idx)
+        l = np.empty((2, 3))
+        for j in range(2):
+            i = off[idx[j]]
+            p1 = np.array([A[i, 0], A[i, 1], 1.0])
+            p2 = np.array([B[i, 0], B[i, 1], 1.0])
+            l[j] = np.cross(H @ p1, p2)
+        e = np.cross(l[0], l[1])
+        ne = np.sqrt(np.sum(e * e))
+        if ne == 0.0:
+            continue
+        _skew(e / ne, S)
+        Fc = S @ H
+        Fc /= np.sqrt(np.sum(Fc * Fc))
+        cand[:, :3] = Fc
+        s = _score(FUNDAMENTAL, cand, A, B, calib, T, scoring, bail_inliers, r_new)
+        if s > best:
+            best = s
+            model[:] = cand
+            r[:] = r_new
+    return best
+
+
+@njit(cache=True)
+def _prosac_initial(n, m, max_iterations):
+    """T_n of PROSAC's growth function for the first prefix n = m."""
+    t = float(max_iterations)
+    for i in range(m):
+        t *= (m - i) / (n - i)
+    return t
+
+
+@njit(cache=True)
+def ransac(kind, a, b, calib, threshold, confidence, max_iterations, min_iterations, scoring,
+           prosac, local_optimisation, degensac, seed, model_out, mask_out):
+    """Robustly fit one model of `kind` to the correspondences a (N, da), b (N, 2).
+
+    calib: [K1, K2, K1^-1, K2^-1] (4, 3, 3). threshold: inlier threshold in pixels. prosac: the rows are sorted by
+    decreasing quality. Writes the best model into model_out (3, 4) and the inliers
+    (r < threshold) into mask_out (N,) bool. Returns (found, score, iterations); found is False
+    when no sample gave a usable model."""
+    n = a.shape[0]
+    m = sample_size(kind)
+    np.random.seed(seed)
+    perm = np.arange(n) if prosac else np.random.permutation(n)
+    A = np.empty_like(a)
+    B = np.empty_like(b)
+    for i in range(n):
+        A[i] = a[perm[i]]
+        B[i] = b[perm[i]]
+    Sa = np.empty((m, A.shape[1]))
+    Sb = np.empty((m, 2))
+    idx = np.empty(m, np.int64)
+    models = np.zeros((MAX_MODELS, 3, 4))
+    r = np.empty(n)
+    best_r = np.empty(n)
+    best = np.zeros((3, 4))
+    best_score = -1.0
+    best_inliers = 0
+    found = False
+    needed = max_iterations
+    # PROSAC schedule
+    sub = m
+    tn = _prosac_initial(n, m, max_iterations)
+    tn_prime = 1.0
+    it = 0
+    while it < min(needed, max_iterations):
+        it += 1
+        if prosac and it > tn_prime and sub < n:
+            sub += 1
+            tn_next = tn * sub / (sub - m)
+            tn_prime += math.ceil(tn_next - tn)
+            tn = tn_next
+        if prosac and it <= tn_prime and sub < n:
+            _draw(sub - 1, m - 1, idx)
+            idx[m - 1] = sub - 1
+        else:
+            _draw(n, m, idx)
+        for j in range(m):
+            Sa[j] = A[idx[j]]
+            Sb[j] = B[idx[j]]
+        if not _sample_ok(kind, Sa, Sb):
+            continue
+        k = _minimal(kind, Sa, Sb, calib, models)
+        for j in range(k):
+            if not np.all(np.isfinite(models[j])):
+                continue
+            s = _score(kind, models[j], A, B, calib, threshold, scoring, best_inliers, r)
+            if s <= best_score:
+                continue
+            found = True
+            best[:] = models[j]
+            best_score = s
+            best_r[:] = r
+            if degensac and kind == FUNDAMENTAL:
+                best_score = _degensac(A, B, calib, threshold, scoring, idx, best, best_score,
+                                       best_r, best_inliers, 100)
+            if local_optimisation:
+                best_score = _local_optimisation(kind, A, B, calib, threshold, scoring, best, best_score,
+                                                 best_r, _LO_MULTIPLIER, _LO_STEPS)
+            best_inliers = _count_inliers(best_r, threshold)
+            needed = max(min_iterations, _iterations_needed(best_inliers, n, m, confidence))
+    if found:
+        best_score = _local_optimisation(kind, A, B, calib, threshold, scoring, best, best_score, best_r,
+                                         1.0, 2)
+        model_out[:] = best
+        for i in range(n):
+            mask_out[perm[i]] = best_r[i] < threshold
+    else:
+        mask_out[:] = False
+    return found, best_score, it

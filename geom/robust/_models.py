@@ -1,0 +1,191 @@
+"""The estimator concept of the RANSAC engine, one integer model kind per estimator.
+
+A kind supplies four kernels, dispatched on the kind inside numba (a switch keeps one engine
+that compiles once and caches, where passing functions as arguments would not):
+
+- `_minimal(kind, a, b, calib, models) -> k`: the minimal solver, models from `sample_size(kind)`
+  correspondences `a`, `b`, written into `models` (MAX_MODELS, 3, 4); k = 0 for a degenerate
+  sample;
+- `_residuals(kind, model, a, b, calib, out)`: the error of every correspondence, a distance
+  in pixels (not squared);
+- `_refit(kind, a, b, w, calib, model) -> bool`: the weighted non-minimal fit on a subset (in place,
+  starting from the current model for the iterative ones);
+- `_sample_ok(kind, a, b) -> bool`: a cheap degeneracy test of a sample before solving.
+
+Data layout: `a` (N, 2 or 3) and `b` (N, 2) contiguous float64; `calib` (4, 3, 3) holds
+[K1, K2, K1^-1, K2^-1] (identities for the uncalibrated kinds); a model is a (3, 4) array:
+- FUNDAMENTAL: a, b pixels of images 1 and 2; model[:, :3] = F; Sampson distance;
+  7-point minimal, weighted 8-point refit.
+- ESSENTIAL: a, b pixels; model[:, :3] = F = K2^-T E K1^-1, so that the residual is the
+  pixel Sampson distance exactly (any focal lengths, skew included); five-point minimal on
+  the normalised sample; refit: LM of the 5-dof pose (from one decomposition of E: the
+  Sampson error does not depend on which) on the pixel Sampson error.
+- HOMOGRAPHY: a, b pixels; model[:, :3] = H; one-sided transfer error in image 2; 4-point DLT.
+- ABSOLUTE_POSE: a world points (N, 3), b pixels of the camera K2; model = [R | t];
+  reprojection error in pixels (inf behind the camera); P3P minimal on the normalised sample,
+  LM refit.
+"""
+import numpy as np
+from numba import njit
+
+from ..epipolar import _eight_point_into, _sampson, _seven_point
+from ..fivepoint import _five_point
+from ..homography import _homography_dlt_into, _transfer_error
+from ..p3p import _p3p
+from ..refine import _refine_absolute, _refine_relative, _skew
+
+FUNDAMENTAL, ESSENTIAL, HOMOGRAPHY, ABSOLUTE_POSE = 0, 1, 2, 3
+SAMPLE_SIZES = (7, 5, 4, 3)
+MAX_MODELS = 10
+
+
+@njit(cache=True)
+def sample_size(kind):
+    if kind == FUNDAMENTAL:
+        return 7
+    if kind == ESSENTIAL:
+        return 5
+    if kind == HOMOGRAPHY:
+        return 4
+    return 3
+
+
+@njit(cache=True)
+def _pose_from_e(E, R, t):
+    """One of the four (R, t) with E ~ [t]x R."""
+    U, _, Vt = np.linalg.svd(E)
+    if np.linalg.det(U) < 0:
+        U = -U
+    if np.linalg.det(Vt) < 0:
+        Vt = -Vt
+    W = np.zeros((3, 3))
+    W[0, 1] = -1.0
+    W[1, 0] = 1.0
+    W[2, 2] = 1.0
+    R[:] = U @ W @ Vt
+    t[:] = U[:, 2]
+
+
+@njit(cache=True)
+def _collinear(p, i, j, k):
+    """Are the 2D points p[i], p[j], p[k] (nearly) collinear?"""
+    ux = p[j, 0] - p[i, 0]
+    uy = p[j, 1] - p[i, 1]
+    vx = p[k, 0] - p[i, 0]
+    vy = p[k, 1] - p[i, 1]
+    cross = ux * vy - uy * vx
+    return abs(cross) <= 1e-8 * (ux * ux + uy * uy + vx * vx + vy * vy)
+
+
+@njit(cache=True)
+def _sample_ok(kind, a, b):
+    if kind == HOMOGRAPHY:
+        for i in range(4):
+            for j in range(i + 1, 4):
+                for k in range(j + 1, 4):
+                    if _collinear(a, i, j, k) or _collinear(b, i, j, k):
+                        return False
+    return True
+
+
+@njit(cache=True)
+def _normalised(x, Kinv):
+    """K^-1 x for pixels x (n, 2) -> (n, 2)."""
+    q = np.empty((x.shape[0], 2))
+    for i in range(x.shape[0]):
+        w = Kinv[2, 0] * x[i, 0] + Kinv[2, 1] * x[i, 1] + Kinv[2, 2]
+        q[i, 0] = (Kinv[0, 0] * x[i, 0] + Kinv[0, 1] * x[i, 1] + Kinv[0, 2]) / w
+        q[i, 1] = (Kinv[1, 0] * x[i, 0] + Kinv[1, 1] * x[i, 1] + Kinv[1, 2]) / w
+    return q
+
+
+@njit(cache=True)
+def _minimal(kind, a, b, calib, models):
+    if kind == FUNDAMENTAL:
+        F = np.empty((3, 3, 3))
+        k = _seven_point(a, b, F)
+        for m in range(k):
+            models[m, :, :3] = F[m]
+        return k
+    if kind == ESSENTIAL:
+        Es = np.empty((10, 3, 3))
+        k = _five_point(_normalised(a, calib[2]), _normalised(b, calib[3]), Es)
+        for m in range(max(k, 0)):
+            F = np.ascontiguousarray(calib[3].T) @ Es[m] @ calib[2]
+            models[m, :, :3] = F / np.sqrt(np.sum(F * F))
+        return max(k, 0)
+    if kind == HOMOGRAPHY:
+        H = np.empty((3, 3))
+        if not _homography_dlt_into(a, b, np.ones(4), H):
+            return 0
+        models[0, :, :3] = H
+        return 1
+    Rs = np.empty((4, 3, 3))
+    ts = np.empty((4, 3))
+    k = _p3p(a, _normalised(b, calib[3]), Rs, ts)
+    for m in range(max(k, 0)):
+        models[m, :, :3] = Rs[m]
+        models[m, :, 3] = ts[m]
+    return max(k, 0)
+
+
+@njit(cache=True)
+def _residuals(kind, model, a, b, calib, out):
+    if kind == FUNDAMENTAL or kind == ESSENTIAL:
+        _sampson(np.ascontiguousarray(model[:, :3]), a, b, out)
+    elif kind == HOMOGRAPHY:
+        _transfer_error(np.ascontiguousarray(model[:, :3]), a, b, out)
+    else:
+        K = calib[1]
+        for i in range(a.shape[0]):
+            x = model[0, 0] * a[i, 0] + model[0, 1] * a[i, 1] + model[0, 2] * a[i, 2] + model[0, 3]
+            y = model[1, 0] * a[i, 0] + model[1, 1] * a[i, 1] + model[1, 2] * a[i, 2] + model[1, 3]
+            z = model[2, 0] * a[i, 0] + model[2, 1] * a[i, 1] + model[2, 2] * a[i, 2] + model[2, 3]
+            if z <= 0.0:
+                out[i] = np.inf
+            else:
+                ex = K[0, 0] * x / z + K[0, 1] * y / z + K[0, 2] - b[i, 0]
+                ey = K[1, 1] * y / z + K[1, 2] - b[i, 1]
+                out[i] = np.sqrt(ex * ex + ey * ey)
+
+
+@njit(cache=True)
+def min_refit_size(kind):
+    """Fewest correspondences the non-minimal refit accepts."""
+    if kind == FUNDAMENTAL:
+        return 8
+    return sample_size(kind) + 1
+
+
+@njit(cache=True)
+def _refit(kind, a, b, w, calib, model):
+    """Weighted non-minimal fit into model (in place); False leaves the model unusable."""
+    if kind == FUNDAMENTAL:
+        F = np.empty((3, 3))
+        if _eight_point_into(a, b, w, F):
+            return False
+        model[:, :3] = F
+        return True
+    if kind == HOMOGRAPHY:
+        H = np.empty((3, 3))
+        if not _homography_dlt_into(a, b, w, H):
+            return False
+        model[:, :3] = H
+        return True
+    R = np.empty((3, 3))
+    t = np.empty(3)
+    if kind == ESSENTIAL:
+        _pose_from_e(np.ascontiguousarray(calib[1].T) @ np.ascontiguousarray(model[:, :3]) @ calib[0],
+                     R, t)
+        _refine_relative(a, b, w, calib[2], calib[3], R, t, 10)
+        S = np.empty((3, 3))
+        _skew(t, S)
+        F = np.ascontiguousarray(calib[3].T) @ S @ R @ calib[2]
+        model[:, :3] = F / np.sqrt(np.sum(F * F))
+    else:
+        R[:] = model[:, :3]
+        t[:] = model[:, 3]
+        _refine_absolute(a, b, w, calib[1], R, t, 10)
+        model[:, :3] = R
+        model[:, 3] = t
+    return True
