@@ -35,11 +35,12 @@ class PairMatches:
     t: np.ndarray
 
 
-def extract_features(image, max_features=8000, root_sift=True):
+def extract_features(image, max_features=8000, root_sift=True, contrast_threshold=0.01):
     """SIFT features of an RGB uint8 image (H, W, 3) -> `Features`; RootSIFT (L1 normalise, square
-    root) by default, which compares descriptors by the Hellinger kernel."""
+    root) by default, which compares descriptors by the Hellinger kernel. contrast_threshold:
+    SIFT's (OpenCV default 0.04), lowered to find features on weakly textured objects."""
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    sift = cv2.SIFT_create(nfeatures=max_features)
+    sift = cv2.SIFT_create(nfeatures=max_features, contrastThreshold=contrast_threshold)
     kps, desc = sift.detectAndCompute(gray, None)
     if desc is None:
         return Features(np.zeros((0, 2)), np.zeros((0, 128), np.float32), np.zeros((0, 3), np.uint8))
@@ -52,24 +53,28 @@ def extract_features(image, max_features=8000, root_sift=True):
 
 
 def match_descriptors(d1, d2, ratio=0.8):
-    """Mutual nearest neighbours of descriptor sets d1 (N1, D), d2 (N2, D) passing the ratio test
-    in both directions -> index pairs (M, 2)."""
+    """Mutual nearest neighbours (Euclidean) of descriptor sets d1 (N1, D), d2 (N2, D) that pass
+    the ratio test in both directions -> index pairs (M, 2)."""
     if len(d1) < 2 or len(d2) < 2:
         return np.zeros((0, 2), np.int64)
-    matcher = cv2.BFMatcher(cv2.NORM_L2)
-    fwd = _ratio_matches(matcher.knnMatch(d1, d2, k=2), ratio, len(d1))
-    bwd = _ratio_matches(matcher.knnMatch(d2, d1, k=2), ratio, len(d2))
+    d1 = np.asarray(d1, np.float32)
+    d2 = np.asarray(d2, np.float32)
+    # squared distances |a|^2 + |b|^2 - 2 a.b from one matrix product serve both directions
+    D = (d1 * d1).sum(1)[:, None] + (d2 * d2).sum(1)[None, :] - 2 * d1 @ d2.T
+    np.maximum(D, 0, out=D)
+    fwd = _ratio_best(D, ratio)
+    bwd = _ratio_best(D.T, ratio)
     i = np.flatnonzero(fwd >= 0)
     keep = bwd[fwd[i]] == i
     return np.stack([i[keep], fwd[i[keep]]], axis=1).astype(np.int64)
 
 
-def _ratio_matches(knn, ratio, n):
-    best = np.full(n, -1, np.int64)
-    for m in knn:
-        if len(m) == 2 and m[0].distance < ratio * m[1].distance:
-            best[m[0].queryIdx] = m[0].trainIdx
-    return best
+def _ratio_best(D, ratio):
+    """Per row the column of the smallest entry, or -1 where the second smallest distance is not
+    clearly larger (distance ratio test on squared distances)."""
+    two = np.partition(D, 1, axis=1)[:, :2]
+    best = np.argmin(D, axis=1)
+    return np.where(two[:, 0] < ratio ** 2 * two[:, 1], best, -1)
 
 
 def select_pairs(n_images, window=10):
@@ -82,7 +87,7 @@ def select_pairs(n_images, window=10):
     return sorted(pairs)
 
 
-def verify_pair(f1, f2, K1, K2, matches, threshold=1.0, min_inliers=30, seed=0):
+def verify_pair(f1, f2, K1, K2, matches, threshold=1.0, min_inliers=20, seed=0):
     """Keep the matches (M, 2) of features f1, f2 consistent with one relative pose of cameras
     K1, K2 -> (inlier matches, R, t), or None when fewer than `min_inliers` agree."""
     if len(matches) < max(min_inliers, 5):
@@ -94,7 +99,7 @@ def verify_pair(f1, f2, K1, K2, matches, threshold=1.0, min_inliers=30, seed=0):
     return matches[res.inliers], res.R, res.t
 
 
-def match_and_verify(features, Ks, pairs, ratio=0.8, threshold=1.0, min_inliers=30,
+def match_and_verify(features, Ks, pairs, ratio=0.8, threshold=1.0, min_inliers=20,
                      progress=None):
     """Match and verify every pair (i, j) of `pairs` -> list of `PairMatches` (failed pairs left
     out). Ks: list of (3, 3) per image. progress: optional callable(done, total)."""

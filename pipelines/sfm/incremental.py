@@ -6,7 +6,9 @@
    dlt_multiview`), keep points in front of their cameras, with enough parallax and small
    reprojection errors; observations above `max_error` are marked outliers;
 3. register the unregistered image with the most 2D-3D matches by
-   `geom.robust.estimate_absolute_pose`, triangulate the tracks it completes, bundle-adjust
+   `geom.robust.estimate_absolute_pose`; where it has too few (sparse rings: a neighbour's
+   matches are mostly of tracks not yet triangulated), chain the verified relative pose to a
+   registered neighbour, its scale fixed by the few 2D-3D matches it has; triangulate the tracks it completes, bundle-adjust
    (`bundle.bundle_adjust`), drop outlier observations and points left with fewer than two;
 4. repeat until no image registers; a final global adjustment with more iterations.
 """
@@ -22,7 +24,8 @@ from .reconstruction import Reconstruction, build_tracks
 
 INIT_MIN_ANGLE = np.radians(4.0)
 MIN_PARALLAX = np.radians(1.5)
-MIN_REGISTER_INLIERS = 20
+MIN_REGISTER_INLIERS = 12
+MIN_SCALE_MATCHES = 3
 
 
 def reconstruct(names, features, Ks, size, pair_matches, max_error=4.0, seed=0, progress=None):
@@ -52,7 +55,8 @@ def reconstruct(names, features, Ks, size, pair_matches, max_error=4.0, seed=0, 
             break
         counts = [state.matches_2d3d(k)[0].size for k in candidates]
         k = candidates[int(np.argmax(counts))]
-        if not state.register_by_pose(k, seed):
+        if not (state.register_by_pose(k, seed) or state.register_by_pair(k, pair_matches)):
+            say(f"could not register {names[k]} yet ({max(counts)} 2D-3D matches)")
             failed.add(k)
             continue
         failed.clear()  # new points may make earlier failures registrable
@@ -119,6 +123,32 @@ class _State:
         self.cams[k] = Camera(self.Ks[k], res.R, res.t)
         self.ok[sel[~res.inliers]] = False
         return True
+
+    def register_by_pair(self, k, pair_matches):
+        """Pose of image k from its best verified pair with a registered image; the scale of the
+        pair's unit translation from k's 2D-3D matches (median of per-point least squares)."""
+        sel, X, x = self.matches_2d3d(k)
+        if sel.size < MIN_SCALE_MATCHES:
+            return False
+        y = np.c_[x, np.ones(len(x))] @ np.linalg.inv(self.Ks[k]).T
+        pairs = sorted((pm for pm in pair_matches if k in (pm.i, pm.j)
+                        and self.cams[pm.i + pm.j - k] is not None), key=lambda pm: -len(pm.matches))
+        for pm in pairs:
+            r = pm.i + pm.j - k
+            R, t = (pm.R, pm.t) if pm.j == k else (pm.R.T, -pm.R.T @ pm.t)  # X_k = R X_r + t
+            Rk = R @ self.cams[r].R
+            a = X @ Rk.T + R @ self.cams[r].t
+            ya, yb = np.cross(y, a), np.cross(y, t)
+            s = np.median(-(ya * yb).sum(1) / np.maximum((yb * yb).sum(1), 1e-300))
+            if not s > 0:
+                continue
+            cam = Camera(self.Ks[k], Rk, R @ self.cams[r].t + s * t)
+            err = reprojection_errors([cam], X, x[None])[0]
+            if (err < self.max_error).sum() >= MIN_SCALE_MATCHES:
+                self.cams[k] = cam
+                self.ok[sel[err >= self.max_error]] = False
+                return True
+        return False
 
     def triangulate(self):
         """Triangulate tracks with no point and two or more active observations."""
