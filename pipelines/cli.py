@@ -10,6 +10,8 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_demo(sub)
     _add_synth(sub)
+    _add_sfm(sub)
+    _add_two_view(sub)
     args = parser.parse_args(argv)
     try:
         return args.run(args) or 0
@@ -39,6 +41,30 @@ def _add_synth(sub):
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.set_defaults(run=lambda a: __import__("pipelines.synth", fromlist=["run"]).run(
         a.kind, a.output, a.seed, a.frames, a.size, a.overwrite))
+
+
+def _add_sfm(sub):
+    p = sub.add_parser("sfm", help="structure from motion: cameras, sparse points and a report "
+                                   "from an image folder")
+    p.add_argument("images", metavar="IMAGES", help="folder of JPEG/PNG images (one size)")
+    p.add_argument("-o", "--output", required=True, help="output folder (must not exist)")
+    p.add_argument("--intrinsics", default=None,
+                   help="K.txt: one 3x3 matrix, or lines 'name k11 ... k33' (default: guess "
+                        "f = 1.2 max(W, H), flagged in the report)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    p.set_defaults(run=lambda a: __import__("pipelines.sfm.pipeline", fromlist=["run"]).run(
+        a.images, a.output, a.intrinsics, a.overwrite) and None)
+
+
+def _add_two_view(sub):
+    p = sub.add_parser("two-view", help="relative pose and sparse points of two images")
+    p.add_argument("image1", metavar="IMG1")
+    p.add_argument("image2", metavar="IMG2")
+    p.add_argument("-o", "--output", required=True, help="output folder (must not exist)")
+    p.add_argument("--intrinsics", default=None, help="as for `mvdepth sfm`")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    p.set_defaults(run=lambda a: __import__("pipelines.sfm.pipeline", fromlist=["run"]).run(
+        [a.image1, a.image2], a.output, a.intrinsics, a.overwrite) and None)
 
 
 if __name__ == "__main__":

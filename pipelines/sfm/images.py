@@ -120,3 +120,9 @@ def _parse_K(values):
     except ValueError:
         raise ValueError(f"not a number in {' '.join(values)}") from None
     return _checks.intrinsics(K)
+
+
+def save_intrinsics(path, Ks):
+    """Write an intrinsics file: dict image name -> K (3, 3), one line per image."""
+    Path(path).write_text("".join(f"{name} {' '.join(repr(float(v)) for v in np.ravel(K))}\n"
+                                  for name, K in Ks.items()))
