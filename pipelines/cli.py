@@ -46,14 +46,25 @@ def _add_synth(sub):
 def _add_sfm(sub):
     p = sub.add_parser("sfm", help="structure from motion: cameras, sparse points and a report "
                                    "from an image folder")
-    p.add_argument("images", metavar="IMAGES", help="folder of JPEG/PNG images (one size)")
+    p.add_argument("images", metavar="IMAGES", nargs="?", default=None,
+                   help="folder of JPEG/PNG images (one size); omitted: the built-in sample, a "
+                        "synthetic ring rendered on the spot")
     p.add_argument("-o", "--output", required=True, help="output folder (must not exist)")
     p.add_argument("--intrinsics", default=None,
                    help="K.txt: one 3x3 matrix, or lines 'name k11 ... k33' (default: guess "
                         "f = 1.2 max(W, H), flagged in the report)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
-    p.set_defaults(run=lambda a: __import__("pipelines.sfm.pipeline", fromlist=["run"]).run(
-        a.images, a.output, a.intrinsics, a.overwrite) and None)
+    p.set_defaults(run=_run_sfm)
+
+
+def _run_sfm(a):
+    from pipelines.sfm import pipeline
+    if a.images is None:
+        if a.intrinsics is not None:
+            raise ValueError("--intrinsics: only with IMAGES (the sample has its own)")
+        pipeline.run_sample(a.output, a.overwrite)
+    else:
+        pipeline.run(a.images, a.output, a.intrinsics, a.overwrite)
 
 
 def _add_two_view(sub):

@@ -4,9 +4,11 @@
     -> write_sparse (+ report.html)
 """
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+from geom import synth
 from geom.camera_io import load_cameras_json
 
 from . import export, features, images, incremental, report
@@ -83,3 +85,19 @@ def run(source, output, intrinsics=None, overwrite=False, progress=_progress):
              f"mean reprojection error {errors.mean():.2f} px")
     print(f"wrote {output} (open {output / 'report.html'})")
     return rec
+
+
+def run_sample(output, overwrite=False, progress=_progress):
+    """`mvdepth sfm` without images: render the built-in sample (a 16-view synthetic ring,
+    `geom.synth.orbit_ring`, 480x360) into a temporary folder and reconstruct it with its known
+    intrinsics; the report compares the cameras with the truth."""
+    output = Path(output)
+    if output.exists() and not overwrite:
+        raise FileExistsError(f"{output}: already exists (use --overwrite to replace it)")
+    progress("no IMAGES given: rendering the built-in sample (16-view synthetic ring)")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = synth.write_folder(synth.render(synth.orbit_ring(16, 0, 480, 360)),
+                                    Path(tmp) / "sample_ring")
+        truth = load_cameras_json(folder / "cameras.json")
+        images.save_intrinsics(Path(tmp) / "K.txt", {n: c.K for n, c in truth.items()})
+        return run(folder, output, Path(tmp) / "K.txt", overwrite, progress)

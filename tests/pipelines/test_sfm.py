@@ -188,3 +188,23 @@ def test_mixed_image_sizes_are_refused(tmp_path, ring):
     cv2.imwrite(str(tmp_path / "b.png"), np.zeros((10, 12, 3), np.uint8))
     with pytest.raises(ValueError, match="b.png: size 12x10 differs from a.png"):
         load_images(tmp_path)
+
+
+def test_cli_two_view(tmp_path, ring, capsys):
+    images, K, truth = ring
+    out = tmp_path / "pair"
+    assert cli.main(["two-view", str(images / "frame_002.png"), str(images / "frame_003.png"),
+                     "-o", str(out), "--intrinsics", str(K)]) == 0
+    cams = load_cameras_json(out / "cameras.json")
+    assert sorted(cams) == ["frame_002.png", "frame_003.png"]
+    rot, trans = relative_pose_errors(cams, truth)
+    assert rot.max() < ROTATION_BOUND and trans.max() < 2 * ROTATION_BOUND
+    assert str(out / "report.html") in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_cli_sample(tmp_path, capsys):
+    out = tmp_path / "sample"
+    assert cli.main(["sfm", "-o", str(out)]) == 0
+    assert str(out / "report.html") in capsys.readouterr().out
+    assert len(load_cameras_json(out / "cameras.json")) == 16
