@@ -36,3 +36,22 @@ def load_image(folder, name, gray=False):
     if img is None:
         raise FileNotFoundError(f"{path}: cannot read image")
     return img if gray else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def load_bounding_box(folder):
+    """The object's bounding box from the ring's README.txt: (lo (3,), hi (3,)) world corners."""
+    text = (Path(folder) / "README.txt").read_text()
+    corners = [np.array(line.strip("() \t").split(), dtype=np.float64)
+               for line in text.splitlines() if line.strip().startswith("(")]
+    if len(corners) < 2:
+        raise ValueError(f"{folder}/README.txt: no bounding box")
+    return corners[0], corners[1]
+
+
+def depth_range(cam, box, margin=0.05):
+    """(near, far) depth of the bounding box `box` = (lo, hi) seen by `cam`, widened by `margin`."""
+    lo, hi = box
+    corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1])
+                        for z in (lo[2], hi[2])])
+    z = cam.depth(corners)
+    return (1 - margin) * z.min(), (1 + margin) * z.max()

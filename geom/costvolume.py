@@ -1,0 +1,355 @@
+"""Cost-volume machinery shared by rectified stereo (`geom.stereo`) and plane sweeping
+(`geom.planesweep`): input images, semi-global path aggregation, winner-take-all with sub-pixel
+refinement, and the filters applied to the resulting disparity/depth maps.
+
+A cost volume is a C-contiguous float32 array `(H, W, D)`: `D` hypotheses per pixel (disparities,
+or depth planes), lower is better. Stereo is the special case of a plane sweep whose planes are
+disparities, so both build their volume their own way and share everything downstream.
+"""
+import numpy as np
+from numba import njit, prange
+
+from . import _checks
+
+def gray_image(img, name):
+    """Image `(H, W)` or `(H, W, 3)` (RGB), uint8 or float in [0, 1] -> C-contiguous float32
+    grey levels in [0, 255] `(H, W)`. Raises ValueError on any other shape, a non-finite value,
+    or an image smaller than 2 x 2."""
+    a = np.asarray(img)
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (1, 3)):
+        raise ValueError(f"{name}: expected an image of shape (H, W) or (H, W, 3), got {a.shape}")
+    if a.shape[0] < 2 or a.shape[1] < 2:
+        raise ValueError(f"{name}: image too small {a.shape[:2]}, need at least 2 x 2 pixels")
+    if a.dtype == np.uint8:
+        f = a.astype(np.float32)
+    elif np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer):
+        f = a.astype(np.float32)
+        if not np.isfinite(f).all():
+            raise ValueError(f"{name}: contains NaN or inf")
+        if np.issubdtype(a.dtype, np.floating):
+            f *= 255.0
+    else:
+        raise ValueError(f"{name}: expected a uint8 or float image, got dtype {a.dtype}")
+    if f.ndim == 3:
+        f = f[..., 0] if f.shape[2] == 1 else f @ np.array([0.299, 0.587, 0.114], np.float32)
+    return np.ascontiguousarray(f, dtype=np.float32)
+
+
+def sgm_aggregate(cost, guide, p1, p2, paths=8, p2_gradient=None):
+    """Semi-global aggregation (Hirschmueller 2008) of a cost volume along `paths` directions.
+
+    cost: (H, W, D) costs, lower is better. guide: (H, W) grey image in [0, 255] that adapts the
+    large-jump penalty to the intensity step along the path:
+    `P2' = max(P1, P2 / (1 + |dI| / p2_gradient))` (no adaptation when `p2_gradient` is None).
+    p1: penalty of a one-hypothesis step, p2: penalty of a larger jump (p2 >= p1 > 0).
+    paths: 4 or 8. Returns the (H, W, D) float32 sum of the path costs.
+    """
+    cost = np.ascontiguousarray(cost, dtype=np.float32)
+    if cost.ndim != 3 or min(cost.shape) < 1:
+        raise ValueError(f"cost: expected a non-empty (H, W, D) volume, got shape {cost.shape}")
+    if not np.isfinite(cost).all():
+        raise ValueError("cost: contains NaN or inf")
+    guide = _checks.array(guide, "guide", cost.shape[:2]).astype(np.float32)
+    return _sgm(cost, guide, *_penalties(p1, p2, p2_gradient), _diagonal(paths))
+
+
+def _penalties(p1, p2, p2_gradient):
+    p1 = _checks.positive(p1, "p1")
+    p2 = _checks.positive(p2, "p2")
+    if p2 < p1:
+        raise ValueError(f"p2: must be >= p1 = {p1}, got {p2}")
+    scale = np.inf if p2_gradient is None else _checks.positive(p2_gradient, "p2_gradient")
+    return np.float32(p1), np.float32(p2), np.float32(scale)
+
+
+def _diagonal(paths):
+    """paths (4 or 8) -> whether the diagonal paths are aggregated too."""
+    if paths not in (4, 8):
+        raise ValueError(f"paths: expected 4 or 8, got {paths}")
+    return paths == 8
+
+
+@njit(cache=True, fastmath=True)
+def _min_tree(v, tree):
+    """Minimum of `v` (length a power of two) by pairwise halving: vectorises, unlike a serial
+    min-reduction."""
+    h = v.shape[0] // 2
+    if h == 0:
+        return v[0]
+    for d in range(h):
+        tree[d] = min(v[d], v[d + h])
+    while h > 1:
+        h //= 2
+        for d in range(h):
+            tree[d] = min(tree[d], tree[d + h])
+    return tree[0]
+
+
+@njit(cache=True, fastmath=True)
+def _step(c, prev, mprev, p1, jump, cur):
+    """One SGM recursion step: cur[d] = c[d] + min(prev[d], prev[d -+ 1] + p1, mprev + jump)
+    - mprev. float32 throughout (a float64 scalar would stop the loop from vectorising)."""
+    D = c.shape[0]
+    j = jump + mprev
+    if D == 1:
+        cur[0] = c[0]
+        return
+    cur[0] = c[0] + min(min(prev[0], prev[1] + p1), j) - mprev
+    for d in range(1, D - 1):
+        cur[d] = c[d] + min(min(prev[d], min(prev[d - 1], prev[d + 1]) + p1), j) - mprev
+    cur[D - 1] = c[D - 1] + min(min(prev[D - 1], prev[D - 2] + p1), j) - mprev
+
+
+@njit(cache=True, fastmath=True)
+def _sgm_pass(cost, guide, p1, p2, scale, diagonal, sg, S):
+    """Half of the paths in one raster pass: rows in order `sg` (+1 top-down, -1 bottom-up),
+    pixels in order `sg` along the row; paths arriving from the previous pixel of the row and
+    from the previous row (straight, and with `diagonal` both diagonals). Writes their sum to S.
+    Path costs of the previous row live in (paths, W, D) buffers, so the volume is read once."""
+    H, W, D = cost.shape
+    n = 1
+    while n < D:
+        n *= 2
+    npaths = 3 if diagonal else 1
+    offsets = np.array([0, sg, -sg])  # x offset of the predecessor in the previous row
+    inf = np.float32(np.inf)
+    one = np.float32(1.0)
+    prow = np.full((npaths, W, n), inf, np.float32)  # +inf tails pad the min-trees
+    crow = np.full((npaths, W, n), inf, np.float32)
+    pmin = np.zeros((npaths, W), np.float32)
+    cmin = np.zeros((npaths, W), np.float32)
+    hprev = np.full(n, inf, np.float32)
+    hcur = np.full(n, inf, np.float32)
+    hmin = np.float32(0.0)
+    tree = np.empty(max(n // 2, 1), np.float32)
+    for yi in range(H):
+        y = yi if sg > 0 else H - 1 - yi
+        for xi in range(W):
+            x = xi if sg > 0 else W - 1 - xi
+            c = cost[y, x]
+            s = S[y, x]
+            g = guide[y, x]
+            if xi == 0:
+                hcur[:D] = c
+            else:
+                jump = max(p1, p2 / (one + abs(g - guide[y, x - sg]) / scale))
+                _step(c, hprev, hmin, p1, jump, hcur)
+            hmin = _min_tree(hcur, tree)
+            for d in range(D):
+                s[d] = hcur[d]
+            hprev, hcur = hcur, hprev
+            for k in range(npaths):
+                px = x - offsets[k]
+                cur = crow[k, x]
+                if yi == 0 or px < 0 or px >= W:
+                    cur[:D] = c
+                else:
+                    jump = max(p1, p2 / (one + abs(g - guide[y - sg, px]) / scale))
+                    _step(c, prow[k, px], pmin[k, px], p1, jump, cur)
+                cmin[k, x] = _min_tree(cur, tree)
+                for d in range(D):
+                    s[d] += cur[d]
+        prow, crow = crow, prow
+        pmin, cmin = cmin, pmin
+
+
+@njit(cache=True, parallel=True)
+def _sgm(cost, guide, p1, p2, scale, diagonal):
+    """Sum over 4 (or 8 with `diagonal`) paths: the two raster passes run in parallel, each into
+    its own volume, then add up."""
+    H, W, D = cost.shape
+    S = np.empty((2, H, W, D), np.float32)
+    for k in prange(2):
+        _sgm_pass(cost, guide, p1, p2, scale, diagonal, 1 - 2 * k, S[k])
+    for y in prange(H):
+        a = S[0, y]
+        b = S[1, y]
+        for x in range(W):
+            for d in range(D):
+                a[x, d] += b[x, d]
+    return S[0]
+
+
+@njit(cache=True, parallel=True, fastmath=True)
+def _box_sum(cost, r):
+    """Sum of a (H, W, D) volume over a (2r + 1)^2 box (clamped at the border), per hypothesis:
+    running sums along rows (parallel over rows), then down columns (parallel over blocks of the
+    flattened rows, so that a single parallel region covers the whole pass)."""
+    H, W, D = cost.shape
+    tmp = np.empty_like(cost)
+    for y in prange(H):
+        acc = np.zeros(D, np.float32)
+        for xx in range(-r - 1, r):  # window of x = -1
+            c = cost[y, min(max(xx, 0), W - 1)]
+            for d in range(D):
+                acc[d] += c[d]
+        for x in range(W):
+            add = cost[y, min(x + r, W - 1)]
+            sub = cost[y, max(x - r - 1, 0)]
+            row = tmp[y, x]
+            for d in range(D):
+                v = acc[d] + add[d] - sub[d]
+                acc[d] = v
+                row[d] = v
+    flat = tmp.reshape(H, W * D)
+    out = np.empty_like(flat)
+    N = W * D
+    B = 4096
+    for b in prange((N + B - 1) // B):
+        lo = b * B
+        hi = min(lo + B, N)
+        acc = np.zeros(hi - lo, np.float32)
+        for yy in range(-r - 1, r):  # window of y = -1
+            t = flat[min(max(yy, 0), H - 1), lo:hi]
+            for i in range(hi - lo):
+                acc[i] += t[i]
+        for y in range(H):
+            add = flat[min(y + r, H - 1), lo:hi]
+            sub = flat[max(y - r - 1, 0), lo:hi]
+            o = out[y, lo:hi]
+            for i in range(hi - lo):
+                v = acc[i] + add[i] - sub[i]
+                acc[i] = v
+                o[i] = v
+    return out.reshape(H, W, D)
+
+
+@njit(cache=True, parallel=True)
+def _winner_take_all(S, uniqueness, fit):
+    """Per pixel: the sub-hypothesis index of the minimum of S (refined by the vertex of the
+    parabola through `fit`'s costs at the minimum and its two neighbours, clipped to half a step;
+    `fit` is the unaggregated volume, whose shape near the minimum SGM's P1 penalty does not
+    bias towards whole hypotheses, or S itself), NaN where the minimum is not unique by the
+    ratio `uniqueness`; the minimum aggregated cost; and a confidence `1 - min / second` in
+    [0, 1] (second = best cost outside the minimum's neighbours)."""
+    H, W, D = S.shape
+    index = np.empty((H, W), np.float32)
+    best = np.empty((H, W), np.float32)
+    conf = np.empty((H, W), np.float32)
+    for y in prange(H):
+        for x in range(W):
+            c = S[y, x]
+            k = 0
+            for d in range(1, D):
+                if c[d] < c[k]:
+                    k = d
+            second = np.inf
+            for d in range(D):
+                if abs(d - k) > 1 and c[d] < second:
+                    second = c[d]
+            f = np.float32(k)
+            if 0 < k < D - 1:
+                q = fit[y, x]
+                denom = q[k - 1] - 2 * q[k] + q[k + 1]
+                if denom > 0:
+                    f += min(max(0.5 * (q[k - 1] - q[k + 1]) / denom, -0.5), 0.5)
+            best[y, x] = c[k]
+            conf[y, x] = 1.0 if second == np.inf or second <= 0 else max(0.0, 1.0 - c[k] / second)
+            index[y, x] = f if c[k] * (1 + uniqueness) <= second else np.nan
+    return index, best, conf
+
+
+@njit(cache=True)
+def _remove_speckles(values, max_size, max_diff):
+    """Set to NaN every 4-connected region (neighbours differing by <= max_diff) of at most
+    `max_size` valid pixels. In place."""
+    H, W = values.shape
+    label = np.zeros((H, W), np.int32)
+    stack = np.empty((H * W, 2), np.int64)
+    members = np.empty((H * W, 2), np.int64)
+    n_labels = 0
+    for y0 in range(H):
+        for x0 in range(W):
+            if label[y0, x0] != 0 or np.isnan(values[y0, x0]):
+                continue
+            n_labels += 1
+            label[y0, x0] = n_labels
+            top = 0
+            count = 0
+            stack[0, 0], stack[0, 1] = y0, x0
+            top = 1
+            while top > 0:
+                top -= 1
+                y, x = stack[top, 0], stack[top, 1]
+                members[count, 0], members[count, 1] = y, x
+                count += 1
+                v = values[y, x]
+                for k in range(4):
+                    ny = y + (1 if k == 0 else -1 if k == 1 else 0)
+                    nx = x + (1 if k == 2 else -1 if k == 3 else 0)
+                    if 0 <= ny < H and 0 <= nx < W and label[ny, nx] == 0:
+                        w = values[ny, nx]
+                        if not np.isnan(w) and abs(w - v) <= max_diff:
+                            label[ny, nx] = n_labels
+                            stack[top, 0], stack[top, 1] = ny, nx
+                            top += 1
+            if count <= max_size:
+                for i in range(count):
+                    values[members[i, 0], members[i, 1]] = np.nan
+
+
+@njit(cache=True, parallel=True)
+def _median3(values):
+    """3 x 3 median over the valid (non-NaN) neighbours of each valid pixel."""
+    H, W = values.shape
+    out = values.copy()
+    for y in prange(H):
+        buf = np.empty(9, np.float32)
+        for x in range(W):
+            if np.isnan(values[y, x]):
+                continue
+            n = 0  # insertion-sort the valid neighbours into buf[:n] (no allocation per pixel)
+            for yy in range(max(y - 1, 0), min(y + 2, H)):
+                for xx in range(max(x - 1, 0), min(x + 2, W)):
+                    v = values[yy, xx]
+                    if not np.isnan(v):
+                        i = n
+                        while i > 0 and buf[i - 1] > v:
+                            buf[i] = buf[i - 1]
+                            i -= 1
+                        buf[i] = v
+                        n += 1
+            out[y, x] = buf[n // 2]
+    return out
+
+
+@njit(cache=True, parallel=True)
+def _fill_holes(values, prefer_low):
+    """Fill NaN runs of each row with the lower (or higher) of the nearest valid values on their
+    left and right (background-favouring for disparity: low; for depth: high)."""
+    H, W = values.shape
+    out = values.copy()
+    for y in prange(H):
+        x = 0
+        while x < W:
+            if not np.isnan(values[y, x]):
+                x += 1
+                continue
+            start = x
+            while x < W and np.isnan(values[y, x]):
+                x += 1
+            left = values[y, start - 1] if start > 0 else np.nan
+            right = values[y, x] if x < W else np.nan
+            if np.isnan(left):
+                fill = right
+            elif np.isnan(right):
+                fill = left
+            else:
+                fill = min(left, right) if prefer_low else max(left, right)
+            for i in range(start, x):
+                out[y, i] = fill
+    return out
+
+
+def postprocess(values, speckle_size, speckle_range, median, fill, prefer_low):
+    """Speckle removal (regions of <= `speckle_size` pixels within `speckle_range`), 3 x 3 median
+    of valid pixels, and scanline hole filling (`prefer_low`: fill with the lower neighbour).
+    Works on float32 maps whose invalid pixels are NaN; returns a new map."""
+    out = np.array(values, dtype=np.float32)
+    if speckle_size > 0:
+        _remove_speckles(out, int(speckle_size), np.float32(speckle_range))
+    if median:
+        out = _median3(out)
+    if fill:
+        out = _fill_holes(out, prefer_low)
+    return out
