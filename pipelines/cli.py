@@ -53,6 +53,8 @@ def _add_sfm(sub):
     p.add_argument("--intrinsics", default=None,
                    help="K.txt: one 3x3 matrix, or lines 'name k11 ... k33' (default: guess "
                         "f = 1.2 max(W, H), flagged in the report)")
+    p.add_argument("--dense", action="store_true",
+                   help="also plane-sweep depth maps per image (depth/) fused into dense.ply")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.set_defaults(run=_run_sfm)
 
@@ -62,9 +64,9 @@ def _run_sfm(a):
     if a.images is None:
         if a.intrinsics is not None:
             raise ValueError("--intrinsics: only with IMAGES (the sample has its own)")
-        pipeline.run_sample(a.output, a.overwrite)
+        pipeline.run_sample(a.output, a.overwrite, dense=a.dense)
     else:
-        pipeline.run(a.images, a.output, a.intrinsics, a.overwrite)
+        pipeline.run(a.images, a.output, a.intrinsics, a.overwrite, dense=a.dense)
 
 
 def _add_two_view(sub):

@@ -9,6 +9,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from geom.camera_io import save_cameras_json
@@ -103,6 +104,18 @@ def write_ply(path, points, colors):
     with open(path, "wb") as f:
         f.write(header.encode("ascii"))
         f.write(rec.tobytes())
+
+
+def write_depths(folder, depths, preview):
+    """`folder/<image stem>.npy` (float32 depth, NaN: none) and `<image stem>.png` (`preview`
+    of the depth, RGB) for each image name -> depth (H, W) of `depths`."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, depth in depths.items():
+        stem = Path(name).stem
+        np.save(folder / f"{stem}.npy", depth.astype(np.float32))
+        if not cv2.imwrite(str(folder / f"{stem}.png"), preview(depth)[:, :, ::-1]):
+            raise OSError(f"{folder / stem}.png: could not write the image")
 
 
 def write_sparse(rec, folder):

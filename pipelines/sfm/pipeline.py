@@ -11,6 +11,7 @@ from pathlib import Path
 from geom import synth
 from geom.camera_io import load_cameras_json
 
+from . import dense as dense_stage
 from . import export, features, images, incremental, report
 
 
@@ -67,9 +68,10 @@ def _count(progress, what, done, total):
         progress(f"{what}: {done}/{total}")
 
 
-def run(source, output, intrinsics=None, overwrite=False, progress=_progress):
+def run(source, output, intrinsics=None, overwrite=False, progress=_progress, dense=False):
     """Reconstruct `source` and write `output` (see `export` and `report`); returns the
-    `Reconstruction`. A `cameras.json` beside the images is read as ground truth for the report."""
+    `Reconstruction`. A `cameras.json` beside the images is read as ground truth for the report.
+    dense: also plane-sweep depth maps (`depth/<image>.npy` + preview PNG) and `dense.ply`."""
     output = Path(output)
     if output.exists() and not overwrite:  # fail before spending time
         raise FileExistsError(f"{output}: already exists (use --overwrite to replace it)")
@@ -77,9 +79,16 @@ def run(source, output, intrinsics=None, overwrite=False, progress=_progress):
     imgs, rec = sparse_reconstruction(source, intrinsics, progress, timer)
     truth_file = imgs.folder / "cameras.json"
     truth = load_cameras_json(truth_file) if truth_file.is_file() else None
+    depths = timer("dense", dense_stage.depth_maps, imgs, rec, progress=progress) if dense else {}
     with export.output_folder(output, overwrite) as tmp:
         timer("write", export.write_sparse, rec, tmp)
-        report.write_report(tmp / "report.html", imgs, rec, timer.stages, truth)
+        if dense:
+            fused = timer("fusion", dense_stage.fuse, imgs, rec, depths)
+            export.write_depths(tmp / "depth", depths, dense_stage.depth_preview)
+            export.write_ply(tmp / "dense.ply", *fused)
+            progress(f"dense: {len(fused[0])} fused points")
+        report.write_report(tmp / "report.html", imgs, rec, timer.stages, truth,
+                            {n: dense_stage.depth_preview(d) for n, d in depths.items()})
     errors = rec.reprojection_errors()
     progress(f"registered {len(rec.cameras)}/{len(imgs.names)} images, {len(rec.points)} points, "
              f"mean reprojection error {errors.mean():.2f} px")
@@ -87,7 +96,7 @@ def run(source, output, intrinsics=None, overwrite=False, progress=_progress):
     return rec
 
 
-def run_sample(output, overwrite=False, progress=_progress):
+def run_sample(output, overwrite=False, progress=_progress, dense=False):
     """`mvdepth sfm` without images: render the built-in sample (a 16-view synthetic ring,
     `geom.synth.orbit_ring`, 480x360) into a temporary folder and reconstruct it with its known
     intrinsics; the report compares the cameras with the truth."""
@@ -100,4 +109,4 @@ def run_sample(output, overwrite=False, progress=_progress):
                                     Path(tmp) / "sample_ring")
         truth = load_cameras_json(folder / "cameras.json")
         images.save_intrinsics(Path(tmp) / "K.txt", {n: c.K for n, c in truth.items()})
-        return run(folder, output, Path(tmp) / "K.txt", overwrite, progress)
+        return run(folder, output, Path(tmp) / "K.txt", overwrite, progress, dense)

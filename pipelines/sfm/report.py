@@ -1,15 +1,18 @@
 """`report.html`: one self-contained page (inline SVG plots, no external files) about a run."""
+import base64
 import html
 
+import cv2
 import numpy as np
 
 from .evaluate import relative_pose_errors
 
 
-def write_report(path, imgs, rec, timings, truth=None):
+def write_report(path, imgs, rec, timings, truth=None, previews=None):
     """Write the report of `rec` (a `Reconstruction` of `imgs`) to `path`: summary, notes,
     camera layout (top view), reprojection error histogram, track lengths, per-image table,
-    stage timings, and errors against `truth` (dict name -> Camera) when given."""
+    stage timings, errors against `truth` (dict name -> Camera) and depth previews (dict
+    name -> RGB uint8 image, embedded as PNG) when given."""
     errors = rec.reprojection_errors()
     parts = [f"<h1>mvdepth sfm: {html.escape(str(imgs.folder))}</h1>",
              f"<p>{len(rec.cameras)} of {len(rec.image_names)} images registered, "
@@ -34,6 +37,11 @@ def write_report(path, imgs, rec, timings, truth=None):
             for k, n in enumerate(rec.image_names)]
     parts.append("<h2>Images</h2>" + _table(["image", "registered", "points seen",
                                              "mean error (px)"], rows))
+    if previews:
+        parts.append("<h2>Depth maps</h2>" + "".join(
+            f"<figure style='display:inline-block'><img width=240 src='data:image/png;base64,"
+            f"{_png64(img)}'><figcaption>{html.escape(n)}</figcaption></figure>"
+            for n, img in previews.items()))
     parts.append("<h2>Timings</h2>" + _table(["stage", "seconds"],
                                              [[k, f"{v:.2f}"] for k, v in timings.items()]))
     style = ("body{font-family:sans-serif;max-width:900px;margin:auto}"
@@ -41,6 +49,11 @@ def write_report(path, imgs, rec, timings, truth=None):
              ".note{color:#a40}")
     path.write_text(f"<!DOCTYPE html><html><head><meta charset=utf-8><title>mvdepth sfm</title>"
                     f"<style>{style}</style></head><body>{''.join(parts)}</body></html>")
+
+
+def _png64(rgb):
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(rgb[:, :, ::-1]))
+    return base64.b64encode(buf.tobytes()).decode("ascii")
 
 
 def _stats(a):
