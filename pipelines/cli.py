@@ -12,6 +12,7 @@ def main(argv=None):
     _add_synth(sub)
     _add_sfm(sub)
     _add_two_view(sub)
+    _add_stereo(sub)
     args = parser.parse_args(argv)
     try:
         return args.run(args) or 0
@@ -78,6 +79,22 @@ def _add_two_view(sub):
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.set_defaults(run=lambda a: __import__("pipelines.sfm.pipeline", fromlist=["run"]).run(
         [a.image1, a.image2], a.output, a.intrinsics, a.overwrite) and None)
+
+
+def _add_stereo(sub):
+    p = sub.add_parser("stereo", help="disparity (and depth) of a rectified stereo pair")
+    p.add_argument("left", metavar="LEFT")
+    p.add_argument("right", metavar="RIGHT")
+    p.add_argument("-o", "--output", required=True, help="output folder (must not exist)")
+    p.add_argument("--num-disparities", type=int, default=64,
+                   help="candidate disparities from --min-disparity up (default 64)")
+    p.add_argument("--min-disparity", type=int, default=0, help="default 0")
+    p.add_argument("--focal", type=float, default=None, help="focal length in pixels (for depth)")
+    p.add_argument("--baseline", type=float, default=None, help="baseline (for depth)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    p.set_defaults(run=lambda a: __import__("pipelines.stereo", fromlist=["run"]).run(
+        a.left, a.right, a.output, a.num_disparities, a.min_disparity, a.focal, a.baseline,
+        a.overwrite))
 
 
 if __name__ == "__main__":

@@ -208,3 +208,21 @@ def test_cli_sample(tmp_path, capsys):
     assert cli.main(["sfm", "-o", str(out)]) == 0
     assert str(out / "report.html") in capsys.readouterr().out
     assert len(load_cameras_json(out / "cameras.json")) == 16
+
+
+def test_dense_depth_matches_the_truth_up_to_scale(tmp_path, ring):
+    images, K, _ = ring
+    names = ["frame_002.png", "frame_003.png", "frame_004.png"]
+    out = tmp_path / "dense"
+    run([images / n for n in names], out, K, progress=lambda msg: None, dense=True)
+    est = np.load(out / "depth" / "frame_003.npy")
+    true = np.load(images / "depth" / "frame_003.npy")
+    ok = np.isfinite(est) & np.isfinite(true)
+    assert ok.mean() > 0.5
+    scale = np.median(true[ok] / est[ok])  # the reconstruction's scale is arbitrary
+    rel = np.abs(scale * est[ok] - true[ok]) / true[ok]
+    assert np.median(rel) < 0.02
+    assert (out / "depth" / "frame_003.png").is_file()
+    header = (out / "dense.ply").read_bytes().split(b"end_header\n")[0].decode()
+    assert int(header.split("element vertex ")[1].split()[0]) > 1000
+    assert "Depth maps" in (out / "report.html").read_text()
