@@ -2,9 +2,10 @@
 
 Minimises the pixel reprojection errors of observations (camera c, point p, pixel x) over the
 camera poses and the points, intrinsics fixed, with `scipy.optimize.least_squares` (trust-region
-reflective, LSMR steps, Huber or no robust loss) on an analytic sparse Jacobian computed by
-numba kernels. A rotation is
-updated multiplicatively, `R = exp([w]x) R0`, with the exact derivative of the exponential map (its
+reflective, LSMR steps) on an analytic sparse Jacobian computed by numba kernels. The Huber loss
+is applied by iteratively reweighted least squares (`IRLS_ROUNDS` rounds, weights
+`min(1, scale / error)` per observation from the errors at the start of the round): scipy's own
+robust losses stall with inexact LSMR steps and cost ten times more. A rotation is updated multiplicatively, `R = exp([w]x) R0`, with the exact derivative of the exponential map (its
 left Jacobian), so the optimiser sees consistent derivatives at every step.
 
 Gauge: the first camera's pose is fixed, and so is the coordinate of the second camera's
@@ -22,8 +23,7 @@ from geom import _checks
 from geom.camera import Camera
 
 
-# steps of the robust loss stall unless LSMR solves them tightly; least squares does not need it
-_LSMR_OPTIONS = {"huber": {"atol": 1e-10, "btol": 1e-10}, "linear": {}}
+IRLS_ROUNDS = 3
 
 
 @dataclass
@@ -44,9 +44,10 @@ def bundle_adjust(cameras, X, obs_camera, obs_point, obs_xy, loss="huber", loss_
 
     cameras: C `Camera`s (C >= 2, the first two set the gauge). X: (P, 3) points. obs_camera,
     obs_point: (O,) int indices of the observing camera and the observed point; obs_xy: (O, 2)
-    observed pixels. loss: 'huber' (robust) or 'linear' (plain least squares: several times
-    fewer evaluations, for observations already rid of outliers); loss_scale: pixels where the
-    Huber loss turns linear. fix_gauge: False
+    observed pixels. loss: 'huber' (robust, by reweighting) or 'linear' (plain least squares,
+    for observations already rid of outliers); loss_scale: pixels where the Huber loss turns
+    linear. max_evaluations: residual evaluations in all. tolerance: scipy's ftol, xtol, gtol
+    and the LSMR step tolerances. fix_gauge: False
     leaves every pose free (a rank-deficient problem; only for tests). Returns a `BundleResult`.
     """
     if loss not in ("huber", "linear"):
@@ -79,11 +80,16 @@ def bundle_adjust(cameras, X, obs_camera, obs_point, obs_xy, loss="huber", loss_
         v[free] = x
         return v[:6 * C].reshape(C, 6), v[6 * C:].reshape(P, 3)
 
-    def residuals(x):
+    weight = np.ones(2 * n_obs)  # square roots of the IRLS weights, per residual row
+
+    def raw_residuals(x):
         cam, pts = unpack(x)
         out = np.empty(2 * n_obs)
         _residuals(cam, R0, K, pts, obs_camera, obs_point, obs_xy, out)
         return out
+
+    def residuals(x):
+        return raw_residuals(x) * weight
 
     rows, cols, keep = _structure(obs_camera, obs_point, column, C)
 
@@ -91,22 +97,30 @@ def bundle_adjust(cameras, X, obs_camera, obs_point, obs_xy, loss="huber", loss_
         cam, pts = unpack(x)
         data = np.empty(n_obs * 18)
         _jacobian(cam, R0, K, pts, obs_camera, obs_point, data)
+        data *= np.repeat(weight, 9)
         return scipy.sparse.csr_matrix((data[keep], (rows, cols)), shape=(2 * n_obs, free.sum()))
 
-    x0 = full[free]
-    r0 = residuals(x0)
-    sol = scipy.optimize.least_squares(
-        residuals, x0, jac=jacobian, method="trf", loss=loss, f_scale=float(loss_scale),
-        tr_solver="lsmr", tr_options=_LSMR_OPTIONS[loss], max_nfev=int(max_evaluations),
-        ftol=tolerance, xtol=tolerance, gtol=tolerance)
-    cam, pts = unpack(sol.x)
+    x = full[free]
+    r0 = np.hypot(*raw_residuals(x).reshape(-1, 2).T)
+    evaluations = 0
+    for _ in range(IRLS_ROUNDS if loss == "huber" else 1):
+        if loss == "huber":  # Huber's weight min(1, scale / error) of each observation
+            err = np.hypot(*raw_residuals(x).reshape(-1, 2).T)
+            weight[:] = np.repeat(np.sqrt(np.minimum(1.0, loss_scale / np.maximum(err, 1e-12))), 2)
+        sol = scipy.optimize.least_squares(
+            residuals, x, jac=jacobian, method="trf", tr_solver="lsmr",
+            tr_options={"atol": tolerance, "btol": tolerance},
+            max_nfev=max(1, int(max_evaluations) // (IRLS_ROUNDS if loss == "huber" else 1)),
+            ftol=tolerance, xtol=tolerance, gtol=tolerance)
+        x, evaluations = sol.x, evaluations + sol.nfev
+    cam, pts = unpack(x)
     out = []
     for c in range(C):
         R = _exp_rotation(cam[c, :3]) @ R0[c]
         u, _, vt = np.linalg.svd(R)
         out.append(cameras[c].with_pose(u @ vt, cam[c, 3:]))
-    return BundleResult(out, pts, np.hypot(*r0.reshape(-1, 2).T),
-                        np.hypot(*sol.fun.reshape(-1, 2).T), int(sol.nfev))
+    return BundleResult(out, pts, r0, np.hypot(*raw_residuals(x).reshape(-1, 2).T),
+                        int(evaluations))
 
 
 def _index(a, name, n, bound):

@@ -119,9 +119,12 @@ def test_bundle_adjustment_is_invariant_to_a_world_similarity(scene):
     start = cams[:2] + [c.with_pose(_small_rotation(rng) @ c.R, c.t + rng.normal(scale=0.02, size=3))
                         for c in cams[2:]]
     s, Rw, T = 2.5, random_rotation(rng), rng.normal(size=3)
-    a = bundle_adjust(start, X, oc, op, xy, max_evaluations=100)
+    # least squares: converged to the same optimum in both frames (the IRLS rounds of the robust
+    # loss stop after a fixed count, wherever each frame's inexact steps got to)
+    a = bundle_adjust(start, X, oc, op, xy, loss="linear", max_evaluations=100)
     b = bundle_adjust([transform_camera(c, s, Rw, T) for c in start],
-                      similarity_transform(X, s, Rw, T), oc, op, xy, max_evaluations=100)
+                      similarity_transform(X, s, Rw, T), oc, op, xy, loss="linear",
+                      max_evaluations=100)
     assert np.allclose(a.errors, b.errors, atol=1e-4)
     rot, trans = relative_pose_errors(dict(enumerate(a.cameras)), dict(enumerate(b.cameras)))
     assert rot.max() < 1e-6 and trans.max() < 1e-6
