@@ -10,7 +10,9 @@
    matches are mostly of tracks not yet triangulated), chain the verified relative pose to a
    registered neighbour, its scale fixed by the few 2D-3D matches it has; triangulate the tracks it completes, bundle-adjust
    (`bundle.bundle_adjust`), drop outlier observations and points left with fewer than two;
-4. repeat until no image registers; a final global adjustment with more iterations.
+4. repeat until no image registers; a final global adjustment (Huber loss), outlier removal and a
+   last least-squares polish. The adjustments along the way stop early
+   (few evaluations): the next registration only needs good enough cameras.
 """
 import numpy as np
 
@@ -64,7 +66,7 @@ def reconstruct(names, features, Ks, size, pair_matches, max_error=4.0, seed=0, 
         state.triangulate()
         state.adjust(max_evaluations=15)
         say(f"registered {names[k]} ({len(state.order)}/{len(names)}): {state.n_points()} points")
-    state.adjust(max_evaluations=100, loss="huber")
+    state.adjust(max_evaluations=90, loss="huber")
     state.adjust(max_evaluations=50)
     return state.result(names, features, size)
 
@@ -189,7 +191,7 @@ class _State:
         cos = np.einsum("vnk,nk->vn", rays, first)
         return np.where(mask, np.arccos(np.clip(cos, -1, 1)), 0.0).max(axis=0)
 
-    def adjust(self, max_evaluations, loss="linear"):
+    def adjust(self, max_evaluations, loss="linear", tolerance=1e-6):
         """Bundle-adjust the registered cameras and the points, then drop outliers."""
         tr = self.tracks
         act = self._active() & np.isfinite(self.X[tr.track, 0])
@@ -199,7 +201,7 @@ class _State:
         cam_index = np.array([index[k] for k in tr.image[sel]], dtype=np.int64)
         res = bundle_adjust([self.cams[k] for k in self.order], self.X[pts], cam_index,
                             point_index.astype(np.int64), tr.xy[sel],
-                            loss=loss, max_evaluations=max_evaluations)
+                            loss=loss, max_evaluations=max_evaluations, tolerance=tolerance)
         for v, k in enumerate(self.order):
             self.cams[k] = res.cameras[v]
         self.X[pts] = res.points
