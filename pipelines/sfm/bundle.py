@@ -5,8 +5,9 @@ camera poses and the points, intrinsics fixed, with `scipy.optimize.least_square
 reflective, LSMR steps) on an analytic sparse Jacobian computed by numba kernels. The Huber loss
 is applied by iteratively reweighted least squares (`IRLS_ROUNDS` rounds, weights
 `min(1, scale / error)` per observation from the errors at the start of the round): scipy's own
-robust losses stall with inexact LSMR steps and cost ten times more. A rotation is updated multiplicatively, `R = exp([w]x) R0`, with the exact derivative of the exponential map (its
-left Jacobian), so the optimiser sees consistent derivatives at every step.
+robust losses stall with inexact LSMR steps and cost ten times more. A rotation is updated
+multiplicatively, `R = exp([w]x) R0`, with the exact derivative of the exponential map (its left
+Jacobian), so the optimiser sees consistent derivatives at every step.
 
 Gauge: the first camera's pose is fixed, and so is the coordinate of the second camera's
 translation along which the two centres are farthest apart (the scale); the world frame of the
