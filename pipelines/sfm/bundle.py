@@ -176,7 +176,8 @@ def _exp(w, R):
 
 @njit(cache=True)
 def _left_jacobian(w, J):
-    """J_l(w) = I + (1 - cos th)/th^2 [w]x + (th - sin th)/th^3 [w]x^2: exp(w + d) ~ exp(J_l d) exp(w)."""
+    """J_l(w) = I + (1 - cos th)/th^2 [w]x + (th - sin th)/th^3 [w]x^2, so that
+    exp(w + d) ~ exp(J_l d) exp(w)."""
     th2 = w[0] * w[0] + w[1] * w[1] + w[2] * w[2]
     th = np.sqrt(th2)
     if th < 1e-6:

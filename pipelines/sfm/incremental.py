@@ -8,11 +8,12 @@
 3. register the unregistered image with the most 2D-3D matches by
    `geom.robust.estimate_absolute_pose`; where it has too few (sparse rings: a neighbour's
    matches are mostly of tracks not yet triangulated), chain the verified relative pose to a
-   registered neighbour, its scale fixed by the few 2D-3D matches it has; triangulate the tracks it completes, bundle-adjust
-   (`bundle.bundle_adjust`), drop outlier observations and points left with fewer than two;
-4. repeat until no image registers; a final global adjustment (Huber loss), outlier removal and a
-   last least-squares polish. The adjustments along the way stop early
-   (few evaluations): the next registration only needs good enough cameras.
+   registered neighbour, its scale fixed by the few 2D-3D matches it has; triangulate the
+   tracks it completes, bundle-adjust (`bundle.bundle_adjust`), drop outlier observations and
+   points left with fewer than two;
+4. repeat until no image registers; a final global adjustment (Huber loss), outlier removal and
+   a last least-squares polish. The adjustments along the way stop early (few evaluations):
+   the next registration only needs good enough cameras.
 """
 import numpy as np
 

@@ -95,4 +95,5 @@ def build_tracks(features, pair_matches):
     _, track = np.unique(roots[node], return_inverse=True)
     kp = node - offsets[image[node]]
     xy = np.array([features[i].keypoints[k] for i, k in zip(image[node], kp)]).reshape(-1, 2)
-    return Tracks(track.astype(np.int64), image[node], kp, xy, int(track.max() + 1) if len(node) else 0)
+    count = int(track.max() + 1) if len(node) else 0
+    return Tracks(track.astype(np.int64), image[node], kp, xy, count)

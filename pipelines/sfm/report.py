@@ -23,7 +23,8 @@ def write_report(path, imgs, rec, timings, truth=None, previews=None):
     parts.append("<h2>Reprojection errors (px)</h2>" + _histogram_svg(errors, 30))
     lengths = rec.track_lengths
     parts.append("<h2>Track lengths (images per point)</h2>"
-                 + _histogram_svg(lengths, np.arange(1.5, lengths.max() + 1.5) if len(lengths) else 10))
+                 + _histogram_svg(lengths, np.arange(1.5, lengths.max() + 1.5)
+                                  if len(lengths) else 10))
     if truth is not None:
         rot, trans = relative_pose_errors(rec.cameras, truth)
         if rot.size:
@@ -78,7 +79,7 @@ def _histogram_svg(values, bins, width=600, height=200):
     labels = (f"<text x='0' y='{height - 4}' font-size='11'>{edges[0]:.3g}</text>"
               f"<text x='{width}' y='{height - 4}' font-size='11' text-anchor='end'>"
               f"{edges[-1]:.3g}</text><text x='2' y='12' font-size='11'>max count {top}</text>")
-    return f"<svg width='{width}' height='{height}' xmlns='http://www.w3.org/2000/svg'>{bars}{labels}</svg>"
+    return _svg(width, height, bars + labels)
 
 
 def _layout_svg(rec, size=500):
@@ -111,4 +112,8 @@ def _layout_svg(rec, size=500):
         out.append(f"<line x1='{x:.1f}' y1='{y:.1f}' x2='{x + d[0]:.1f}' y2='{y + d[1]:.1f}' "
                    f"stroke='#c22'/><circle cx='{x:.1f}' cy='{y:.1f}' r='3' fill='#c22'>"
                    f"<title>{html.escape(n)}</title></circle>")
-    return f"<svg width='{size}' height='{size}' xmlns='http://www.w3.org/2000/svg'>{''.join(out)}</svg>"
+    return _svg(size, size, "".join(out))
+
+
+def _svg(width, height, body):
+    return f"<svg width='{width}' height='{height}' xmlns='http://www.w3.org/2000/svg'>{body}</svg>"

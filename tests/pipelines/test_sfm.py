@@ -145,7 +145,8 @@ def test_bundle_adjustment_rejects_bad_input():
 def test_intrinsics_file_forms(tmp_path):
     K = np.array([[500.0, 0, 320], [0, 510, 240], [0, 0, 1]])
     (tmp_path / "one.txt").write_text("# shared\n500 0 320\n0 510 240\n0 0 1\n")
-    assert all(np.array_equal(v, K) for v in load_intrinsics(tmp_path / "one.txt", ["a", "b"]).values())
+    table = load_intrinsics(tmp_path / "one.txt", ["a", "b"])
+    assert all(np.array_equal(v, K) for v in table.values())
     save_intrinsics(tmp_path / "per.txt", {"a": K, "b": 2 * K / 2})
     assert np.array_equal(load_intrinsics(tmp_path / "per.txt", ["b"])["b"], K)
     with pytest.raises(ValueError, match="per.txt: no intrinsics for c"):
