@@ -10,6 +10,9 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_demo(sub)
     _add_synth(sub)
+    _add_sfm(sub)
+    _add_two_view(sub)
+    _add_stereo(sub)
     args = parser.parse_args(argv)
     try:
         return args.run(args) or 0
@@ -39,6 +42,59 @@ def _add_synth(sub):
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.set_defaults(run=lambda a: __import__("pipelines.synth", fromlist=["run"]).run(
         a.kind, a.output, a.seed, a.frames, a.size, a.overwrite))
+
+
+def _add_sfm(sub):
+    p = sub.add_parser("sfm", help="structure from motion: cameras, sparse points and a report "
+                                   "from an image folder")
+    p.add_argument("images", metavar="IMAGES", nargs="?", default=None,
+                   help="folder of JPEG/PNG images (one size); omitted: the built-in sample, a "
+                        "synthetic ring rendered on the spot")
+    p.add_argument("-o", "--output", required=True, help="output folder (must not exist)")
+    p.add_argument("--intrinsics", default=None,
+                   help="K.txt: one 3x3 matrix, or lines 'name k11 ... k33' (default: guess "
+                        "f = 1.2 max(W, H), flagged in the report)")
+    p.add_argument("--dense", action="store_true",
+                   help="also plane-sweep depth maps per image (depth/) fused into dense.ply")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    p.set_defaults(run=_run_sfm)
+
+
+def _run_sfm(a):
+    from pipelines.sfm import pipeline
+    if a.images is None:
+        if a.intrinsics is not None:
+            raise ValueError("--intrinsics: only with IMAGES (the sample has its own)")
+        pipeline.run_sample(a.output, a.overwrite, dense=a.dense)
+    else:
+        pipeline.run(a.images, a.output, a.intrinsics, a.overwrite, dense=a.dense)
+
+
+def _add_two_view(sub):
+    p = sub.add_parser("two-view", help="relative pose and sparse points of two images")
+    p.add_argument("image1", metavar="IMG1")
+    p.add_argument("image2", metavar="IMG2")
+    p.add_argument("-o", "--output", required=True, help="output folder (must not exist)")
+    p.add_argument("--intrinsics", default=None, help="as for `mvdepth sfm`")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    p.set_defaults(run=lambda a: __import__("pipelines.sfm.pipeline", fromlist=["run"]).run(
+        [a.image1, a.image2], a.output, a.intrinsics, a.overwrite) and None)
+
+
+def _add_stereo(sub):
+    p = sub.add_parser("stereo", help="disparity (and depth) of a rectified stereo pair")
+    p.add_argument("left", metavar="LEFT")
+    p.add_argument("right", metavar="RIGHT")
+    p.add_argument("-o", "--output", required=True, help="output folder (must not exist)")
+    p.add_argument("--num-disparities", type=int, default=64,
+                   help="candidate disparities from --min-disparity up (default 64)")
+    p.add_argument("--min-disparity", type=int, default=0, help="default 0")
+    p.add_argument("--focal", type=float, default=None, help="focal length in pixels (for depth)")
+    p.add_argument("--baseline", type=float, default=None, help="baseline (for depth)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    p.set_defaults(run=lambda a: __import__("pipelines.stereo", fromlist=["run"]).run(
+        a.left, a.right, a.output, a.num_disparities, a.min_disparity, a.focal, a.baseline,
+        a.overwrite))
 
 
 if __name__ == "__main__":

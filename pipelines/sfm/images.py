@@ -1,0 +1,128 @@
+"""Stage 1: read an image folder and the calibration of its images.
+
+Intrinsics file (`--intrinsics K.txt`), `#` starts a comment, one of two forms:
+
+- one matrix for every image: three rows of three numbers (`fx 0 cx`, `0 fy cy`, `0 0 1`);
+- one line per image: `name k11 k12 k13 k21 k22 k23 k31 k32 k33` (row-major K); every image of
+  the folder must be listed.
+
+Pixels follow the house convention (origin at the centre of the top-left pixel). Without a file,
+`default_intrinsics` guesses `f = 1.2 max(W, H)` with the principal point at the image centre
+(EXIF focal lengths are not read: OpenCV does not expose them); the pipeline flags the guess in
+its report.
+"""
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from geom import _checks
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+GUESS_FOCAL_FACTOR = 1.2
+
+
+@dataclass
+class ImageSet:
+    """Images of a folder: names (file names, sorted), images (H, W, 3) uint8 RGB, one size."""
+
+    folder: Path
+    names: list
+    images: list
+
+    @property
+    def size(self):
+        """(width, height) shared by every image."""
+        h, w = self.images[0].shape[:2]
+        return w, h
+
+
+def image_files(folder):
+    """Sorted image files (JPEG, PNG) of `folder`; raises on a missing folder or fewer than two."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such image folder")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise ValueError(f"{folder}: no JPEG or PNG images")
+    if len(files) < 2:
+        raise ValueError(f"{folder}: only one image ({files[0].name}), need at least two")
+    return files
+
+
+def load_images(source):
+    """Read an image folder (or a list of image files) -> `ImageSet`.
+
+    EXIF orientation is applied (OpenCV's default read mode). Raises ValueError naming the file on
+    an unreadable image or one whose size differs from the first.
+    """
+    if isinstance(source, (str, Path)):
+        files = image_files(source)
+        folder = Path(source)
+    else:
+        files = [Path(f) for f in source]
+        for f in files:
+            if not f.is_file():
+                raise FileNotFoundError(f"{f}: no such image file")
+        if len(files) < 2:
+            raise ValueError("need at least two images")
+        folder = files[0].parent
+    images = []
+    for f in files:
+        img = cv2.imread(str(f), cv2.IMREAD_COLOR)
+        if img is None:
+            raise ValueError(f"{f}: not a readable image")
+        if images and img.shape != images[0].shape:
+            raise ValueError(f"{f}: size {img.shape[1]}x{img.shape[0]} differs from "
+                             f"{files[0].name} ({images[0].shape[1]}x{images[0].shape[0]})")
+        images.append(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+    names = [f.name for f in files]
+    if len(set(names)) != len(names):
+        raise ValueError("image file names must be distinct")
+    return ImageSet(folder, names, images)
+
+
+def default_intrinsics(width, height):
+    """The documented guess when no calibration is given: f = 1.2 max(W, H), centred."""
+    f = GUESS_FOCAL_FACTOR * max(width, height)
+    return np.array([[f, 0.0, (width - 1) / 2], [0.0, f, (height - 1) / 2], [0.0, 0.0, 1.0]])
+
+
+def load_intrinsics(path, names):
+    """Read an intrinsics file (see the module docstring) -> dict image name -> K (3, 3)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such intrinsics file")
+    rows = [line.split("#")[0].split() for line in path.read_text().splitlines()]
+    rows = [r for r in rows if r]
+    try:
+        if rows and all(len(r) == 3 for r in rows):
+            if len(rows) != 3:
+                raise ValueError(f"expected three rows of a 3x3 matrix, got {len(rows)}")
+            K = _parse_K([v for r in rows for v in r])
+            return {n: K for n in names}
+        if not rows or any(len(r) != 10 for r in rows):
+            raise ValueError("expected a 3x3 matrix or lines 'name k11 ... k33'")
+        table = {r[0]: _parse_K(r[1:]) for r in rows}
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
+    missing = [n for n in names if n not in table]
+    if missing:
+        raise ValueError(f"{path}: no intrinsics for {missing[0]}"
+                         + (f" and {len(missing) - 1} more" if len(missing) > 1 else ""))
+    return {n: table[n] for n in names}
+
+
+def _parse_K(values):
+    try:
+        K = np.array([float(v) for v in values]).reshape(3, 3)
+    except ValueError:
+        raise ValueError(f"not a number in {' '.join(values)}") from None
+    return _checks.intrinsics(K)
+
+
+def save_intrinsics(path, Ks):
+    """Write an intrinsics file: dict image name -> K (3, 3), one line per image."""
+    Path(path).write_text("".join(f"{name} {' '.join(repr(float(v)) for v in np.ravel(K))}\n"
+                                  for name, K in Ks.items()))

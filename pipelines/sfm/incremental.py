@@ -1,0 +1,228 @@
+"""Incremental reconstruction: initial pair, then register, triangulate, adjust, filter, repeat.
+
+1. initial pair: the verified pair with the most inliers among those whose median triangulation
+   angle is at least `INIT_MIN_ANGLE` (else the one with the widest angle);
+2. triangulate every track seen by two or more registered images (`geom.triangulate.
+   dlt_multiview`), keep points in front of their cameras, with enough parallax and small
+   reprojection errors; observations above `max_error` are marked outliers;
+3. register the unregistered image with the most 2D-3D matches by
+   `geom.robust.estimate_absolute_pose`; where it has too few (sparse rings: a neighbour's
+   matches are mostly of tracks not yet triangulated), chain the verified relative pose to a
+   registered neighbour, its scale fixed by the few 2D-3D matches it has; triangulate the
+   tracks it completes, bundle-adjust (`bundle.bundle_adjust`), drop outlier observations and
+   points left with fewer than two;
+4. repeat until no image registers; a final global adjustment (Huber loss), outlier removal and
+   a last least-squares polish. The adjustments along the way stop early (few evaluations):
+   the next registration only needs good enough cameras.
+"""
+import numpy as np
+
+from geom.camera import Camera
+from geom.robust import estimate_absolute_pose
+from geom.triangulate import (cheirality_parallax_check, dlt_multiview, midpoint,
+                              reprojection_errors)
+
+from .bundle import bundle_adjust
+from .reconstruction import Reconstruction, build_tracks
+
+INIT_MIN_ANGLE = np.radians(4.0)
+MIN_PARALLAX = np.radians(1.5)
+MIN_REGISTER_INLIERS = 12
+MIN_SCALE_MATCHES = 3
+
+
+def reconstruct(names, features, Ks, size, pair_matches, max_error=4.0, seed=0, progress=None):
+    """Incremental SfM over verified pairs -> `Reconstruction`.
+
+    names: image names; features: per image `features.Features`; Ks: per image (3, 3); size:
+    (width, height) of the images;
+    pair_matches: `features.PairMatches` list; max_error: reprojection error (pixels) above which
+    an observation is an outlier. progress: optional callable(message).
+    """
+    say = progress or (lambda msg: None)
+    if not pair_matches:
+        raise ValueError("no image pair shares enough verified matches to start a reconstruction")
+    tracks = build_tracks(features, pair_matches)
+    state = _State(tracks, Ks, max_error)
+    i, j, R, t = _initial_pair(features, Ks, pair_matches)
+    state.register(i, Camera(Ks[i], np.eye(3), np.zeros(3)))
+    state.register(j, Camera(Ks[j], R, t))
+    state.order = [i, j]
+    state.triangulate()
+    state.adjust(max_evaluations=30)
+    say(f"initial pair {names[i]} + {names[j]}: {state.n_points()} points")
+    failed = set()
+    while True:
+        candidates = [k for k in range(len(names)) if state.cams[k] is None and k not in failed]
+        if not candidates:
+            break
+        counts = [state.matches_2d3d(k)[0].size for k in candidates]
+        k = candidates[int(np.argmax(counts))]
+        if not (state.register_by_pose(k, seed) or state.register_by_pair(k, pair_matches)):
+            say(f"could not register {names[k]} yet ({max(counts)} 2D-3D matches)")
+            failed.add(k)
+            continue
+        failed.clear()  # new points may make earlier failures registrable
+        state.order.append(k)
+        state.triangulate()
+        state.adjust(max_evaluations=15)
+        say(f"registered {names[k]} ({len(state.order)}/{len(names)}): {state.n_points()} points")
+    state.adjust(max_evaluations=90, loss="huber")
+    state.adjust(max_evaluations=50)
+    return state.result(names, features, size)
+
+
+def _initial_pair(features, Ks, pair_matches):
+    best, best_key = None, None
+    for pm in pair_matches:
+        c1 = Camera(Ks[pm.i], np.eye(3), np.zeros(3))
+        c2 = Camera(Ks[pm.j], pm.R, pm.t)
+        x1 = features[pm.i].keypoints[pm.matches[:, 0]]
+        x2 = features[pm.j].keypoints[pm.matches[:, 1]]
+        check = cheirality_parallax_check(c1, c2, midpoint(c1, c2, x1, x2))
+        angle = float(np.median(check.parallax))
+        key = (angle >= INIT_MIN_ANGLE, len(pm.matches) if angle >= INIT_MIN_ANGLE else angle)
+        if best_key is None or key > best_key:
+            best, best_key = pm, key
+    return best.i, best.j, best.R, best.t
+
+
+class _State:
+    """Working model: cameras per image (None until registered), a point per track (NaN until
+    triangulated) and an inlier flag per track observation."""
+
+    def __init__(self, tracks, Ks, max_error):
+        self.tracks = tracks
+        self.Ks = Ks
+        self.max_error = max_error
+        self.cams = [None] * len(Ks)
+        self.X = np.full((tracks.count, 3), np.nan)
+        self.ok = np.ones(len(tracks.track), bool)
+        self.order = []
+
+    def register(self, k, cam):
+        self.cams[k] = cam
+
+    def n_points(self):
+        return int(np.isfinite(self.X[:, 0]).sum())
+
+    def _active(self):
+        """Observations usable now: registered image, inlier."""
+        reg = np.array([c is not None for c in self.cams])
+        return reg[self.tracks.image] & self.ok
+
+    def matches_2d3d(self, k):
+        tr = self.tracks
+        sel = np.flatnonzero((tr.image == k) & np.isfinite(self.X[tr.track, 0]))
+        return sel, self.X[tr.track[sel]], tr.xy[sel]
+
+    def register_by_pose(self, k, seed):
+        sel, X, x = self.matches_2d3d(k)
+        if sel.size < MIN_REGISTER_INLIERS:
+            return False
+        res = estimate_absolute_pose(X, x, self.Ks[k], threshold=self.max_error, seed=seed + k)
+        if not res.success or res.num_inliers < MIN_REGISTER_INLIERS:
+            return False
+        self.cams[k] = Camera(self.Ks[k], res.R, res.t)
+        self.ok[sel[~res.inliers]] = False
+        return True
+
+    def register_by_pair(self, k, pair_matches):
+        """Pose of image k from its best verified pair with a registered image; the scale of the
+        pair's unit translation from k's 2D-3D matches (median of per-point least squares)."""
+        sel, X, x = self.matches_2d3d(k)
+        if sel.size < MIN_SCALE_MATCHES:
+            return False
+        y = np.c_[x, np.ones(len(x))] @ np.linalg.inv(self.Ks[k]).T
+        pairs = sorted((pm for pm in pair_matches if k in (pm.i, pm.j)
+                        and self.cams[pm.i + pm.j - k] is not None), key=lambda pm: -len(pm.matches))
+        for pm in pairs:
+            r = pm.i + pm.j - k
+            R, t = (pm.R, pm.t) if pm.j == k else (pm.R.T, -pm.R.T @ pm.t)  # X_k = R X_r + t
+            Rk = R @ self.cams[r].R
+            a = X @ Rk.T + R @ self.cams[r].t
+            ya, yb = np.cross(y, a), np.cross(y, t)
+            s = np.median(-(ya * yb).sum(1) / np.maximum((yb * yb).sum(1), 1e-300))
+            if not s > 0:
+                continue
+            cam = Camera(self.Ks[k], Rk, R @ self.cams[r].t + s * t)
+            err = reprojection_errors([cam], X, x[None])[0]
+            if (err < self.max_error).sum() >= MIN_SCALE_MATCHES:
+                self.cams[k] = cam
+                self.ok[sel[err >= self.max_error]] = False
+                return True
+        return False
+
+    def triangulate(self):
+        """Triangulate tracks with no point and two or more active observations."""
+        tr = self.tracks
+        act = self._active()
+        n_act = np.bincount(tr.track[act], minlength=tr.count)
+        todo = np.flatnonzero((n_act >= 2) & ~np.isfinite(self.X[:, 0]))
+        if todo.size == 0:
+            return
+        views = [k for k in self.order]
+        index = {k: v for v, k in enumerate(views)}
+        pos = np.full(tr.count, -1)
+        pos[todo] = np.arange(todo.size)
+        sel = np.flatnonzero(act & (pos[tr.track] >= 0))
+        xs = np.zeros((len(views), todo.size, 2))
+        mask = np.zeros((len(views), todo.size), bool)
+        v = np.array([index[k] for k in tr.image[sel]])
+        xs[v, pos[tr.track[sel]]] = tr.xy[sel]
+        mask[v, pos[tr.track[sel]]] = True
+        cams = [self.cams[k] for k in views]
+        X = dlt_multiview(cams, xs, mask)
+        good = np.isfinite(X).all(axis=1)
+        X[~good] = 0.0
+        err = np.where(mask, reprojection_errors(cams, X, xs), np.inf)
+        inl = mask & (err < self.max_error)
+        good &= inl.sum(axis=0) >= 2
+        good &= self._parallax(cams, X, inl) >= MIN_PARALLAX
+        self.X[todo[good]] = X[good]
+        bad_obs = ~inl[v, pos[tr.track[sel]]]
+        self.ok[sel[bad_obs & good[pos[tr.track[sel]]]]] = False
+
+    @staticmethod
+    def _parallax(cams, X, mask):
+        """Per point, the largest angle between the ray of its first inlier view and another's."""
+        rays = np.stack([c.center for c in cams])[:, None, :] - X[None]
+        rays /= np.maximum(np.linalg.norm(rays, axis=2, keepdims=True), 1e-300)
+        first = rays[np.argmax(mask, axis=0), np.arange(X.shape[0])]
+        cos = np.einsum("vnk,nk->vn", rays, first)
+        return np.where(mask, np.arccos(np.clip(cos, -1, 1)), 0.0).max(axis=0)
+
+    def adjust(self, max_evaluations, loss="linear", tolerance=1e-6):
+        """Bundle-adjust the registered cameras and the points, then drop outliers."""
+        tr = self.tracks
+        act = self._active() & np.isfinite(self.X[tr.track, 0])
+        sel = np.flatnonzero(act)
+        pts, point_index = np.unique(tr.track[sel], return_inverse=True)
+        index = {k: v for v, k in enumerate(self.order)}
+        cam_index = np.array([index[k] for k in tr.image[sel]], dtype=np.int64)
+        res = bundle_adjust([self.cams[k] for k in self.order], self.X[pts], cam_index,
+                            point_index.astype(np.int64), tr.xy[sel],
+                            loss=loss, max_evaluations=max_evaluations, tolerance=tolerance)
+        for v, k in enumerate(self.order):
+            self.cams[k] = res.cameras[v]
+        self.X[pts] = res.points
+        self.ok[sel[res.errors >= self.max_error]] = False
+        # points left with fewer than two inlier observations, or behind a camera, go
+        act = self._active() & np.isfinite(self.X[tr.track, 0])
+        n = np.bincount(tr.track[act], minlength=tr.count)
+        self.X[n < 2] = np.nan
+
+    def result(self, names, features, size):
+        tr = self.tracks
+        act = self._active() & np.isfinite(self.X[tr.track, 0])
+        sel = np.flatnonzero(act)
+        pts, point_index = np.unique(tr.track[sel], return_inverse=True)
+        first = np.unique(point_index, return_index=True)[1]
+        colors = np.array([features[i].colors[k] for i, k in
+                           zip(tr.image[sel[first]], tr.keypoint[sel[first]])],
+                          dtype=np.uint8).reshape(-1, 3)
+        cameras = {names[k]: Camera(self.cams[k].K, self.cams[k].R, self.cams[k].t, *size)
+                   for k in sorted(self.order)}
+        return Reconstruction(list(names), cameras, self.X[pts], colors,
+                              point_index.astype(np.int64), tr.image[sel], tr.keypoint[sel],
+                              tr.xy[sel])

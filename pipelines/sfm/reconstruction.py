@@ -1,0 +1,99 @@
+"""The `Reconstruction` (cameras, points, tracks) and feature tracks built from verified matches."""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from geom.triangulate import reprojection_errors
+
+
+@dataclass
+class Reconstruction:
+    """A sparse model.
+
+    image_names: every input image, in order; cameras: dict image name -> `Camera` of the
+    registered ones; points (P, 3); colors (P, 3) uint8 RGB; observations of the points:
+    obs_point, obs_image (index into image_names), obs_keypoint (index into that image's
+    keypoints), all (O,) int, and obs_xy (O, 2) pixels. notes: remarks for the report
+    (e.g. guessed intrinsics).
+    """
+
+    image_names: list
+    cameras: dict
+    points: np.ndarray
+    colors: np.ndarray
+    obs_point: np.ndarray
+    obs_image: np.ndarray
+    obs_keypoint: np.ndarray
+    obs_xy: np.ndarray
+    notes: list = field(default_factory=list)
+
+    @property
+    def tracks(self):
+        """Per point, the (image index, keypoint index) pairs that observe it (list of (k, 2))."""
+        order = np.argsort(self.obs_point, kind="stable")
+        pairs = np.stack([self.obs_image, self.obs_keypoint], axis=1)[order]
+        return np.split(pairs, np.cumsum(np.bincount(self.obs_point, minlength=len(self.points)))[:-1])
+
+    @property
+    def track_lengths(self):
+        """Number of observing images per point (P,)."""
+        return np.bincount(self.obs_point, minlength=len(self.points))
+
+    def reprojection_errors(self):
+        """Pixel error of every observation (O,)."""
+        err = np.empty(len(self.obs_xy))
+        for i, name in enumerate(self.image_names):
+            sel = self.obs_image == i
+            if sel.any():
+                X = self.points[self.obs_point[sel]]
+                err[sel] = reprojection_errors([self.cameras[name]], X, self.obs_xy[sel][None])[0]
+        return err
+
+
+@dataclass
+class Tracks:
+    """Feature tracks: connected keypoints across images. Observation arrays (sorted by track):
+    track, image, keypoint (n,) int and xy (n, 2); count: number of tracks."""
+
+    track: np.ndarray
+    image: np.ndarray
+    keypoint: np.ndarray
+    xy: np.ndarray
+    count: int
+
+
+def build_tracks(features, pair_matches):
+    """Join the verified matches into tracks (union-find over (image, keypoint) nodes). A track
+    holding two keypoints of one image is ambiguous and dropped, as are single keypoints."""
+    offsets = np.concatenate([[0], np.cumsum([len(f.keypoints) for f in features])])
+    parent = np.arange(offsets[-1])
+
+    def find(a):
+        root = a
+        while parent[root] != root:
+            root = parent[root]
+        while parent[a] != root:
+            parent[a], a = root, parent[a]
+        return root
+
+    for pm in pair_matches:
+        for a, b in zip(pm.matches[:, 0] + offsets[pm.i], pm.matches[:, 1] + offsets[pm.j]):
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    roots = np.array([find(a) for a in range(offsets[-1])], dtype=np.int64)
+    image = np.repeat(np.arange(len(features)), np.diff(offsets))
+    size = np.bincount(roots, minlength=offsets[-1])
+    node = np.flatnonzero(size[roots] >= 2)
+    # ambiguous: one root seen twice in one image
+    key = roots[node] * len(features) + image[node]
+    _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    bad = np.zeros(offsets[-1], bool)
+    bad[roots[node[counts[inverse] > 1]]] = True
+    node = node[~bad[roots[node]]]
+    node = node[np.argsort(roots[node], kind="stable")]
+    _, track = np.unique(roots[node], return_inverse=True)
+    kp = node - offsets[image[node]]
+    xy = np.array([features[i].keypoints[k] for i, k in zip(image[node], kp)]).reshape(-1, 2)
+    count = int(track.max() + 1) if len(node) else 0
+    return Tracks(track.astype(np.int64), image[node], kp, xy, count)

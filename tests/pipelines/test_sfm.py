@@ -1,0 +1,232 @@
+"""Structure from motion: end to end on a synthetic ring, bundle adjustment, outputs, bad input."""
+import cv2
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+from geom import synth
+from geom.camera_io import load_cameras_json
+from geom.rotation import angular_distance, random_rotation, rotation_from_axis_angle
+from geom.testing import (make_camera_ring, make_points_in_view, scenes, similarity_transform,
+                          transform_camera)
+from pipelines import cli
+from pipelines.sfm import bundle_adjust
+from pipelines.sfm.evaluate import relative_pose_errors
+from pipelines.sfm.images import load_images, load_intrinsics, save_intrinsics
+from pipelines.sfm.pipeline import run
+
+ROTATION_BOUND = np.radians(0.5)  # pairwise relative rotation error, 8 views, 320x240, exact K
+
+
+@pytest.fixture(scope="module")
+def ring(tmp_path_factory):
+    """An 8-view 320x240 synthetic ring over 100 degrees, its intrinsics file and truth."""
+    root = tmp_path_factory.mktemp("sfm")
+    images = synth.write_folder(synth.render(synth.orbit_ring(8, 0, 320, 240,
+                                                              arc=np.radians(100))), root / "ring")
+    truth = load_cameras_json(images / "cameras.json")
+    save_intrinsics(root / "K.txt", {n: c.K for n, c in truth.items()})
+    return images, root / "K.txt", truth
+
+
+@pytest.fixture(scope="module")
+def result(ring):
+    images, K, truth = ring
+    out = images.parent / "out"
+    rec = run(images, out, K, progress=lambda msg: None)
+    return rec, out
+
+
+def test_every_view_registered_with_small_rotation_errors(ring, result):
+    _, _, truth = ring
+    rec, _ = result
+    assert sorted(rec.cameras) == sorted(truth)
+    rot, trans = relative_pose_errors(rec.cameras, truth)
+    assert rot.max() < ROTATION_BOUND
+    assert trans.max() < 2 * ROTATION_BOUND
+    assert np.median(rec.reprojection_errors()) < 0.5
+    assert len(rec.points) > 500
+
+
+def test_colmap_model_reads_back_with_pycolmap(result):
+    pycolmap = pytest.importorskip("pycolmap")
+    rec, out = result
+    model = pycolmap.Reconstruction(str(out / "sparse"))
+    assert model.num_reg_images() == len(rec.cameras)
+    assert model.num_points3D() == len(rec.points)
+    xyz = np.array([model.points3D[p + 1].xyz for p in range(len(rec.points))])
+    assert np.allclose(xyz, rec.points, atol=1e-9)
+    for image in model.images.values():  # COLMAP's world-to-camera pose is the house one
+        cam = rec.cameras[image.name]
+        pose = image.cam_from_world()
+        assert np.allclose(pose.rotation.matrix(), cam.R, atol=1e-9)
+        assert np.allclose(pose.translation, cam.t, atol=1e-9)
+        K = model.cameras[image.camera_id].calibration_matrix()
+        assert np.allclose(K, cam.K + np.array([[0, 0, 0.5], [0, 0, 0.5], [0, 0, 0]]))  # corner origin
+
+
+def test_outputs_and_report(ring, result):
+    rec, out = result
+    cams = load_cameras_json(out / "cameras.json")
+    assert sorted(cams) == sorted(rec.cameras)
+    header = (out / "points.ply").read_bytes().split(b"end_header\n")[0].decode()
+    assert f"element vertex {len(rec.points)}" in header
+    report = (out / "report.html").read_text()
+    for name in rec.image_names:
+        assert name in report
+    assert "Errors against the ground truth" in report  # cameras.json sits beside the images
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temp folder left
+
+
+def _perturbed_problem(seed, noise=0.5, n_views=5, n_points=200):
+    rng = np.random.default_rng(seed)
+    cams = make_camera_ring(rng, n_views, arc=np.pi / 2)
+    X = make_points_in_view(rng, cams, n_points)
+    oc = np.repeat(np.arange(n_views), n_points)
+    op = np.tile(np.arange(n_points), n_views)
+    xy = np.concatenate([c.project(X) for c in cams]) + rng.normal(scale=noise, size=(oc.size, 2))
+    start = cams[:2] + [c.with_pose(_small_rotation(rng) @ c.R, c.t + rng.normal(scale=0.03, size=3))
+                        for c in cams[2:]]
+    return cams, X, start, X + rng.normal(scale=0.03, size=X.shape), oc, op, xy
+
+
+def _small_rotation(rng, sigma=0.01):
+    return rotation_from_axis_angle(rng.normal(scale=sigma, size=3))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_bundle_adjustment_reaches_the_noise_level(seed):
+    noise = 0.5
+    cams, X, start, X0, oc, op, xy = _perturbed_problem(seed, noise)
+    res = bundle_adjust(start, X0, oc, op, xy)
+    rms = np.sqrt(np.mean(res.errors ** 2))
+    assert np.sqrt(np.mean(res.initial_errors ** 2)) > 5 * noise
+    # 2-D error RMS of sigma-noise is sigma sqrt(2), less the fitted degrees of freedom
+    assert 0.8 * noise * np.sqrt(2) * np.sqrt(1 - (6 * 3 + 3 * len(X)) / xy.size) < rms
+    assert rms < 1.05 * noise * np.sqrt(2)
+    for got, true in zip(res.cameras, cams):
+        assert angular_distance(got.R, true.R) < np.radians(0.1)
+
+
+@settings(max_examples=5)
+@given(scenes(n_views=(3, 4), n_points=(30, 60)))
+def test_bundle_adjustment_is_invariant_to_a_world_similarity(scene):
+    cams, X = scene
+    rng = np.random.default_rng(len(X))
+    oc = np.repeat(np.arange(len(cams)), len(X))
+    op = np.tile(np.arange(len(X)), len(cams))
+    xy = np.concatenate([c.project(X) for c in cams]) + rng.normal(scale=0.3, size=(oc.size, 2))
+    start = cams[:2] + [c.with_pose(_small_rotation(rng) @ c.R, c.t + rng.normal(scale=0.02, size=3))
+                        for c in cams[2:]]
+    s, Rw, T = 2.5, random_rotation(rng), rng.normal(size=3)
+    # least squares: converged to the same optimum in both frames (the IRLS rounds of the robust
+    # loss stop after a fixed count, wherever each frame's inexact steps got to)
+    a = bundle_adjust(start, X, oc, op, xy, loss="linear", max_evaluations=100)
+    b = bundle_adjust([transform_camera(c, s, Rw, T) for c in start],
+                      similarity_transform(X, s, Rw, T), oc, op, xy, loss="linear",
+                      max_evaluations=100)
+    assert np.allclose(a.errors, b.errors, atol=1e-4)
+    rot, trans = relative_pose_errors(dict(enumerate(a.cameras)), dict(enumerate(b.cameras)))
+    assert rot.max() < 1e-6 and trans.max() < 1e-6
+
+
+def test_bundle_adjustment_rejects_bad_input():
+    cams, X, start, X0, oc, op, xy = _perturbed_problem(0)
+    with pytest.raises(ValueError, match="cameras: need at least 2"):
+        bundle_adjust(start[:1], X0, oc, op, xy)
+    with pytest.raises(ValueError, match="obs_point: indices must be in"):
+        bundle_adjust(start, X0, oc, op + 1, xy)
+    with pytest.raises(ValueError, match="obs_xy: contains NaN"):
+        bundle_adjust(start, X0, oc, op, np.where(xy > 100, np.nan, xy))
+    with pytest.raises(ValueError, match="obs_camera: expected"):
+        bundle_adjust(start, X0, oc[:-1], op, xy)
+
+
+def test_intrinsics_file_forms(tmp_path):
+    K = np.array([[500.0, 0, 320], [0, 510, 240], [0, 0, 1]])
+    (tmp_path / "one.txt").write_text("# shared\n500 0 320\n0 510 240\n0 0 1\n")
+    table = load_intrinsics(tmp_path / "one.txt", ["a", "b"])
+    assert all(np.array_equal(v, K) for v in table.values())
+    save_intrinsics(tmp_path / "per.txt", {"a": K, "b": 2 * K / 2})
+    assert np.array_equal(load_intrinsics(tmp_path / "per.txt", ["b"])["b"], K)
+    with pytest.raises(ValueError, match="per.txt: no intrinsics for c"):
+        load_intrinsics(tmp_path / "per.txt", ["a", "c"])
+
+
+def _cli_error(capsys, *argv):
+    code = cli.main(list(argv))
+    return code, capsys.readouterr().err
+
+
+def test_cli_bad_input(tmp_path, ring, capsys):
+    images, K, _ = ring
+    out = tmp_path / "out"
+    (tmp_path / "empty").mkdir()
+    code, err = _cli_error(capsys, "sfm", str(tmp_path / "empty"), "-o", str(out))
+    assert code == 2 and "empty: no JPEG or PNG images" in err
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "a.png").write_bytes((images / "frame_000.png").read_bytes())
+    code, err = _cli_error(capsys, "sfm", str(one), "-o", str(out))
+    assert code == 2 and "only one image (a.png)" in err
+    (one / "b.jpg").write_text("not an image")
+    code, err = _cli_error(capsys, "sfm", str(one), "-o", str(out))
+    assert code == 2 and "b.jpg: not a readable image" in err
+    (tmp_path / "bad_K.txt").write_text("500 0 320\n0 500 x\n0 0 1\n")
+    code, err = _cli_error(capsys, "sfm", str(images), "-o", str(out), "--intrinsics",
+                           str(tmp_path / "bad_K.txt"))
+    assert code == 2 and "bad_K.txt: not a number" in err
+    (tmp_path / "neg_K.txt").write_text("-500 0 320\n0 500 240\n0 0 1\n")
+    code, err = _cli_error(capsys, "sfm", str(images), "-o", str(out), "--intrinsics",
+                           str(tmp_path / "neg_K.txt"))
+    assert code == 2 and "neg_K.txt: K: focal lengths must be positive" in err
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+    out.mkdir()
+    code, err = _cli_error(capsys, "sfm", str(images), "-o", str(out))
+    assert code == 2 and "already exists" in err
+
+
+def test_mixed_image_sizes_are_refused(tmp_path, ring):
+    images, _, _ = ring
+    (tmp_path / "a.png").write_bytes((images / "frame_000.png").read_bytes())
+    cv2.imwrite(str(tmp_path / "b.png"), np.zeros((10, 12, 3), np.uint8))
+    with pytest.raises(ValueError, match="b.png: size 12x10 differs from a.png"):
+        load_images(tmp_path)
+
+
+def test_cli_two_view(tmp_path, ring, capsys):
+    images, K, truth = ring
+    out = tmp_path / "pair"
+    assert cli.main(["two-view", str(images / "frame_002.png"), str(images / "frame_003.png"),
+                     "-o", str(out), "--intrinsics", str(K)]) == 0
+    cams = load_cameras_json(out / "cameras.json")
+    assert sorted(cams) == ["frame_002.png", "frame_003.png"]
+    rot, trans = relative_pose_errors(cams, truth)
+    assert rot.max() < ROTATION_BOUND and trans.max() < 2 * ROTATION_BOUND
+    assert str(out / "report.html") in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_cli_sample(tmp_path, capsys):
+    out = tmp_path / "sample"
+    assert cli.main(["sfm", "-o", str(out)]) == 0
+    assert str(out / "report.html") in capsys.readouterr().out
+    assert len(load_cameras_json(out / "cameras.json")) == 16
+
+
+def test_dense_depth_matches_the_truth_up_to_scale(tmp_path, ring):
+    images, K, _ = ring
+    names = ["frame_002.png", "frame_003.png", "frame_004.png"]
+    out = tmp_path / "dense"
+    run([images / n for n in names], out, K, progress=lambda msg: None, dense=True)
+    est = np.load(out / "depth" / "frame_003.npy")
+    true = np.load(images / "depth" / "frame_003.npy")
+    ok = np.isfinite(est) & np.isfinite(true)
+    assert ok.mean() > 0.5
+    scale = np.median(true[ok] / est[ok])  # the reconstruction's scale is arbitrary
+    rel = np.abs(scale * est[ok] - true[ok]) / true[ok]
+    assert np.median(rel) < 0.02
+    assert (out / "depth" / "frame_003.png").is_file()
+    header = (out / "dense.ply").read_bytes().split(b"end_header\n")[0].decode()
+    assert int(header.split("element vertex ")[1].split()[0]) > 1000
+    assert "Depth maps" in (out / "report.html").read_text()
