@@ -19,7 +19,7 @@ import numpy as np
 from benchmarks.harness import print_table
 from geom import synth
 from geom.camera import Camera
-from geom.camera_io import load_cameras_json
+from geom.io import load_cameras_json
 from pipelines.datasets import dataset_path
 from pipelines.datasets.middlebury_mview import load_cameras
 from pipelines.sfm.evaluate import relative_pose_errors

@@ -1,6 +1,6 @@
 """mvdepth's geometry core: numba kernels, numpy in and out, never torch.
 
-Modules: `rotation`, `camera`, `camera_io`, `epipolar`, `fivepoint`, `homography`, `p3p`,
+Modules: `rotation`, `camera`, `io`, `epipolar`, `fivepoint`, `homography`, `p3p`,
 `refine`, `robust` (one RANSAC engine), `multimodel`, `triangulate`, `rectify`, `costvolume`,
 `stereo`, `planesweep`, `synth` (rendered scenes with ground truth), and `testing` (hypothesis
 strategies and invariant checks).

@@ -73,17 +73,17 @@ def _homography_dlt(x1, x2):
 def _homography_dlt_into(x1, x2, w, H):
     """Weighted normalised DLT (weights w (N,) >= 0) into H; returns False when degenerate
     (coincident or collinear points, or a null space of dimension > 1)."""
-    T1 = np.empty((3, 3))
-    T2 = np.empty((3, 3))
-    if _normalizer(x1, w, T1) or _normalizer(x2, w, T2):
+    s1, a1, b1 = _normalizer(x1, w)
+    s2, a2, b2 = _normalizer(x2, w)
+    if s1 == 0.0 or s2 == 0.0:  # coincident points
         return False
     AtA = np.zeros((9, 9))
     r = np.empty(9)
     for i in range(x1.shape[0]):
-        u = T1[0, 0] * x1[i, 0] + T1[0, 2]
-        v = T1[1, 1] * x1[i, 1] + T1[1, 2]
-        p = T2[0, 0] * x2[i, 0] + T2[0, 2]
-        q = T2[1, 1] * x2[i, 1] + T2[1, 2]
+        u = s1 * x1[i, 0] + a1
+        v = s1 * x1[i, 1] + b1
+        p = s2 * x2[i, 0] + a2
+        q = s2 * x2[i, 1] + b2
         # two rows of the DLT system: [0, -x1, q x1] and [x1, 0, -p x1]
         for row in range(2):
             if row == 0:
@@ -110,12 +110,8 @@ def _homography_dlt_into(x1, x2, w, H):
         for b in range(3):
             Hn[a, b] = V[3 * a + b, 0]
     # undo the normalisation: H = T2^-1 Hn T1
-    T2inv = np.zeros((3, 3))
-    T2inv[0, 0] = 1.0 / T2[0, 0]
-    T2inv[1, 1] = 1.0 / T2[1, 1]
-    T2inv[0, 2] = -T2[0, 2] / T2[0, 0]
-    T2inv[1, 2] = -T2[1, 2] / T2[1, 1]
-    T2inv[2, 2] = 1.0
+    T1 = np.array([[s1, 0.0, a1], [0.0, s1, b1], [0.0, 0.0, 1.0]])
+    T2inv = np.array([[1.0 / s2, 0.0, -a2 / s2], [0.0, 1.0 / s2, -b2 / s2], [0.0, 0.0, 1.0]])
     H[:] = T2inv @ Hn @ T1
     H /= np.sqrt(np.sum(H * H))
     if H[2, 2] < 0:

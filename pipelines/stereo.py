@@ -7,7 +7,7 @@ import numpy as np
 from geom.stereo import stereo_disparity
 
 from .sfm.dense import depth_preview
-from .sfm.export import output_folder
+from geom.io import output_folder
 from .sfm.images import load_images
 
 

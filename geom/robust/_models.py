@@ -28,7 +28,7 @@ Data layout: `a` (N, 2 or 3) and `b` (N, 2) contiguous float64; `calib` (4, 3, 3
 import numpy as np
 from numba import njit
 
-from ..epipolar import _eight_point_into, _sampson, _seven_point
+from ..epipolar import _eight_point_into, _sampson, _scratch, _seven_point
 from ..fivepoint import _five_point
 from ..homography import _homography_dlt_into, _transfer_error
 from ..p3p import _p3p
@@ -162,7 +162,7 @@ def _refit(kind, a, b, w, calib, model):
     """Weighted non-minimal fit into model (in place); False leaves the model unusable."""
     if kind == FUNDAMENTAL:
         F = np.empty((3, 3))
-        if _eight_point_into(a, b, w, F):
+        if _eight_point_into(a, b, w, F, _scratch(a.shape[0], 1)):
             return False
         model[:, :3] = F
         return True

@@ -3,7 +3,7 @@
 Layout (the pipelines' output format, so the CLI runs on it as on a user's photos):
 
     frame_000.png ...              RGB images
-    cameras.json                   image name -> K, R, t, width, height (`geom.camera_io`)
+    cameras.json                   image name -> K, R, t, width, height (`geom.io`)
     depth/frame_000.npy            float32 depth (camera z, inf where nothing is hit)
     labels/frame_000.png           uint8 body label (0 static background, b = bodies[b - 1])
     bodies.json                    {"world": ..., "bodies": [{"label", "shape", "size",
@@ -16,14 +16,12 @@ The folder appears complete or not at all: everything goes to a temporary siblin
 renamed at the end.
 """
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from ..camera_io import save_cameras_json
+from ..io import output_folder, save_cameras_json
 from .render import Sequence
 
 
@@ -39,24 +37,9 @@ def write_folder(sequence, folder, overwrite=False):
     nothing is left behind and an existing folder is untouched."""
     if not isinstance(sequence, Sequence):
         raise ValueError(f"sequence: expected a rendered Sequence, got {type(sequence).__name__}")
-    folder = Path(folder)
-    if folder.exists() and not overwrite:
-        raise FileExistsError(f"{folder}: already exists (pass overwrite=True to replace it)")
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
-    try:
+    with output_folder(folder, overwrite) as tmp:
         _write(sequence, tmp)
-        if folder.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".old", dir=folder.parent))
-            folder.rename(old / folder.name)
-            tmp.rename(folder)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return folder
+    return Path(folder)
 
 
 def _write(sequence, out):

@@ -4,40 +4,13 @@ folder that appears complete or not at all.
 COLMAP puts the pixel origin at the top-left corner of the top-left pixel, half a pixel away
 from the house convention (its centre): principal points and keypoints get +0.5 on the way out.
 """
-import shutil
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from geom.camera_io import save_cameras_json
+from geom.io import save_cameras_json
 from geom.rotation import quaternion_from_rotation
-
-
-@contextmanager
-def output_folder(folder, overwrite=False):
-    """Yield a temporary sibling of `folder` to write into; on success it replaces `folder`, on
-    failure it is removed and an existing `folder` is left untouched. Refuses an existing
-    `folder` unless `overwrite` (FileExistsError)."""
-    folder = Path(folder)
-    if folder.exists() and not overwrite:
-        raise FileExistsError(f"{folder}: already exists (use --overwrite to replace it)")
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
-    try:
-        yield tmp
-        if folder.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".old", dir=folder.parent))
-            folder.rename(old / folder.name)
-            tmp.rename(folder)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def write_colmap_text(rec, folder):

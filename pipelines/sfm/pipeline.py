@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from geom import synth
-from geom.camera_io import load_cameras_json
+from geom.io import load_cameras_json, output_folder
 
 from . import dense as dense_stage
 from . import export, features, images, incremental, report
@@ -80,7 +80,7 @@ def run(source, output, intrinsics=None, overwrite=False, progress=_progress, de
     truth_file = imgs.folder / "cameras.json"
     truth = load_cameras_json(truth_file) if truth_file.is_file() else None
     depths = timer("dense", dense_stage.depth_maps, imgs, rec, progress=progress) if dense else {}
-    with export.output_folder(output, overwrite) as tmp:
+    with output_folder(output, overwrite) as tmp:
         timer("write", export.write_sparse, rec, tmp)
         if dense:
             fused = timer("fusion", dense_stage.fuse, imgs, rec, depths)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 
 from geom.camera import intrinsic_matrix, look_at, relative_pose
-from geom.camera_io import load_cameras_json
+from geom.io import load_cameras_json
 from geom.rotation import skew
 from geom.synth import (Body, Light, Scene, Shape, Texture, flow, flying_layers, moving_bodies,
                         orbit_ring, random_scene, render, render_frame, stereo_rig, write_folder)

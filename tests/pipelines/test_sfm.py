@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 
 from geom import synth
-from geom.camera_io import load_cameras_json
+from geom.io import load_cameras_json
 from geom.rotation import angular_distance, random_rotation, rotation_from_axis_angle
 from geom.testing import (make_camera_ring, make_points_in_view, scenes, similarity_transform,
                           transform_camera)

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from geom.camera_io import load_cameras_json
+from geom.io import load_cameras_json
 from pipelines.cli import main
 
 

@@ -1,9 +1,13 @@
-"""`cameras.json`: the cameras of an image folder, as written by the pipelines and `geom.synth`.
+"""Output folders shared by the pipelines and `geom.synth`.
 
-A JSON object mapping image file name -> {"K": 3x3 list, "R": 3x3 list, "t": [3],
-"width": W, "height": H}, with the house convention `x_cam = R X + t`.
+`cameras.json`: a JSON object mapping image file name -> {"K": 3x3 list, "R": 3x3 list,
+"t": [3], "width": W, "height": H}, with the house convention `x_cam = R X + t`.
+`output_folder`: a folder that appears complete or not at all.
 """
 import json
+import shutil
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -41,3 +45,27 @@ def load_cameras_json(path):
             raise ValueError(f"{path}: camera {name!r}: {err!r} "
                              "(expected K, R, t, width, height)") from err
     return cameras
+
+
+@contextmanager
+def output_folder(folder, overwrite=False):
+    """Yield a temporary sibling of `folder` to write into; on success it replaces `folder`, on
+    failure it is removed and an existing `folder` is left untouched. Refuses an existing
+    `folder` unless `overwrite` (FileExistsError)."""
+    folder = Path(folder)
+    if folder.exists() and not overwrite:
+        raise FileExistsError(f"{folder}: already exists (overwrite=True or --overwrite replaces it)")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    try:
+        yield tmp
+        if folder.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".old", dir=folder.parent))
+            folder.rename(old / folder.name)
+            tmp.rename(folder)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

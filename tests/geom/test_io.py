@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 
 from geom.camera import Camera
-from geom.camera_io import load_cameras_json, save_cameras_json
+from geom.io import load_cameras_json, save_cameras_json
 from geom.testing import cameras
 
 
