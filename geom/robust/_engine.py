@@ -21,7 +21,10 @@ One kernel serves every model kind of `_models` (and the multi-model fitting bui
 - Local optimisation (LO-RANSAC, Lebeda et al. 2012): on each so-far-best model, iterated
   (weighted) least squares on the points within a threshold shrinking from 3T to T.
 - Adaptive stopping: `log(1 - confidence) / log(1 - w^m)` iterations, w the inlier ratio
-  (r < T) of the best model, m the sample size, at most max_iterations.
+  of the best model within the score's reach (2T for MSAC: counting at T misses the true
+  matches' tail, a sixth of them at 0.5 px noise and T = 1 px, and overruns by (6/5)^m), m the
+  sample size, at most max_iterations; with PROSAC also from the inlier ratio of the prefix
+  drawn from (PROSAC's maximality criterion), whichever stops first.
 - DEGENSAC (Chum, Werner & Matas 2005) for the fundamental matrix: a so-far-best F whose
   seven-point sample has five or more points on a homography is re-estimated by
   plane-and-parallax (two points off the plane fix the epipole; F = [e']x H).
@@ -337,7 +340,12 @@ def ransac(kind, a, b, calib, threshold, confidence, max_iterations, scoring, pr
                 best_score = _local_optimisation(kind, A, B, calib, threshold, scoring, best, best_score,
                                                  best_r, _LO_MULTIPLIER, _LO_STEPS)
             best_inliers = _count_inliers(best_r, threshold)
-            needed = _iterations_needed(best_inliers, n, m, confidence)
+            reach = _MSAC_REACH if scoring == MSAC else 1.0
+            needed = _iterations_needed(_count_inliers(best_r, reach * threshold), n, m,
+                                        confidence)
+            if prosac:  # PROSAC's maximality: the samples come from the prefix `sub`
+                needed = min(needed, _iterations_needed(
+                    _count_inliers(best_r[:sub], reach * threshold), sub, m, confidence))
     if found:
         best_score = _local_optimisation(kind, A, B, calib, threshold, scoring, best, best_score, best_r,
                                          1.0, 2)
