@@ -28,6 +28,13 @@ __all__ = ["RansacResult", "estimate_fundamental", "estimate_essential",
            "estimate_relative_pose", "estimate_homography", "estimate_absolute_pose"]
 
 _SCORINGS = {"msac": MSAC, "magsac": MAGSAC}
+# Final relative-pose polish: iteratively reweighted LM, Tukey's biweight of cut-off
+# REACH * threshold. The hard 1 px inlier cut drops about a sixth of the true matches at
+# 0.5 px noise (Sampson sigma about 0.7 px) and loses accuracy; the biweight keeps their tail
+# and damps the outliers lying near their epipolar line (bench_robust: median rotation error at
+# 30 % outliers 0.029 -> 0.023 deg, 70 %: 0.054 -> 0.043 deg).
+_REFINE_ROUNDS = 3
+_REFINE_REACH = 3.0
 
 
 @dataclass(frozen=True)
@@ -100,9 +107,9 @@ def estimate_relative_pose(x1, x2, K1, K2, threshold=1.0, confidence=0.999,
     of calibrated cameras K1, K2, with outliers.
 
     `estimate_essential`, then the decomposition of E that puts most inliers in front of both
-    cameras (`geom.epipolar.pose_from_essential`), then (refine=True) Levenberg-Marquardt of
-    the pixel Sampson error on the inliers, re-selecting the inliers up to three times. The
-    inlier mask keeps the correspondences within the threshold and in front of both cameras.
+    cameras (`geom.epipolar.pose_from_essential`), then (refine=True) three rounds of
+    Levenberg-Marquardt of the pixel Sampson error, Tukey-weighted with cut-off 3x the threshold,
+    over the points in front of both cameras. The inlier mask keeps the correspondences within the threshold and in front of both cameras.
     success is False also when cheirality does not single out a pose. Returns a RansacResult
     with model E and R, t.
     """
@@ -122,22 +129,23 @@ def estimate_relative_pose(x1, x2, K1, K2, threshold=1.0, confidence=0.999,
     R, t = R.copy(), t.copy()
     y1, y2 = normalize_points(x1, K1), normalize_points(x2, K2)
 
-    def select():  # within the threshold under the pose's F and in front of both cameras
+    def residuals():  # pixel Sampson errors under the pose's F, inf behind either camera
         r = np.empty(len(x1))
         _sampson(np.ascontiguousarray(K2inv.T @ skew(t) @ R @ K1inv), x1, x2, r)
         front = np.empty((1, len(x1)), dtype=np.bool_)
         _cheirality_counts(R[None], t[None], y1, y2, np.empty(1, np.int64), front)
-        return (r < res.threshold) & front[0]
+        r[~front[0]] = np.inf
+        return r
 
-    inl = select()
-    for _ in range(3 if refine else 0):  # refine, re-select the inliers, until they settle
-        if inl.sum() < 5:
+    c = _REFINE_REACH * res.threshold
+    for _ in range(_REFINE_ROUNDS if refine else 0):
+        r = residuals()
+        near = r < c
+        if near.sum() < 5:
             break
-        _refine_relative(x1[inl], x2[inl], np.ones(int(inl.sum())), K1inv, K2inv, R, t, 30)
-        new = select()
-        if (new == inl).all():
-            break
-        inl = new
+        w = (1.0 - (r[near] / c) ** 2) ** 2  # Tukey's biweight
+        _refine_relative(x1[near], x2[near], w, K1inv, K2inv, R, t, 30)
+    inl = residuals() < res.threshold
     E = skew(t) @ R
     return RansacResult(True, E / np.linalg.norm(E), inl, res.score, res.iterations,
                         res.threshold, R, t)
