@@ -647,21 +647,24 @@ def _seven_point(x1, x2, out):
 
 
 @njit(cache=True)
+def _epipolar_terms(F, u1, v1, u2, v2):
+    """For one correspondence: the algebraic error r = x2^T F x1, the squared norm g of its
+    gradient in the four pixel coordinates (r^2 / g is the squared Sampson distance), and the
+    line coefficients a, b (F x1) and d, e (F^T x2) that the gradient is made of."""
+    a = F[0, 0] * u1 + F[0, 1] * v1 + F[0, 2]
+    b = F[1, 0] * u1 + F[1, 1] * v1 + F[1, 2]
+    c = F[2, 0] * u1 + F[2, 1] * v1 + F[2, 2]
+    d = F[0, 0] * u2 + F[1, 0] * v2 + F[2, 0]
+    e = F[0, 1] * u2 + F[1, 1] * v2 + F[2, 1]
+    return u2 * a + v2 * b + c, a * a + b * b + d * d + e * e, a, b, d, e
+
+
+@njit(cache=True)
 def _sampson(F, x1, x2, out):
     """Sampson distances (N,) in pixels (not squared) of correspondences `x1`, `x2` (N, 2)
     under `F` (3, 3) into `out`. No validation."""
     for i in range(x1.shape[0]):
-        u1 = x1[i, 0]
-        v1 = x1[i, 1]
-        u2 = x2[i, 0]
-        v2 = x2[i, 1]
-        a = F[0, 0] * u1 + F[0, 1] * v1 + F[0, 2]
-        b = F[1, 0] * u1 + F[1, 1] * v1 + F[1, 2]
-        c = F[2, 0] * u1 + F[2, 1] * v1 + F[2, 2]
-        d = F[0, 0] * u2 + F[1, 0] * v2 + F[2, 0]
-        e = F[0, 1] * u2 + F[1, 1] * v2 + F[2, 1]
-        r = u2 * a + v2 * b + c
-        g = a * a + b * b + d * d + e * e
+        r, g, _, _, _, _ = _epipolar_terms(F, x1[i, 0], x1[i, 1], x2[i, 0], x2[i, 1])
         out[i] = abs(r) / np.sqrt(g) if g > 0.0 else np.inf
 
 

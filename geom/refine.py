@@ -15,6 +15,7 @@ import numpy as np
 from numba import njit
 
 from . import _checks
+from .epipolar import _epipolar_terms
 
 
 def refine_relative_pose(R, t, x1, x2, K1, K2, max_iterations=30):
@@ -95,14 +96,7 @@ def _tangent_basis(t, b1, b2):
 def _sampson_cost(F, x1, x2, w):
     c = 0.0
     for i in range(x1.shape[0]):
-        u1, v1, u2, v2 = x1[i, 0], x1[i, 1], x2[i, 0], x2[i, 1]
-        a = F[0, 0] * u1 + F[0, 1] * v1 + F[0, 2]
-        b = F[1, 0] * u1 + F[1, 1] * v1 + F[1, 2]
-        cc = F[2, 0] * u1 + F[2, 1] * v1 + F[2, 2]
-        d = F[0, 0] * u2 + F[1, 0] * v2 + F[2, 0]
-        e = F[0, 1] * u2 + F[1, 1] * v2 + F[2, 1]
-        r = u2 * a + v2 * b + cc
-        g = a * a + b * b + d * d + e * e
+        r, g, _, _, _, _ = _epipolar_terms(F, x1[i, 0], x1[i, 1], x2[i, 0], x2[i, 1])
         if g > 0.0:
             c += w[i] * r * r / g
     return c
@@ -148,25 +142,14 @@ def _refine_relative(x1, x2, w, K1inv, K2inv, R, t, max_iterations):
         Jtr[:] = 0.0
         for i in range(x1.shape[0]):
             u1, v1, u2, v2 = x1[i, 0], x1[i, 1], x2[i, 0], x2[i, 1]
-            a = F[0, 0] * u1 + F[0, 1] * v1 + F[0, 2]
-            b = F[1, 0] * u1 + F[1, 1] * v1 + F[1, 2]
-            c = F[2, 0] * u1 + F[2, 1] * v1 + F[2, 2]
-            d = F[0, 0] * u2 + F[1, 0] * v2 + F[2, 0]
-            e = F[0, 1] * u2 + F[1, 1] * v2 + F[2, 1]
-            num = u2 * a + v2 * b + c
-            g = a * a + b * b + d * d + e * e
+            num, g, a, b, d, e = _epipolar_terms(F, u1, v1, u2, v2)
             if g <= 0.0:
                 continue
             sg = np.sqrt(g)
             r = num / sg
             for k in range(5):
-                D = dF[k]
-                da = D[0, 0] * u1 + D[0, 1] * v1 + D[0, 2]
-                db = D[1, 0] * u1 + D[1, 1] * v1 + D[1, 2]
-                dc = D[2, 0] * u1 + D[2, 1] * v1 + D[2, 2]
-                dd = D[0, 0] * u2 + D[1, 0] * v2 + D[2, 0]
-                de = D[0, 1] * u2 + D[1, 1] * v2 + D[2, 1]
-                dnum = u2 * da + v2 * db + dc
+                # the terms are linear in F: those of dF_k are their derivatives
+                dnum, _, da, db, dd, de = _epipolar_terms(dF[k], u1, v1, u2, v2)
                 dg = 2.0 * (a * da + b * db + d * dd + e * de)
                 G[k] = dnum / sg - 0.5 * num * dg / (g * sg)
             for k in range(5):
