@@ -1,4 +1,5 @@
-"""The `mvdepth` command line. Each subcommand is a small function over plain arguments."""
+"""The `mvdepth` command line. Each subcommand is a small function over plain arguments; the
+heavy modules are imported when their subcommand runs, so `mvdepth --help` stays fast."""
 import argparse
 import sys
 
@@ -26,7 +27,12 @@ def _add_demo(sub):
                                     "against the known truth")
     p.add_argument("--seed", type=int, default=1, help="random seed of the sample (default 1)")
     p.add_argument("--noise", type=float, default=0.5, help="pixel noise sigma (default 0.5)")
-    p.set_defaults(run=lambda a: __import__("pipelines.demo", fromlist=["run"]).run(a.seed, a.noise))
+    p.set_defaults(run=_run_demo)
+
+
+def _run_demo(a):
+    from pipelines import demo
+    return demo.run(a.seed, a.noise)
 
 
 def _add_synth(sub):
@@ -40,8 +46,12 @@ def _add_synth(sub):
     p.add_argument("--frames", type=int, default=None, help="number of frames (default per kind)")
     p.add_argument("--size", default="640x480", help="image size WxH (default 640x480)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
-    p.set_defaults(run=lambda a: __import__("pipelines.synth", fromlist=["run"]).run(
-        a.kind, a.output, a.seed, a.frames, a.size, a.overwrite))
+    p.set_defaults(run=_run_synth)
+
+
+def _run_synth(a):
+    from pipelines import synth
+    synth.run(a.kind, a.output, a.seed, a.frames, a.size, a.overwrite)
 
 
 def _add_sfm(sub):
@@ -77,8 +87,12 @@ def _add_two_view(sub):
     p.add_argument("-o", "--output", required=True, help="output folder (must not exist)")
     p.add_argument("--intrinsics", default=None, help="as for `mvdepth sfm`")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
-    p.set_defaults(run=lambda a: __import__("pipelines.sfm.pipeline", fromlist=["run"]).run(
-        [a.image1, a.image2], a.output, a.intrinsics, a.overwrite) and None)
+    p.set_defaults(run=_run_two_view)
+
+
+def _run_two_view(a):
+    from pipelines.sfm import pipeline
+    pipeline.run([a.image1, a.image2], a.output, a.intrinsics, a.overwrite)
 
 
 def _add_stereo(sub):
@@ -92,9 +106,13 @@ def _add_stereo(sub):
     p.add_argument("--focal", type=float, default=None, help="focal length in pixels (for depth)")
     p.add_argument("--baseline", type=float, default=None, help="baseline (for depth)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
-    p.set_defaults(run=lambda a: __import__("pipelines.stereo", fromlist=["run"]).run(
-        a.left, a.right, a.output, a.num_disparities, a.min_disparity, a.focal, a.baseline,
-        a.overwrite))
+    p.set_defaults(run=_run_stereo)
+
+
+def _run_stereo(a):
+    from pipelines import stereo
+    stereo.run(a.left, a.right, a.output, a.num_disparities, a.min_disparity, a.focal,
+               a.baseline, a.overwrite)
 
 
 if __name__ == "__main__":
