@@ -96,10 +96,14 @@ def _gauss_jordan(M):
         if p != c:
             for j in range(M.shape[1]):
                 M[c, j], M[p, j] = M[p, j], M[c, j]
-        M[c] /= M[c, c]
+        inv = 1.0 / M[c, c]
+        for j in range(c, M.shape[1]):
+            M[c, j] *= inv
         for r in range(n):
-            if r != c and M[r, c] != 0.0:
-                M[r] -= M[r, c] * M[c]
+            f = M[r, c]
+            if r != c and f != 0.0:  # explicit loops: a row expression allocates a temporary
+                for j in range(c, M.shape[1]):
+                    M[r, j] -= f * M[c, j]
     return True
 
 

@@ -100,6 +100,31 @@ def _normalised(x, Kinv):
 
 
 @njit(cache=True)
+def _fundamental_from_essential(E, K2inv, K1inv, out):
+    """out[:, :3] = F = K2^-T E K1^-1 at unit Frobenius norm, in scalar loops (a 3 x 3 matmul
+    in numba is a BLAS call, slower than the minimal solver's arithmetic around it)."""
+    T = np.empty((3, 3))
+    for a in range(3):
+        for b in range(3):
+            acc = 0.0
+            for c in range(3):
+                acc += E[a, c] * K1inv[c, b]
+            T[a, b] = acc
+    nrm = 0.0
+    for a in range(3):
+        for b in range(3):
+            acc = 0.0
+            for c in range(3):
+                acc += K2inv[c, a] * T[c, b]
+            out[a, b] = acc
+            nrm += acc * acc
+    nrm = np.sqrt(nrm)
+    for a in range(3):
+        for b in range(3):
+            out[a, b] /= nrm
+
+
+@njit(cache=True)
 def _minimal(kind, a, b, calib, models):
     if kind == FUNDAMENTAL:
         F = np.empty((3, 3, 3))
@@ -111,8 +136,7 @@ def _minimal(kind, a, b, calib, models):
         Es = np.empty((10, 3, 3))
         k = _five_point(_normalised(a, calib[2]), _normalised(b, calib[3]), Es)
         for m in range(max(k, 0)):
-            F = np.ascontiguousarray(calib[3].T) @ Es[m] @ calib[2]
-            models[m, :, :3] = F / np.sqrt(np.sum(F * F))
+            _fundamental_from_essential(Es[m], calib[3], calib[2], models[m])
         return max(k, 0)
     if kind == HOMOGRAPHY:
         H = np.empty((3, 3))
