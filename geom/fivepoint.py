@@ -191,7 +191,8 @@ def _five_point(q1, q2, out):
         tmp[:] = 0.0
         _mul_lin_lin(E[1, (j + 1) % 3], E[2, (j + 2) % 3], cof)
         _mul_lin_lin(E[1, (j + 2) % 3], E[2, (j + 1) % 3], tmp)
-        _mul_quad_lin(cof - tmp, E[0, j], M[9], 1.0)
+        _mul_quad_lin(cof, E[0, j], M[9], 1.0)
+        _mul_quad_lin(tmp, E[0, j], M[9], -1.0)
     M0 = M.copy()
     if not _gauss_jordan(M):
         return -1
@@ -216,11 +217,14 @@ def _five_point(q1, q2, out):
         B[r, 2, 4] = -q[6]
     # det B(z) by cofactors along the first row
     det = np.zeros(11)
+    minor = np.empty(9)
     for j in range(3):
         j1 = (j + 1) % 3
         j2 = (j + 2) % 3
-        cof = _poly_mul(B[1, j1], B[2, j2]) - _poly_mul(B[1, j2], B[2, j1])
-        det[:] += _poly_mul(B[0, j], cof)[:11]
+        minor[:] = 0.0
+        _poly_mul_add(B[1, j1], B[2, j2], 1.0, minor)
+        _poly_mul_add(B[1, j2], B[2, j1], -1.0, minor)
+        _poly_mul_add(B[0, j], minor, 1.0, det)
     zs = np.empty(10)
     nz = _real_roots(det, zs)
     k = 0
@@ -234,14 +238,18 @@ def _five_point(q1, q2, out):
                     acc = acc * z + B[r, c, d]
                 Bz[r, c] = acc
         # the null vector of B(z): the largest (in its last entry) cross product of two rows
-        v = np.cross(Bz[0], Bz[1])
-        for (r1, r2) in ((0, 2), (1, 2)):
-            w = np.cross(Bz[r1], Bz[r2])
-            if abs(w[2]) > abs(v[2]):
-                v = w
-        if v[2] == 0.0:
+        best = -1.0
+        v0 = v1 = v2 = 0.0
+        for (r1, r2) in ((0, 1), (0, 2), (1, 2)):
+            w2 = Bz[r1, 0] * Bz[r2, 1] - Bz[r1, 1] * Bz[r2, 0]
+            if abs(w2) > best:
+                best = abs(w2)
+                v0 = Bz[r1, 1] * Bz[r2, 2] - Bz[r1, 2] * Bz[r2, 1]
+                v1 = Bz[r1, 2] * Bz[r2, 0] - Bz[r1, 0] * Bz[r2, 2]
+                v2 = w2
+        if v2 == 0.0:
             continue
-        x, y, z = _polish_solution(M0, v[0] / v[2], v[1] / v[2], z)
+        x, y, z = _polish_solution(M0, v0 / v2, v1 / v2, z)
         nrm = 0.0
         for a in range(3):
             for b in range(3):
@@ -285,31 +293,29 @@ def _polish_solution(M, x, y, z):
             g[u] += A[i, u] * r[i]
             for v in range(3):
                 N[u, v] += A[i, u] * A[i, v]
-    # solve N d = g by Cramer's rule
-    det = (N[0, 0] * (N[1, 1] * N[2, 2] - N[1, 2] * N[2, 1])
-           - N[0, 1] * (N[1, 0] * N[2, 2] - N[1, 2] * N[2, 0])
-           + N[0, 2] * (N[1, 0] * N[2, 1] - N[1, 1] * N[2, 0]))
+    # solve N d = g by Cramer's rule (N symmetric: the cofactor matrix is its adjugate)
+    c00 = N[1, 1] * N[2, 2] - N[1, 2] * N[2, 1]
+    c01 = N[1, 2] * N[2, 0] - N[1, 0] * N[2, 2]
+    c02 = N[1, 0] * N[2, 1] - N[1, 1] * N[2, 0]
+    c11 = N[0, 0] * N[2, 2] - N[0, 2] * N[2, 0]
+    c12 = N[0, 1] * N[2, 0] - N[0, 0] * N[2, 1]
+    c22 = N[0, 0] * N[1, 1] - N[0, 1] * N[1, 0]
+    det = N[0, 0] * c00 + N[0, 1] * c01 + N[0, 2] * c02
     if det == 0.0 or not np.isfinite(det):
         return x, y, z
-    d = np.empty(3)
-    for col in range(3):
-        C = N.copy()
-        for i in range(3):
-            C[i, col] = g[i]
-        d[col] = (C[0, 0] * (C[1, 1] * C[2, 2] - C[1, 2] * C[2, 1])
-                  - C[0, 1] * (C[1, 0] * C[2, 2] - C[1, 2] * C[2, 0])
-                  + C[0, 2] * (C[1, 0] * C[2, 1] - C[1, 1] * C[2, 0])) / det
-    return x - d[0], y - d[1], z - d[2]
+    d0 = (c00 * g[0] + c01 * g[1] + c02 * g[2]) / det
+    d1 = (c01 * g[0] + c11 * g[1] + c12 * g[2]) / det
+    d2 = (c02 * g[0] + c12 * g[1] + c22 * g[2]) / det
+    return x - d0, y - d1, z - d2
 
 
 @njit(cache=True)
-def _poly_mul(a, b):
-    """Product of polynomials a, b (increasing powers), length len(a) + len(b) - 1."""
-    out = np.zeros(a.shape[0] + b.shape[0] - 1)
+def _poly_mul_add(a, b, scale, out):
+    """out += scale * a * b for polynomials (increasing powers), terms beyond out's length
+    dropped."""
     for i in range(a.shape[0]):
-        for j in range(b.shape[0]):
-            out[i + j] += a[i] * b[j]
-    return out
+        for j in range(min(b.shape[0], out.shape[0] - i)):
+            out[i + j] += scale * a[i] * b[j]
 
 
 @njit(cache=True)
