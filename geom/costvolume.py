@@ -163,22 +163,37 @@ def _sgm(cost, guide, p1, p2, scale, diagonal, integer=False):
     """Sum over 4 (or 8 with `diagonal`) paths of a (H, W, D) volume: float32, or with `integer`
     a uint8 volume aggregated in uint16 with penalties rounded to integers (the caller checks
     that the sums fit)."""
-    H, W, D = cost.shape
-    dtype = np.uint16 if integer else np.float32
-    if D == 1:  # every path cost is the cost itself
-        return cost.astype(dtype) * dtype(8 if diagonal else 4)
-    S = np.empty((2, H, W, D), dtype)  # numpy's allocation: huge pages, fewer page faults
-    big = np.uint16(30000) if integer else np.float32(np.inf)
-    _sgm_both(cost, guide, p1, p2, scale, diagonal, big, np.float32(0.5 if integer else 0), S)
+    S = _sgm_halves(cost, guide, p1, p2, scale, diagonal, integer)
+    if S.shape[0] == 2:
+        _add_halves(S)
     return S[0]
 
 
-@njit(cache=True, parallel=True, error_model="numpy", boundscheck=False)
-def _sgm_both(cost, guide, p1, p2, scale, diagonal, big, half, S):
-    """The two raster passes in parallel, each into its own half of S; then S[0] += S[1]."""
+def _sgm_halves(cost, guide, p1, p2, scale, diagonal, integer=False):
+    """As `_sgm`, but unsummed: (K, H, W, D) partial path sums (K = 2, one per raster pass; 1
+    when D = 1) whose sum over K is the aggregated volume, for kernels that fuse the sum with
+    what reads it."""
     H, W, D = cost.shape
+    dtype = np.uint16 if integer else np.float32
+    if D == 1:  # every path cost is the cost itself
+        return (cost.astype(dtype) * dtype(8 if diagonal else 4))[None]
+    S = np.empty((2, H, W, D), dtype)  # numpy's allocation: huge pages, fewer page faults
+    big = np.uint16(30000) if integer else np.float32(np.inf)
+    _sgm_passes(cost, guide, p1, p2, scale, diagonal, big, np.float32(0.5 if integer else 0), S)
+    return S
+
+
+@njit(cache=True, parallel=True, error_model="numpy", boundscheck=False)
+def _sgm_passes(cost, guide, p1, p2, scale, diagonal, big, half, S):
+    """The two raster passes in parallel, each into its own half of S."""
     for k in prange(2):
         _sgm_pass(cost, guide, p1, p2, scale, diagonal, 1 - 2 * k, big, half, S[k])
+
+
+@njit(cache=True, parallel=True, error_model="numpy", boundscheck=False)
+def _add_halves(S):
+    """S[0] += S[1]."""
+    H, W, D = S.shape[1:]
     for y in prange(H):
         a = S[0, y]
         b = S[1, y]
@@ -233,20 +248,22 @@ def _box_sum(cost, r):
 
 @njit(cache=True, error_model="numpy", boundscheck=False)
 def _range_min(c, lo, hi, lanes):
-    """Minimum of float32(c[lo:hi]) (+inf if empty), through the independent running minima
-    `lanes` (length 16), so that it vectorises with no float reassociation."""
-    lanes[:] = np.inf
+    """Minimum of c[lo:hi] as float32 (+inf if empty), through the independent running minima
+    `lanes` (length 16, c's dtype), so that it vectorises with no float reassociation."""
+    if hi <= lo:
+        return np.float32(np.inf)
+    lanes[:] = c[lo]
     d = lo
     while d + 16 <= hi:
         for i in range(16):
-            lanes[i] = min(lanes[i], np.float32(c[d + i]))
+            lanes[i] = min(lanes[i], c[d + i])
         d += 16
     for i in range(hi - d):
-        lanes[i] = min(lanes[i], np.float32(c[d + i]))
+        lanes[i] = min(lanes[i], c[d + i])
     m = lanes[0]
     for i in range(1, 16):
         m = min(m, lanes[i])
-    return m
+    return np.float32(m)
 
 
 @njit(cache=True, parallel=True, error_model="numpy", boundscheck=False)
@@ -262,29 +279,34 @@ def _winner_take_all(S, uniqueness, fit):
     best = np.empty((H, W), np.float32)
     conf = np.empty((H, W), np.float32)
     for y in prange(H):
-        lanes = np.empty(16, np.float32)
+        lanes = np.empty(16, S.dtype)
         for x in range(W):
-            c = S[y, x]
-            m = _range_min(c, 0, D, lanes)
-            k = 0
-            while k < D - 1 and not np.float32(c[k]) <= m:  # first minimum (m is NaN: last)
-                k += 1
-            second = min(_range_min(c, 0, max(k - 1, 0), lanes),
-                         _range_min(c, min(k + 2, D), D, lanes))
-            f = np.float32(k)
-            if 0 < k < D - 1:
-                q = fit[y, x]
-                qm = np.float32(q[k - 1])  # float: unsigned differences would wrap
-                q0 = np.float32(q[k])
-                qp = np.float32(q[k + 1])
-                denom = qm - 2 * q0 + qp
-                if denom > 0:
-                    f += min(max(0.5 * (qm - qp) / denom, -0.5), 0.5)
-            b = np.float32(c[k])
-            best[y, x] = b
-            conf[y, x] = 1.0 if second == np.inf or second <= 0 else max(0.0, 1.0 - b / second)
-            index[y, x] = f if b * (1 + uniqueness) <= second else np.nan
+            index[y, x], best[y, x], conf[y, x] = _winner(S[y, x], fit[y, x], uniqueness, lanes)
     return index, best, conf
+
+
+@njit(cache=True, error_model="numpy", boundscheck=False)
+def _winner(c, q, uniqueness, lanes):
+    """`_winner_take_all` of one pixel's costs c (parabola through q): (index, min, confidence);
+    `lanes`: scratch of 16 of c's dtype."""
+    D = c.shape[0]
+    m = _range_min(c, 0, D, lanes)
+    k = 0
+    while k < D - 1 and not np.float32(c[k]) <= m:  # first minimum (m is NaN: last)
+        k += 1
+    second = min(_range_min(c, 0, max(k - 1, 0), lanes),
+                 _range_min(c, min(k + 2, D), D, lanes))
+    f = np.float32(k)
+    if 0 < k < D - 1:
+        qm = np.float32(q[k - 1])  # float: unsigned differences would wrap
+        q0 = np.float32(q[k])
+        qp = np.float32(q[k + 1])
+        denom = qm - 2 * q0 + qp
+        if denom > 0:
+            f += min(max(0.5 * (qm - qp) / denom, -0.5), 0.5)
+    b = np.float32(c[k])
+    conf = 1.0 if second == np.inf or second <= 0 else max(0.0, 1.0 - b / second)
+    return (f if b * (1 + uniqueness) <= second else np.float32(np.nan)), b, np.float32(conf)
 
 
 @njit(cache=True)
