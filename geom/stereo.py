@@ -11,6 +11,8 @@ from . import _checks
 from .costvolume import _box_sum, _diagonal, _penalties, _sgm_halves, _winner, gray_image, postprocess
 
 _U1 = np.uint64(1)
+_NO_KEY = np.uint64(2 ** 64 - 1)
+_LOW = np.uint64(2 ** 32 - 1)
 
 
 def census_transform(img, window=(7, 9)):
@@ -177,8 +179,9 @@ def _winners(S, uniqueness, dmin, max_diff):
     for y in prange(H):
         lanes = np.empty(16, S.dtype)
         row = np.empty((W, D), S.dtype)
-        best = np.full(W, np.inf, np.float32)  # right pixel xr at W - 1 - xr
-        idx = np.full(W, -1, np.int32)
+        # per right pixel xr (at W - 1 - xr), the least (cost bits, d) key of the hypotheses
+        # landing on it: one unsigned min per hypothesis, which vectorises
+        best = np.full(W, _NO_KEY, np.uint64)
         for x in range(W):
             c = row[x]
             for d in range(D):
@@ -190,11 +193,7 @@ def _winners(S, uniqueness, dmin, max_diff):
             lo, hi = _inside(x, dmin, D, W)
             o = W - 1 - x + dmin
             for d in range(lo, hi):
-                v = np.float32(c[d])
-                b = best[o + d]
-                lower = v < b
-                best[o + d] = v if lower else b
-                idx[o + d] = d if lower else idx[o + d]
+                best[o + d] = min(best[o + d], _key(c[d], d))
         if max_diff == np.inf:
             continue
         for x in range(W):
@@ -202,6 +201,15 @@ def _winners(S, uniqueness, dmin, max_diff):
             if np.isnan(f):
                 continue
             xr = int(np.floor(x - dmin - f + 0.5))
-            if xr < 0 or xr >= W or idx[W - 1 - xr] < 0 or abs(idx[W - 1 - xr] - f) > max_diff:
+            if xr < 0 or xr >= W or best[W - 1 - xr] == _NO_KEY:
+                index[y, x] = np.nan
+            elif abs(np.float32(best[W - 1 - xr] & _LOW) - f) > max_diff:
                 index[y, x] = np.nan
     return index, conf
+
+
+@njit(cache=True)
+def _key(cost, d):
+    """(cost, d) as one unsigned integer ordered by cost, then d: the bits of a non-negative
+    float32 cost (ordered as the costs are), then d."""
+    return (np.uint64(np.float32(cost).view(np.uint32)) << np.uint64(32)) | np.uint64(d)
