@@ -7,7 +7,8 @@ or depth planes), lower is better. Stereo is the special case of a plane sweep w
 disparities, so both build their volume their own way and share everything downstream.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import overload
 
 from . import _checks
 
@@ -246,24 +247,40 @@ def _box_sum(cost, r):
     return out.reshape(H, W, D)
 
 
-@njit(cache=True, error_model="numpy", boundscheck=False)
 def _range_min(c, lo, hi, lanes):
-    """Minimum of c[lo:hi] as float32 (+inf if empty), through the independent running minima
-    `lanes` (length 16, c's dtype), so that it vectorises with no float reassociation."""
-    if hi <= lo:
-        return np.float32(np.inf)
-    lanes[:] = c[lo]
-    d = lo
-    while d + 16 <= hi:
-        for i in range(16):
+    """Minimum of c[lo:hi] as float32 (+inf if empty); `lanes`: scratch of 16 of c's dtype.
+    Compiled per dtype (`_range_min_kernel`), so that it vectorises either way."""
+    return np.float32(c[lo:hi].min()) if hi > lo else np.float32(np.inf)
+
+
+@overload(_range_min, jit_options={"error_model": "numpy", "boundscheck": False})
+def _range_min_kernel(c, lo, hi, lanes):
+    """Integers: a plain running minimum (LLVM vectorises it). Floats: 16 independent running
+    minima in `lanes`, which vectorise with no float reassociation."""
+    if isinstance(c.dtype, types.Integer):
+        def integer_min(c, lo, hi, lanes):
+            if hi <= lo:
+                return np.float32(np.inf)
+            m = c[lo]
+            for d in range(lo + 1, hi):
+                m = min(m, c[d])
+            return np.float32(m)
+        return integer_min
+
+    def float_min(c, lo, hi, lanes):
+        lanes[:] = np.inf
+        d = lo
+        while d + 16 <= hi:
+            for i in range(16):
+                lanes[i] = min(lanes[i], c[d + i])
+            d += 16
+        for i in range(hi - d):
             lanes[i] = min(lanes[i], c[d + i])
-        d += 16
-    for i in range(hi - d):
-        lanes[i] = min(lanes[i], c[d + i])
-    m = lanes[0]
-    for i in range(1, 16):
-        m = min(m, lanes[i])
-    return np.float32(m)
+        m = lanes[0]
+        for i in range(1, 16):
+            m = min(m, lanes[i])
+        return np.float32(m)
+    return float_min
 
 
 @njit(cache=True, parallel=True, error_model="numpy", boundscheck=False)
