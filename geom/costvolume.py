@@ -329,40 +329,40 @@ def _winner(c, q, uniqueness, lanes):
 @njit(cache=True)
 def _remove_speckles(values, max_size, max_diff):
     """Set to NaN every 4-connected region (neighbours differing by <= max_diff) of at most
-    `max_size` valid pixels. In place."""
+    `max_size` valid pixels. In place. Pixels are flat int32 indices y * W + x: one (H W) stack
+    whose bottom holds the region's finished members and whose top is the flood fill's."""
     H, W = values.shape
-    label = np.zeros((H, W), np.int32)
-    stack = np.empty((H * W, 2), np.int64)
-    members = np.empty((H * W, 2), np.int64)
-    n_labels = 0
-    for y0 in range(H):
-        for x0 in range(W):
-            if label[y0, x0] != 0 or np.isnan(values[y0, x0]):
-                continue
-            n_labels += 1
-            label[y0, x0] = n_labels
-            top = 0
-            count = 0
-            stack[0, 0], stack[0, 1] = y0, x0
-            top = 1
-            while top > 0:
-                top -= 1
-                y, x = stack[top, 0], stack[top, 1]
-                members[count, 0], members[count, 1] = y, x
-                count += 1
-                v = values[y, x]
-                for k in range(4):
-                    ny = y + (1 if k == 0 else -1 if k == 1 else 0)
-                    nx = x + (1 if k == 2 else -1 if k == 3 else 0)
-                    if 0 <= ny < H and 0 <= nx < W and label[ny, nx] == 0:
-                        w = values[ny, nx]
-                        if not np.isnan(w) and abs(w - v) <= max_diff:
-                            label[ny, nx] = n_labels
-                            stack[top, 0], stack[top, 1] = ny, nx
-                            top += 1
-            if count <= max_size:
-                for i in range(count):
-                    values[members[i, 0], members[i, 1]] = np.nan
+    flat = values.reshape(H * W)
+    done = np.zeros(H * W, np.bool_)
+    stack = np.empty(H * W, np.int32)
+    for i0 in range(H * W):
+        if done[i0] or np.isnan(flat[i0]):
+            continue
+        done[i0] = True
+        stack[0] = i0
+        count = 0  # stack[:count]: members; stack[count:top]: to visit
+        top = 1
+        while count < top:
+            i = stack[count]
+            count += 1
+            v = flat[i]
+            y, x = i // W, i % W
+            for k in range(4):
+                if (k == 0 and y + 1 < H) or (k == 1 and y > 0):
+                    j = i + W if k == 0 else i - W
+                elif (k == 2 and x + 1 < W) or (k == 3 and x > 0):
+                    j = i + 1 if k == 2 else i - 1
+                else:
+                    continue
+                if not done[j]:
+                    w = flat[j]
+                    if not np.isnan(w) and abs(w - v) <= max_diff:
+                        done[j] = True
+                        stack[top] = j
+                        top += 1
+        if count <= max_size:
+            for m in range(count):
+                flat[stack[m]] = np.nan
 
 
 @njit(cache=True, parallel=True)
