@@ -7,7 +7,8 @@ or depth planes), lower is better. Stereo is the special case of a plane sweep w
 disparities, so both build their volume their own way and share everything downstream.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import overload
 
 from . import _checks
 
@@ -163,22 +164,37 @@ def _sgm(cost, guide, p1, p2, scale, diagonal, integer=False):
     """Sum over 4 (or 8 with `diagonal`) paths of a (H, W, D) volume: float32, or with `integer`
     a uint8 volume aggregated in uint16 with penalties rounded to integers (the caller checks
     that the sums fit)."""
-    H, W, D = cost.shape
-    dtype = np.uint16 if integer else np.float32
-    if D == 1:  # every path cost is the cost itself
-        return cost.astype(dtype) * dtype(8 if diagonal else 4)
-    S = np.empty((2, H, W, D), dtype)  # numpy's allocation: huge pages, fewer page faults
-    big = np.uint16(30000) if integer else np.float32(np.inf)
-    _sgm_both(cost, guide, p1, p2, scale, diagonal, big, np.float32(0.5 if integer else 0), S)
+    S = _sgm_halves(cost, guide, p1, p2, scale, diagonal, integer)
+    if S.shape[0] == 2:
+        _add_halves(S)
     return S[0]
 
 
-@njit(cache=True, parallel=True, error_model="numpy", boundscheck=False)
-def _sgm_both(cost, guide, p1, p2, scale, diagonal, big, half, S):
-    """The two raster passes in parallel, each into its own half of S; then S[0] += S[1]."""
+def _sgm_halves(cost, guide, p1, p2, scale, diagonal, integer=False):
+    """As `_sgm`, but unsummed: (K, H, W, D) partial path sums (K = 2, one per raster pass; 1
+    when D = 1) whose sum over K is the aggregated volume, for kernels that fuse the sum with
+    what reads it."""
     H, W, D = cost.shape
+    dtype = np.uint16 if integer else np.float32
+    if D == 1:  # every path cost is the cost itself
+        return (cost.astype(dtype) * dtype(8 if diagonal else 4))[None]
+    S = np.empty((2, H, W, D), dtype)  # numpy's allocation: huge pages, fewer page faults
+    big = np.uint16(30000) if integer else np.float32(np.inf)
+    _sgm_passes(cost, guide, p1, p2, scale, diagonal, big, np.float32(0.5 if integer else 0), S)
+    return S
+
+
+@njit(cache=True, parallel=True, error_model="numpy", boundscheck=False)
+def _sgm_passes(cost, guide, p1, p2, scale, diagonal, big, half, S):
+    """The two raster passes in parallel, each into its own half of S."""
     for k in prange(2):
         _sgm_pass(cost, guide, p1, p2, scale, diagonal, 1 - 2 * k, big, half, S[k])
+
+
+@njit(cache=True, parallel=True, error_model="numpy", boundscheck=False)
+def _add_halves(S):
+    """S[0] += S[1]."""
+    H, W, D = S.shape[1:]
     for y in prange(H):
         a = S[0, y]
         b = S[1, y]
@@ -231,22 +247,40 @@ def _box_sum(cost, r):
     return out.reshape(H, W, D)
 
 
-@njit(cache=True, error_model="numpy", boundscheck=False)
 def _range_min(c, lo, hi, lanes):
-    """Minimum of float32(c[lo:hi]) (+inf if empty), through the independent running minima
-    `lanes` (length 16), so that it vectorises with no float reassociation."""
-    lanes[:] = np.inf
-    d = lo
-    while d + 16 <= hi:
-        for i in range(16):
-            lanes[i] = min(lanes[i], np.float32(c[d + i]))
-        d += 16
-    for i in range(hi - d):
-        lanes[i] = min(lanes[i], np.float32(c[d + i]))
-    m = lanes[0]
-    for i in range(1, 16):
-        m = min(m, lanes[i])
-    return m
+    """Minimum of c[lo:hi] as float32 (+inf if empty); `lanes`: scratch of 16 of c's dtype.
+    Compiled per dtype (`_range_min_kernel`), so that it vectorises either way."""
+    return np.float32(c[lo:hi].min()) if hi > lo else np.float32(np.inf)
+
+
+@overload(_range_min, jit_options={"error_model": "numpy", "boundscheck": False})
+def _range_min_kernel(c, lo, hi, lanes):
+    """Integers: a plain running minimum (LLVM vectorises it). Floats: 16 independent running
+    minima in `lanes`, which vectorise with no float reassociation."""
+    if isinstance(c.dtype, types.Integer):
+        def integer_min(c, lo, hi, lanes):
+            if hi <= lo:
+                return np.float32(np.inf)
+            m = c[lo]
+            for d in range(lo + 1, hi):
+                m = min(m, c[d])
+            return np.float32(m)
+        return integer_min
+
+    def float_min(c, lo, hi, lanes):
+        lanes[:] = np.inf
+        d = lo
+        while d + 16 <= hi:
+            for i in range(16):
+                lanes[i] = min(lanes[i], c[d + i])
+            d += 16
+        for i in range(hi - d):
+            lanes[i] = min(lanes[i], c[d + i])
+        m = lanes[0]
+        for i in range(1, 16):
+            m = min(m, lanes[i])
+        return np.float32(m)
+    return float_min
 
 
 @njit(cache=True, parallel=True, error_model="numpy", boundscheck=False)
@@ -262,68 +296,73 @@ def _winner_take_all(S, uniqueness, fit):
     best = np.empty((H, W), np.float32)
     conf = np.empty((H, W), np.float32)
     for y in prange(H):
-        lanes = np.empty(16, np.float32)
+        lanes = np.empty(16, S.dtype)
         for x in range(W):
-            c = S[y, x]
-            m = _range_min(c, 0, D, lanes)
-            k = 0
-            while k < D - 1 and not np.float32(c[k]) <= m:  # first minimum (m is NaN: last)
-                k += 1
-            second = min(_range_min(c, 0, max(k - 1, 0), lanes),
-                         _range_min(c, min(k + 2, D), D, lanes))
-            f = np.float32(k)
-            if 0 < k < D - 1:
-                q = fit[y, x]
-                qm = np.float32(q[k - 1])  # float: unsigned differences would wrap
-                q0 = np.float32(q[k])
-                qp = np.float32(q[k + 1])
-                denom = qm - 2 * q0 + qp
-                if denom > 0:
-                    f += min(max(0.5 * (qm - qp) / denom, -0.5), 0.5)
-            b = np.float32(c[k])
-            best[y, x] = b
-            conf[y, x] = 1.0 if second == np.inf or second <= 0 else max(0.0, 1.0 - b / second)
-            index[y, x] = f if b * (1 + uniqueness) <= second else np.nan
+            index[y, x], best[y, x], conf[y, x] = _winner(S[y, x], fit[y, x], uniqueness, lanes)
     return index, best, conf
+
+
+@njit(cache=True, error_model="numpy", boundscheck=False)
+def _winner(c, q, uniqueness, lanes):
+    """`_winner_take_all` of one pixel's costs c (parabola through q): (index, min, confidence);
+    `lanes`: scratch of 16 of c's dtype."""
+    D = c.shape[0]
+    m = _range_min(c, 0, D, lanes)
+    k = 0
+    while k < D - 1 and not np.float32(c[k]) <= m:  # first minimum (m is NaN: last)
+        k += 1
+    second = min(_range_min(c, 0, max(k - 1, 0), lanes),
+                 _range_min(c, min(k + 2, D), D, lanes))
+    f = np.float32(k)
+    if 0 < k < D - 1:
+        qm = np.float32(q[k - 1])  # float: unsigned differences would wrap
+        q0 = np.float32(q[k])
+        qp = np.float32(q[k + 1])
+        denom = qm - 2 * q0 + qp
+        if denom > 0:
+            f += min(max(0.5 * (qm - qp) / denom, -0.5), 0.5)
+    b = np.float32(c[k])
+    conf = 1.0 if second == np.inf or second <= 0 else max(0.0, 1.0 - b / second)
+    return (f if b * (1 + uniqueness) <= second else np.float32(np.nan)), b, np.float32(conf)
 
 
 @njit(cache=True)
 def _remove_speckles(values, max_size, max_diff):
     """Set to NaN every 4-connected region (neighbours differing by <= max_diff) of at most
-    `max_size` valid pixels. In place."""
+    `max_size` valid pixels. In place. Pixels are flat int32 indices y * W + x: one (H W) stack
+    whose bottom holds the region's finished members and whose top is the flood fill's."""
     H, W = values.shape
-    label = np.zeros((H, W), np.int32)
-    stack = np.empty((H * W, 2), np.int64)
-    members = np.empty((H * W, 2), np.int64)
-    n_labels = 0
-    for y0 in range(H):
-        for x0 in range(W):
-            if label[y0, x0] != 0 or np.isnan(values[y0, x0]):
-                continue
-            n_labels += 1
-            label[y0, x0] = n_labels
-            top = 0
-            count = 0
-            stack[0, 0], stack[0, 1] = y0, x0
-            top = 1
-            while top > 0:
-                top -= 1
-                y, x = stack[top, 0], stack[top, 1]
-                members[count, 0], members[count, 1] = y, x
-                count += 1
-                v = values[y, x]
-                for k in range(4):
-                    ny = y + (1 if k == 0 else -1 if k == 1 else 0)
-                    nx = x + (1 if k == 2 else -1 if k == 3 else 0)
-                    if 0 <= ny < H and 0 <= nx < W and label[ny, nx] == 0:
-                        w = values[ny, nx]
-                        if not np.isnan(w) and abs(w - v) <= max_diff:
-                            label[ny, nx] = n_labels
-                            stack[top, 0], stack[top, 1] = ny, nx
-                            top += 1
-            if count <= max_size:
-                for i in range(count):
-                    values[members[i, 0], members[i, 1]] = np.nan
+    flat = values.reshape(H * W)
+    done = np.zeros(H * W, np.bool_)
+    stack = np.empty(H * W, np.int32)
+    for i0 in range(H * W):
+        if done[i0] or np.isnan(flat[i0]):
+            continue
+        done[i0] = True
+        stack[0] = i0
+        count = 0  # stack[:count]: members; stack[count:top]: to visit
+        top = 1
+        while count < top:
+            i = stack[count]
+            count += 1
+            v = flat[i]
+            y, x = i // W, i % W
+            for k in range(4):
+                if (k == 0 and y + 1 < H) or (k == 1 and y > 0):
+                    j = i + W if k == 0 else i - W
+                elif (k == 2 and x + 1 < W) or (k == 3 and x > 0):
+                    j = i + 1 if k == 2 else i - 1
+                else:
+                    continue
+                if not done[j]:
+                    w = flat[j]
+                    if not np.isnan(w) and abs(w - v) <= max_diff:
+                        done[j] = True
+                        stack[top] = j
+                        top += 1
+        if count <= max_size:
+            for m in range(count):
+                flat[stack[m]] = np.nan
 
 
 @njit(cache=True, parallel=True)
@@ -336,6 +375,13 @@ def _median3(values):
         for x in range(W):
             if np.isnan(values[y, x]):
                 continue
+            if 0 < y < H - 1 and 0 < x < W - 1:
+                a = values[y - 1, x - 1:x + 2]
+                b = values[y, x - 1:x + 2]
+                c = values[y + 1, x - 1:x + 2]
+                if not np.isnan(a[0] + a[1] + a[2] + b[0] + b[2] + c[0] + c[1] + c[2]):
+                    out[y, x] = _median9(a[0], a[1], a[2], b[0], b[1], b[2], c[0], c[1], c[2])
+                    continue
             n = 0  # insertion-sort the valid neighbours into buf[:n] (no allocation per pixel)
             for yy in range(max(y - 1, 0), min(y + 2, H)):
                 for xx in range(max(x - 1, 0), min(x + 2, W)):
@@ -349,6 +395,30 @@ def _median3(values):
                         n += 1
             out[y, x] = buf[n // 2]
     return out
+
+
+@njit(cache=True)
+def _median9(p0, p1, p2, p3, p4, p5, p6, p7, p8):
+    """Median of nine numbers by Paeth's 19 compare-exchanges (branch-free min / max)."""
+    p1, p2 = min(p1, p2), max(p1, p2)
+    p4, p5 = min(p4, p5), max(p4, p5)
+    p7, p8 = min(p7, p8), max(p7, p8)
+    p0, p1 = min(p0, p1), max(p0, p1)
+    p3, p4 = min(p3, p4), max(p3, p4)
+    p6, p7 = min(p6, p7), max(p6, p7)
+    p1, p2 = min(p1, p2), max(p1, p2)
+    p4, p5 = min(p4, p5), max(p4, p5)
+    p7, p8 = min(p7, p8), max(p7, p8)
+    p3 = max(p0, p3)
+    p5 = min(p5, p8)
+    p4, p7 = min(p4, p7), max(p4, p7)
+    p6 = max(p3, p6)
+    p4 = max(p1, p4)
+    p2 = min(p2, p5)
+    p4 = min(p4, p7)
+    p4, p2 = min(p4, p2), max(p4, p2)
+    p4 = max(p6, p4)
+    return min(p4, p2)
 
 
 @njit(cache=True, parallel=True)

@@ -8,10 +8,11 @@ import numpy as np
 from numba import njit, prange
 
 from . import _checks
-from .costvolume import (_box_sum, _diagonal, _penalties, _sgm, _winner_take_all, gray_image,
-                         postprocess)
+from .costvolume import _box_sum, _diagonal, _penalties, _sgm_halves, _winner, gray_image, postprocess
 
 _U1 = np.uint64(1)
+_NO_KEY = np.uint64(2 ** 64 - 1)
+_LOW = np.uint64(2 ** 32 - 1)
 
 
 def census_transform(img, window=(7, 9)):
@@ -86,10 +87,9 @@ def stereo_disparity(left, right, num_disparities, min_disparity=0, *, census_wi
         cost = _box_sum(cost, block_size // 2)
     # integer penalties from whole grey levels: a 1e-5 grey difference (RGB weights, /255)
     # must not flip a rounded penalty
-    S = _sgm(cost, np.rint(L) if integer else L, *penalties, diagonal, integer)
-    index, _, conf = _winner_take_all(S, np.float32(uniqueness), S)
-    if lr_max_diff is not None:
-        _left_right_check(index, _right_winner(S, dmin), dmin, np.float32(lr_max_diff))
+    S = _sgm_halves(cost, np.rint(L) if integer else L, *penalties, diagonal, integer)
+    max_diff = np.float32(np.inf if lr_max_diff is None else lr_max_diff)
+    index, conf = _winners(S, np.float32(uniqueness), dmin, max_diff)
     disp = postprocess(index + np.float32(dmin), speckle_size, speckle_range, median, fill_holes,
                        prefer_low=True)
     return (disp, conf) if return_confidence else disp
@@ -166,43 +166,50 @@ def _inside(x, dmin, D, W):
 
 
 @njit(cache=True, parallel=True, error_model="numpy", boundscheck=False)
-def _right_winner(S, dmin):
-    """Integer disparity index of every right-image pixel from the left volume:
-    argmin_d S[y, xr + dmin + d, d] (-1 where no hypothesis lands in the left image; ties to the
-    lowest d). Reads S in memory order, keeping the running minimum of every right pixel (kept
-    in reversed order, so that the updates for the d of one left pixel are contiguous)."""
-    H, W, D = S.shape
-    out = np.empty((H, W), np.int64)
+def _winners(S, uniqueness, dmin, max_diff):
+    """Winner-take-all of the aggregated volume `S.sum(0)` (partial sums (K, H, W, D), summed
+    one row at a time, so that the volume is read once), with its left-right check: a left
+    pixel is invalid (NaN) where the right pixel it matches lies outside the right image or
+    takes a disparity index (argmin_d S[y, xr + dmin + d, d], ties to the lowest d) differing
+    by more than `max_diff` (inf: no check). Returns the index and confidence (H, W) float32
+    of `geom.costvolume._winner`."""
+    K, H, W, D = S.shape
+    index = np.empty((H, W), np.float32)
+    conf = np.empty((H, W), np.float32)
     for y in prange(H):
-        best = np.full(W, np.inf, np.float32)  # right pixel xr at W - 1 - xr
-        idx = np.full(W, -1, np.int32)
+        lanes = np.empty(16, S.dtype)
+        row = np.empty((W, D), S.dtype)
+        # per right pixel xr (at W - 1 - xr), the least (cost bits, d) key of the hypotheses
+        # landing on it: one unsigned min per hypothesis, which vectorises
+        best = np.full(W, _NO_KEY, np.uint64)
         for x in range(W):
-            c = S[y, x]
+            c = row[x]
+            for d in range(D):
+                c[d] = S[0, y, x, d]
+            for k in range(1, K):
+                for d in range(D):
+                    c[d] += S[k, y, x, d]
+            index[y, x], _, conf[y, x] = _winner(c, c, uniqueness, lanes)
             lo, hi = _inside(x, dmin, D, W)
             o = W - 1 - x + dmin
             for d in range(lo, hi):
-                v = np.float32(c[d])
-                b = best[o + d]
-                lower = v < b
-                best[o + d] = v if lower else b
-                idx[o + d] = d if lower else idx[o + d]
-        for xr in range(W):
-            out[y, xr] = idx[W - 1 - xr]
-    return out
-
-
-@njit(cache=True, parallel=True)
-def _left_right_check(index, right_index, dmin, max_diff):
-    """Invalidate (NaN) left pixels whose right match disagrees by more than max_diff, or whose
-    match falls outside the right image. In place."""
-    H, W = index.shape
-    for y in prange(H):
+                best[o + d] = min(best[o + d], _key(c[d], d))
+        if max_diff == np.inf:
+            continue
         for x in range(W):
             f = index[y, x]
             if np.isnan(f):
                 continue
             xr = int(np.floor(x - dmin - f + 0.5))
-            if xr < 0 or xr >= W or right_index[y, xr] < 0:
+            if xr < 0 or xr >= W or best[W - 1 - xr] == _NO_KEY:
                 index[y, x] = np.nan
-            elif abs(right_index[y, xr] - f) > max_diff:
+            elif abs(np.float32(best[W - 1 - xr] & _LOW) - f) > max_diff:
                 index[y, x] = np.nan
+    return index, conf
+
+
+@njit(cache=True)
+def _key(cost, d):
+    """(cost, d) as one unsigned integer ordered by cost, then d: the bits of a non-negative
+    float32 cost (ordered as the costs are), then d."""
+    return (np.uint64(np.float32(cost).view(np.uint32)) << np.uint64(32)) | np.uint64(d)
