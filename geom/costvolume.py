@@ -70,94 +70,99 @@ def _diagonal(paths):
     return paths == 8
 
 
-@njit(cache=True, fastmath=True)
-def _min_tree(v, tree):
-    """Minimum of `v` (length a power of two) by pairwise halving: vectorises, unlike a serial
-    min-reduction."""
-    h = v.shape[0] // 2
-    if h == 0:
-        return v[0]
-    for d in range(h):
-        tree[d] = min(v[d], v[d + h])
-    while h > 1:
-        h //= 2
-        for d in range(h):
-            tree[d] = min(tree[d], tree[d + h])
-    return tree[0]
+def _cast(x, like):
+    """x in the dtype of the array `like`."""
+    return like.dtype.type(x)
+
+
+@overload(_cast)
+def _cast_kernel(x, like):
+    """For the uint16 path sums an exact truncation (they never overflow), through which LLVM
+    narrows numba's int64 arithmetic back to 16-bit vector lanes."""
+    dtype = like.dtype
+
+    def cast(x, like):
+        return dtype(x)
+    return cast
 
 
 @njit(cache=True, fastmath=True, error_model="numpy", boundscheck=False)
-def _step(c, prev, mprev, p1, jump, cur):
-    """One SGM recursion step: cur[d] = c[d] + min(prev[d], prev[d -+ 1] + p1, mprev + jump)
-    - mprev, for D >= 2, in the dtype of cur: float32, or uint16 (every term is >= 0; LLVM
-    narrows numba's int64 arithmetic back to 16-bit vector lanes)."""
-    D = c.shape[0]
-    j = jump + mprev
-    cur[0] = c[0] + min(min(prev[0], prev[1] + p1), j) - mprev
+def _step(cost, y, x, buf, p, px, c, cx, mprev, p1, jump):
+    """One SGM recursion step from the path costs buf[p, px] (minimum `mprev`) to buf[c, cx]:
+    `cost[y, x, d] + min(prev[d], prev[d -+ 1] + p1, mprev + jump) - mprev`, for D >= 2, in
+    buf's dtype (float32, or uint16; every term is >= 0). Returns the new minimum over d.
+    Indices rather than views: a view per call costs more than the step itself at small D."""
+    D = cost.shape[2]
+    j = _cast(jump + mprev, buf)
+    v = _cast(cost[y, x, 0] + min(min(buf[p, px, 0], _cast(buf[p, px, 1] + p1, buf)), j) - mprev,
+              buf)
+    buf[c, cx, 0] = v
+    m = v
     for d in range(1, D - 1):
-        cur[d] = c[d] + min(min(prev[d], min(prev[d - 1], prev[d + 1]) + p1), j) - mprev
-    cur[D - 1] = c[D - 1] + min(min(prev[D - 1], prev[D - 2] + p1), j) - mprev
+        q = _cast(min(buf[p, px, d - 1], buf[p, px, d + 1]) + p1, buf)
+        v = _cast(cost[y, x, d] + min(min(buf[p, px, d], q), j) - mprev, buf)
+        buf[c, cx, d] = v
+        m = min(m, v)
+    v = _cast(cost[y, x, D - 1] + min(min(buf[p, px, D - 1], _cast(buf[p, px, D - 2] + p1, buf)),
+                                      j) - mprev, buf)
+    buf[c, cx, D - 1] = v
+    return min(m, v)
 
 
 @njit(cache=True, fastmath=True, error_model="numpy", boundscheck=False)
-def _sgm_pass(cost, guide, p1, p2, scale, diagonal, sg, big, half, S):
+def _start(cost, y, x, buf, c, cx):
+    """First pixel of a path: buf[c, cx] = cost[y, x]; returns its minimum over d."""
+    m = _cast(cost[y, x, 0], buf)
+    for d in range(cost.shape[2]):
+        v = _cast(cost[y, x, d], buf)
+        buf[c, cx, d] = v
+        m = min(m, v)
+    return m
+
+
+@njit(cache=True, fastmath=True, error_model="numpy", boundscheck=False)
+def _sgm_pass(cost, guide, p1, p2, scale, diagonal, sg, half, S):
     """Half of the paths in one raster pass: rows in order `sg` (+1 top-down, -1 bottom-up),
     pixels in order `sg` along the row; paths arriving from the previous pixel of the row and
     from the previous row (straight, and with `diagonal` both diagonals). Writes their sum to S.
-    Path costs of the previous row live in (paths, W, D) buffers of S's dtype (float32 with
-    float32 costs, or uint16 with uint8 costs: then the penalties are rounded, `half` = 0.5),
-    so the volume is read once and S written once. `big` pads the min-trees."""
+    Path costs live in S's dtype (float32 with float32 costs, or uint16 with uint8 costs: then
+    the penalties are rounded, `half` = 0.5): the current and previous pixel of the horizontal
+    path, the current and previous row of the others, so the volume is read once and S written
+    once."""
     H, W, D = cost.shape
-    n = 2
-    while n < D:
-        n *= 2
     npaths = 3 if diagonal else 1
-    offsets = np.array([0, sg, -sg])  # x offset of the predecessor in the previous row
     one = np.float32(1.0)
-    prow = np.full((npaths, W, n), big, S.dtype)
-    crow = np.full((npaths, W, n), big, S.dtype)
-    pmin = np.zeros((npaths, W), S.dtype)
-    cmin = np.zeros((npaths, W), S.dtype)
-    hprev = np.full(n, big, S.dtype)
-    hcur = np.full(n, big, S.dtype)
-    tree = np.empty(n // 2, S.dtype)
-    acc = np.empty(D, S.dtype)
-    pen = np.empty(2, S.dtype)  # p1, then the jump penalty, in S's dtype
-    pen[0] = p1 + half
-    hmin = pmin[0, 0]
+    hbuf = np.zeros((2, 1, D), S.dtype)  # horizontal path: pixel x in hbuf[x % 2, 0]
+    vbuf = np.zeros((2 * npaths, W, D), S.dtype)  # row y, path k in vbuf[(y % 2) npaths + k]
+    vmin = np.zeros((2 * npaths, W), S.dtype)  # their minima over d
+    pen1 = _cast(p1 + half, S)
+    hmin = _cast(0, S)
     for yi in range(H):
         y = yi if sg > 0 else H - 1 - yi
+        cb = (yi % 2) * npaths
+        pb = npaths - cb
         for xi in range(W):
             x = xi if sg > 0 else W - 1 - xi
-            c = cost[y, x]
             g = guide[y, x]
+            h = xi % 2
             if xi == 0:
-                for d in range(D):
-                    hcur[d] = c[d]
+                hmin = _start(cost, y, x, hbuf, h, 0)
             else:
-                pen[1] = max(p1, p2 / (one + abs(g - guide[y, x - sg]) / scale)) + half
-                _step(c, hprev, hmin, pen[0], pen[1], hcur)
-            hmin = _min_tree(hcur, tree)
+                jump = _cast(max(p1, p2 / (one + abs(g - guide[y, x - sg]) / scale)) + half, S)
+                hmin = _step(cost, y, x, hbuf, 1 - h, 0, h, 0, hmin, pen1, jump)
             for d in range(D):
-                acc[d] = hcur[d]
-            hprev, hcur = hcur, hprev
+                S[y, x, d] = hbuf[h, 0, d]
             for k in range(npaths):
-                px = x - offsets[k]
-                cur = crow[k, x]
+                px = x if k == 0 else (x - sg if k == 1 else x + sg)  # predecessor's x
                 if yi == 0 or px < 0 or px >= W:
-                    for d in range(D):
-                        cur[d] = c[d]
+                    vmin[cb + k, x] = _start(cost, y, x, vbuf, cb + k, x)
                 else:
-                    pen[1] = max(p1, p2 / (one + abs(g - guide[y - sg, px]) / scale)) + half
-                    _step(c, prow[k, px], pmin[k, px], pen[0], pen[1], cur)
-                cmin[k, x] = _min_tree(cur, tree)
+                    jump = _cast(max(p1, p2 / (one + abs(g - guide[y - sg, px]) / scale)) + half,
+                                 S)
+                    vmin[cb + k, x] = _step(cost, y, x, vbuf, pb + k, px, cb + k, x,
+                                            vmin[pb + k, px], pen1, jump)
                 for d in range(D):
-                    acc[d] += cur[d]
-            s = S[y, x]
-            for d in range(D):
-                s[d] = acc[d]
-        prow, crow = crow, prow
-        pmin, cmin = cmin, pmin
+                    S[y, x, d] = _cast(S[y, x, d] + vbuf[cb + k, x, d], S)
 
 
 def _sgm(cost, guide, p1, p2, scale, diagonal, integer=False):
@@ -179,16 +184,15 @@ def _sgm_halves(cost, guide, p1, p2, scale, diagonal, integer=False):
     if D == 1:  # every path cost is the cost itself
         return (cost.astype(dtype) * dtype(8 if diagonal else 4))[None]
     S = np.empty((2, H, W, D), dtype)  # numpy's allocation: huge pages, fewer page faults
-    big = np.uint16(30000) if integer else np.float32(np.inf)
-    _sgm_passes(cost, guide, p1, p2, scale, diagonal, big, np.float32(0.5 if integer else 0), S)
+    _sgm_passes(cost, guide, p1, p2, scale, diagonal, np.float32(0.5 if integer else 0), S)
     return S
 
 
 @njit(cache=True, parallel=True, error_model="numpy", boundscheck=False)
-def _sgm_passes(cost, guide, p1, p2, scale, diagonal, big, half, S):
+def _sgm_passes(cost, guide, p1, p2, scale, diagonal, half, S):
     """The two raster passes in parallel, each into its own half of S."""
     for k in prange(2):
-        _sgm_pass(cost, guide, p1, p2, scale, diagonal, 1 - 2 * k, big, half, S[k])
+        _sgm_pass(cost, guide, p1, p2, scale, diagonal, 1 - 2 * k, half, S[k])
 
 
 @njit(cache=True, parallel=True, error_model="numpy", boundscheck=False)
