@@ -12,6 +12,8 @@ from numba.extending import overload
 
 from . import _checks
 
+_U = np.uint64  # unsigned loop bounds (see `_range_min_kernel`)
+
 def gray_image(img, name):
     """Image `(H, W)` or `(H, W, 3)` (RGB), uint8 or float in [0, 1] -> C-contiguous float32
     grey levels in [0, 255] `(H, W)`. Raises ValueError on any other shape, a non-finite value,
@@ -251,38 +253,43 @@ def _box_sum(cost, r):
     return out.reshape(H, W, D)
 
 
-def _range_min(c, lo, hi, lanes):
-    """Minimum of c[lo:hi] as float32 (+inf if empty); `lanes`: scratch of 16 of c's dtype.
+def _range_min(c, i, lo, hi, lanes):
+    """Minimum of c[i, lo:hi] as float32 (+inf if empty); `lanes`: scratch of 16 of c's dtype.
     Compiled per dtype (`_range_min_kernel`), so that it vectorises either way."""
-    return np.float32(c[lo:hi].min()) if hi > lo else np.float32(np.inf)
+    return np.float32(c[i, lo:hi].min()) if hi > lo else np.float32(np.inf)
 
 
 @overload(_range_min, jit_options={"error_model": "numpy", "boundscheck": False})
-def _range_min_kernel(c, lo, hi, lanes):
+def _range_min_kernel(c, i, lo, hi, lanes):
     """Integers: a plain running minimum (LLVM vectorises it). Floats: 16 independent running
-    minima in `lanes`, which vectorise with no float reassociation."""
+    minima in `lanes`, which vectorise with no float reassociation. Unsigned loop indices: a
+    signed index from a variable start gets numba's negative-index fix-up, which stops LLVM from
+    vectorising."""
     if isinstance(c.dtype, types.Integer):
-        def integer_min(c, lo, hi, lanes):
+        def integer_min(c, i, lo, hi, lanes):
             if hi <= lo:
                 return np.float32(np.inf)
-            m = c[lo]
-            for d in range(lo + 1, hi):
-                m = min(m, c[d])
+            m = c[i, lo]
+            for d in range(_U(lo + 1), _U(hi)):
+                m = min(m, c[i, d])
             return np.float32(m)
         return integer_min
 
-    def float_min(c, lo, hi, lanes):
+    def float_min(c, i, lo, hi, lanes):
+        if hi <= lo:
+            return np.float32(np.inf)
         lanes[:] = np.inf
-        d = lo
-        while d + 16 <= hi:
-            for i in range(16):
-                lanes[i] = min(lanes[i], c[d + i])
-            d += 16
-        for i in range(hi - d):
-            lanes[i] = min(lanes[i], c[d + i])
+        d = _U(lo)
+        n = _U(16)
+        while d + n <= _U(hi):
+            for j in range(n):
+                lanes[j] = min(lanes[j], c[i, d + j])
+            d += n
+        for j in range(_U(hi) - d):
+            lanes[j] = min(lanes[j], c[i, d + j])
         m = lanes[0]
-        for i in range(1, 16):
-            m = min(m, lanes[i])
+        for j in range(1, 16):
+            m = min(m, lanes[j])
         return np.float32(m)
     return float_min
 
@@ -301,31 +308,33 @@ def _winner_take_all(S, uniqueness, fit):
     conf = np.empty((H, W), np.float32)
     for y in prange(H):
         lanes = np.empty(16, S.dtype)
+        Sy = S[y]
+        fy = fit[y]
         for x in range(W):
-            index[y, x], best[y, x], conf[y, x] = _winner(S[y, x], fit[y, x], uniqueness, lanes)
+            index[y, x], best[y, x], conf[y, x] = _winner(Sy, fy, x, uniqueness, lanes)
     return index, best, conf
 
 
 @njit(cache=True, error_model="numpy", boundscheck=False)
-def _winner(c, q, uniqueness, lanes):
-    """`_winner_take_all` of one pixel's costs c (parabola through q): (index, min, confidence);
-    `lanes`: scratch of 16 of c's dtype."""
-    D = c.shape[0]
-    m = _range_min(c, 0, D, lanes)
+def _winner(c, q, i, uniqueness, lanes):
+    """`_winner_take_all` of one pixel's costs c[i] (parabola through q[i]): (index, min,
+    confidence); `lanes`: scratch of 16 of c's dtype. Rows by index: no view per pixel."""
+    D = c.shape[1]
+    m = _range_min(c, i, 0, D, lanes)
     k = 0
-    while k < D - 1 and not np.float32(c[k]) <= m:  # first minimum (m is NaN: last)
+    while k < D - 1 and not np.float32(c[i, k]) <= m:  # first minimum (m is NaN: last)
         k += 1
-    second = min(_range_min(c, 0, max(k - 1, 0), lanes),
-                 _range_min(c, min(k + 2, D), D, lanes))
+    second = min(_range_min(c, i, 0, max(k - 1, 0), lanes),
+                 _range_min(c, i, min(k + 2, D), D, lanes))
     f = np.float32(k)
     if 0 < k < D - 1:
-        qm = np.float32(q[k - 1])  # float: unsigned differences would wrap
-        q0 = np.float32(q[k])
-        qp = np.float32(q[k + 1])
+        qm = np.float32(q[i, k - 1])  # float: unsigned differences would wrap
+        q0 = np.float32(q[i, k])
+        qp = np.float32(q[i, k + 1])
         denom = qm - 2 * q0 + qp
         if denom > 0:
             f += min(max(0.5 * (qm - qp) / denom, -0.5), 0.5)
-    b = np.float32(c[k])
+    b = np.float32(c[i, k])
     conf = 1.0 if second == np.inf or second <= 0 else max(0.0, 1.0 - b / second)
     return (f if b * (1 + uniqueness) <= second else np.float32(np.nan)), b, np.float32(conf)
 

@@ -8,7 +8,8 @@ import numpy as np
 from numba import njit, prange
 
 from . import _checks
-from .costvolume import _box_sum, _diagonal, _penalties, _sgm_halves, _winner, gray_image, postprocess
+from .costvolume import (_U, _box_sum, _diagonal, _penalties, _sgm_halves, _winner, gray_image,
+                         postprocess)
 
 _U1 = np.uint64(1)
 _NO_KEY = np.uint64(2 ** 64 - 1)
@@ -151,10 +152,10 @@ def _census_cost(cl, cr, dmin, unknown, cost):
             lo, hi = _inside(x, dmin, D, W)
             for d in range(lo):
                 c[d] = unknown
-            o = W - 1 - x + dmin
-            for d in range(lo, hi):
+            o = _U(W - 1 - x + dmin)
+            for d in range(_U(lo), _U(hi)):  # unsigned: vectorises (`costvolume._range_min`)
                 c[d] = np.uint8(_popcount(a ^ rev[o + d]))
-            for d in range(hi, D):
+            for d in range(_U(hi), _U(D)):
                 c[d] = unknown
 
 
@@ -178,22 +179,21 @@ def _winners(S, uniqueness, dmin, max_diff):
     conf = np.empty((H, W), np.float32)
     for y in prange(H):
         lanes = np.empty(16, S.dtype)
-        row = np.empty((W, D), S.dtype)
+        c = np.empty((1, D), S.dtype)  # the pixel's aggregated costs
         # per right pixel xr (at W - 1 - xr), the least (cost bits, d) key of the hypotheses
         # landing on it: one unsigned min per hypothesis, which vectorises
         best = np.full(W, _NO_KEY, np.uint64)
         for x in range(W):
-            c = row[x]
             for d in range(D):
-                c[d] = S[0, y, x, d]
+                c[0, d] = S[0, y, x, d]
             for k in range(1, K):
                 for d in range(D):
-                    c[d] += S[k, y, x, d]
-            index[y, x], _, conf[y, x] = _winner(c, c, uniqueness, lanes)
+                    c[0, d] += S[k, y, x, d]
+            index[y, x], _, conf[y, x] = _winner(c, c, 0, uniqueness, lanes)
             lo, hi = _inside(x, dmin, D, W)
-            o = W - 1 - x + dmin
-            for d in range(lo, hi):
-                best[o + d] = min(best[o + d], _key(c[d], d))
+            o = _U(W - 1 - x + dmin)
+            for d in range(_U(lo), _U(hi)):  # unsigned: vectorises (`costvolume._range_min`)
+                best[o + d] = min(best[o + d], _key(c[0, d], d))
         if max_diff == np.inf:
             continue
         for x in range(W):
