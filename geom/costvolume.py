@@ -88,7 +88,7 @@ def _cast_kernel(x, like):
     return cast
 
 
-@njit(cache=True, fastmath=True, error_model="numpy", boundscheck=False)
+@njit(cache=True, fastmath=True, error_model="numpy", boundscheck=False, inline="always")
 def _step(cost, y, x, buf, p, px, c, cx, mprev, p1, jump):
     """One SGM recursion step from the path costs buf[p, px] (minimum `mprev`) to buf[c, cx]:
     `cost[y, x, d] + min(prev[d], prev[d -+ 1] + p1, mprev + jump) - mprev`, for D >= 2, in
@@ -111,7 +111,7 @@ def _step(cost, y, x, buf, p, px, c, cx, mprev, p1, jump):
     return min(m, v)
 
 
-@njit(cache=True, fastmath=True, error_model="numpy", boundscheck=False)
+@njit(cache=True, fastmath=True, error_model="numpy", boundscheck=False, inline="always")
 def _start(cost, y, x, buf, c, cx):
     """First pixel of a path: buf[c, cx] = cost[y, x]; returns its minimum over d."""
     m = _cast(cost[y, x, 0], buf)
