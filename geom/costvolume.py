@@ -388,12 +388,12 @@ def _median3(values):
         for x in range(W):
             if np.isnan(values[y, x]):
                 continue
-            if 0 < y < H - 1 and 0 < x < W - 1:
-                a = values[y - 1, x - 1:x + 2]
-                b = values[y, x - 1:x + 2]
-                c = values[y + 1, x - 1:x + 2]
-                if not np.isnan(a[0] + a[1] + a[2] + b[0] + b[2] + c[0] + c[1] + c[2]):
-                    out[y, x] = _median9(a[0], a[1], a[2], b[0], b[1], b[2], c[0], c[1], c[2])
+            if 0 < y < H - 1 and 0 < x < W - 1:  # scalars, not row views (refcounted)
+                a0, a1, a2 = values[y - 1, x - 1], values[y - 1, x], values[y - 1, x + 1]
+                b0, b1, b2 = values[y, x - 1], values[y, x], values[y, x + 1]
+                c0, c1, c2 = values[y + 1, x - 1], values[y + 1, x], values[y + 1, x + 1]
+                if not np.isnan(a0 + a1 + a2 + b0 + b2 + c0 + c1 + c2):
+                    out[y, x] = _median9(a0, a1, a2, b0, b1, b2, c0, c1, c2)
                     continue
             n = 0  # insertion-sort the valid neighbours into buf[:n] (no allocation per pixel)
             for yy in range(max(y - 1, 0), min(y + 2, H)):
