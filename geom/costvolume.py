@@ -14,6 +14,7 @@ from . import _checks
 
 _U = np.uint64  # unsigned loop bounds (see `_range_min_kernel`)
 
+
 def gray_image(img, name):
     """Image `(H, W)` or `(H, W, 3)` (RGB), uint8 or float in [0, 1] -> C-contiguous float32
     grey levels in [0, 255] `(H, W)`. Raises ValueError on any other shape, a non-finite value,
