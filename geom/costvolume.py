@@ -92,51 +92,47 @@ def _cast_kernel(x, like):
 @njit(cache=True, fastmath=True, error_model="numpy", boundscheck=False, inline="always")
 def _step(cost, y, x, buf, p, px, c, cx, mprev, p1, jump):
     """One SGM recursion step from the path costs buf[p, px] (minimum `mprev`) to buf[c, cx]:
-    `cost[y, x, d] + min(prev[d], prev[d -+ 1] + p1, mprev + jump) - mprev`, for D >= 2, in
-    buf's dtype (float32, or uint16; every term is >= 0). Returns the new minimum over d.
-    Indices rather than views: a view per call costs more than the step itself at small D."""
-    D = cost.shape[2]
+    `cost[y, x, d] + min(prev[d], prev[d -+ 1] + p1, mprev + jump) - mprev` in buf's dtype
+    (float32, or uint16: every term is >= 0), for D >= 2. Returns the new minimum over d.
+    Hypothesis d lives at buf[..., 1 + d] between two pads holding the dtype's largest value,
+    which a neighbour's min never picks: one loop of trip count D (a multiple of the vector
+    width for the usual D), no first / last special cases. Indices rather than views: a view
+    per call costs more than the step itself at small D."""
     j = _cast(jump + mprev, buf)
-    v = _cast(cost[y, x, 0] + min(min(buf[p, px, 0], _cast(buf[p, px, 1] + p1, buf)), j) - mprev,
-              buf)
-    buf[c, cx, 0] = v
-    m = v
-    for d in range(1, D - 1):
-        q = _cast(min(buf[p, px, d - 1], buf[p, px, d + 1]) + p1, buf)
-        v = _cast(cost[y, x, d] + min(min(buf[p, px, d], q), j) - mprev, buf)
-        buf[c, cx, d] = v
+    m = buf[c, cx, 0]  # a pad: the largest value
+    for d in range(cost.shape[2]):
+        q = _cast(min(buf[p, px, d], buf[p, px, d + 2]) + p1, buf)
+        v = _cast(cost[y, x, d] + min(min(buf[p, px, d + 1], q), j) - mprev, buf)
+        buf[c, cx, d + 1] = v
         m = min(m, v)
-    v = _cast(cost[y, x, D - 1] + min(min(buf[p, px, D - 1], _cast(buf[p, px, D - 2] + p1, buf)),
-                                      j) - mprev, buf)
-    buf[c, cx, D - 1] = v
-    return min(m, v)
+    return m
 
 
 @njit(cache=True, fastmath=True, error_model="numpy", boundscheck=False, inline="always")
 def _start(cost, y, x, buf, c, cx):
-    """First pixel of a path: buf[c, cx] = cost[y, x]; returns its minimum over d."""
-    m = _cast(cost[y, x, 0], buf)
+    """First pixel of a path: buf[c, cx, 1 + d] = cost[y, x, d]; returns their minimum."""
+    m = buf[c, cx, 0]
     for d in range(cost.shape[2]):
         v = _cast(cost[y, x, d], buf)
-        buf[c, cx, d] = v
+        buf[c, cx, d + 1] = v
         m = min(m, v)
     return m
 
 
 @njit(cache=True, fastmath=True, error_model="numpy", boundscheck=False)
-def _sgm_pass(cost, guide, p1, p2, scale, diagonal, sg, half, S):
+def _sgm_pass(cost, guide, p1, p2, scale, diagonal, sg, half, top, S):
     """Half of the paths in one raster pass: rows in order `sg` (+1 top-down, -1 bottom-up),
     pixels in order `sg` along the row; paths arriving from the previous pixel of the row and
     from the previous row (straight, and with `diagonal` both diagonals). Writes their sum to S.
     Path costs live in S's dtype (float32 with float32 costs, or uint16 with uint8 costs: then
-    the penalties are rounded, `half` = 0.5): the current and previous pixel of the horizontal
-    path, the current and previous row of the others, so the volume is read once and S written
-    once."""
+    the penalties are rounded, `half` = 0.5), padded with `top` (the dtype's largest value, see
+    `_step`): the current and previous pixel of the horizontal path, the current and previous
+    row of the others, so the volume is read once and S written once."""
     H, W, D = cost.shape
     npaths = 3 if diagonal else 1
     one = np.float32(1.0)
-    hbuf = np.zeros((2, 1, D), S.dtype)  # horizontal path: pixel x in hbuf[x % 2, 0]
-    vbuf = np.zeros((2 * npaths, W, D), S.dtype)  # row y, path k in vbuf[(y % 2) npaths + k]
+    hbuf = np.full((2, 1, D + 2), top, S.dtype)  # horizontal path: pixel x in hbuf[x % 2, 0]
+    vbuf = np.full((2 * npaths, W, D + 2), top, S.dtype)  # row y, path k: [(y % 2) npaths + k]
     vmin = np.zeros((2 * npaths, W), S.dtype)  # their minima over d
     pen1 = _cast(p1 + half, S)
     hmin = _cast(0, S)
@@ -154,7 +150,7 @@ def _sgm_pass(cost, guide, p1, p2, scale, diagonal, sg, half, S):
                 jump = _cast(max(p1, p2 / (one + abs(g - guide[y, x - sg]) / scale)) + half, S)
                 hmin = _step(cost, y, x, hbuf, 1 - h, 0, h, 0, hmin, pen1, jump)
             for d in range(D):
-                S[y, x, d] = hbuf[h, 0, d]
+                S[y, x, d] = hbuf[h, 0, d + 1]
             for k in range(npaths):
                 px = x if k == 0 else (x - sg if k == 1 else x + sg)  # predecessor's x
                 if yi == 0 or px < 0 or px >= W:
@@ -165,7 +161,7 @@ def _sgm_pass(cost, guide, p1, p2, scale, diagonal, sg, half, S):
                     vmin[cb + k, x] = _step(cost, y, x, vbuf, pb + k, px, cb + k, x,
                                             vmin[pb + k, px], pen1, jump)
                 for d in range(D):
-                    S[y, x, d] = _cast(S[y, x, d] + vbuf[cb + k, x, d], S)
+                    S[y, x, d] = _cast(S[y, x, d] + vbuf[cb + k, x, d + 1], S)
 
 
 def _sgm(cost, guide, p1, p2, scale, diagonal, integer=False):
@@ -187,15 +183,16 @@ def _sgm_halves(cost, guide, p1, p2, scale, diagonal, integer=False):
     if D == 1:  # every path cost is the cost itself
         return (cost.astype(dtype) * dtype(8 if diagonal else 4))[None]
     S = np.empty((2, H, W, D), dtype)  # numpy's allocation: huge pages, fewer page faults
-    _sgm_passes(cost, guide, p1, p2, scale, diagonal, np.float32(0.5 if integer else 0), S)
+    top = dtype((np.iinfo if integer else np.finfo)(dtype).max)
+    _sgm_passes(cost, guide, p1, p2, scale, diagonal, np.float32(0.5 if integer else 0), top, S)
     return S
 
 
 @njit(cache=True, parallel=True, error_model="numpy", boundscheck=False)
-def _sgm_passes(cost, guide, p1, p2, scale, diagonal, half, S):
+def _sgm_passes(cost, guide, p1, p2, scale, diagonal, half, top, S):
     """The two raster passes in parallel, each into its own half of S."""
     for k in prange(2):
-        _sgm_pass(cost, guide, p1, p2, scale, diagonal, 1 - 2 * k, half, S[k])
+        _sgm_pass(cost, guide, p1, p2, scale, diagonal, 1 - 2 * k, half, top, S[k])
 
 
 @njit(cache=True, parallel=True, error_model="numpy", boundscheck=False)
