@@ -131,8 +131,8 @@ def _sgm_pass(cost, guide, p1, p2, scale, diagonal, sg, half, top, S):
     H, W, D = cost.shape
     npaths = 3 if diagonal else 1
     one = np.float32(1.0)
-    hbuf = np.full((2, 1, D + 2), top, S.dtype)  # horizontal path: pixel x in hbuf[x % 2, 0]
-    vbuf = np.full((2 * npaths, W, D + 2), top, S.dtype)  # row y, path k: [(y % 2) npaths + k]
+    hbuf = np.full((2, 1, D + 2), top, S.dtype)  # horizontal path: pixel xi in hbuf[xi % 2, 0]
+    vbuf = np.full((2 * npaths, W, D + 2), top, S.dtype)  # row yi, path k: [(yi % 2) npaths + k]
     vmin = np.zeros((2 * npaths, W), S.dtype)  # their minima over d
     pen1 = _cast(p1 + half, S)
     hmin = _cast(0, S)
