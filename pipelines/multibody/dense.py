@@ -1,0 +1,55 @@
+"""Stage 5: dense depth and body label per pixel by the multi-body plane sweep."""
+import numpy as np
+
+from geom.camera import relative_pose
+from geom.planesweep import multibody_plane_sweep
+
+
+def motion_between(motions, cameras, body, ref, src):
+    """(R, t, scale) of `body` from view `ref` to view `src`, or None when unknown or unscaled:
+    the background's from the cameras, the others' from their pair motion (inverted when
+    ref > src)."""
+    if body == 0:
+        R, t = relative_pose(cameras[ref], cameras[src])
+        return R, t, 1.0
+    mo = motions.get((min(ref, src), max(ref, src), body))
+    if mo is None or not np.isfinite(mo.scale):
+        return None
+    R, t = (mo.R, mo.t) if ref < src else mo.inverse()
+    return R, t, mo.scale
+
+
+def depth_range(motions, cameras, ref, background_points):
+    """(near, far) around the depths in view `ref` of the background points (N, 3) (world) and
+    of the scaled body points of the pairs that hold `ref`."""
+    z = [cameras[ref].depth(background_points)]
+    for (i, j, b), mo in motions.items():
+        if b and ref in (i, j) and np.isfinite(mo.scale):
+            X = mo.points * mo.scale
+            z.append(X[:, 2] if ref == i else (X @ mo.R.T + mo.scale * mo.t)[:, 2])
+    z = np.concatenate(z)
+    z = z[z > 0]
+    return float(np.percentile(z, 1)) * 0.8, float(np.percentile(z, 99)) * 1.25
+
+
+def dense_depths(images, cameras, motions, n_bodies, background_points, num_planes=64,
+                 progress=None):
+    """Per registered view: (depth (H, W) float32, NaN unknown; labels (H, W) int body id, -1
+    unknown; the bodies swept) -> dict view -> tuple. A body enters a view's sweep when its
+    scaled motion to every other registered view is known."""
+    views = [k for k, c in enumerate(cameras) if c is not None]
+    out = {}
+    for n, ref in enumerate(views):
+        srcs = [s for s in views if s != ref]
+        bodies = [b for b in range(n_bodies)
+                  if all(motion_between(motions, cameras, b, ref, s) is not None for s in srcs)]
+        sweep = multibody_plane_sweep(
+            images[ref], cameras[ref], [(images[s], cameras[s]) for s in srcs],
+            [[motion_between(motions, cameras, b, ref, s) for s in srcs] for b in bodies],
+            num_planes=num_planes,
+            depth_range=depth_range(motions, cameras, ref, background_points))
+        labels = np.where(sweep.labels >= 0, np.asarray(bodies)[np.maximum(sweep.labels, 0)], -1)
+        out[ref] = (sweep.depth, labels, bodies)
+        if progress is not None:
+            progress(f"dense: {n + 1}/{len(views)}")
+    return out
