@@ -25,6 +25,7 @@ from geom.triangulate import cheirality_parallax_check, midpoint
 from .correspondences import bilinear
 
 MIN_POINTS = 12  # triangulated points a body's pose and its scale need
+MIN_POSE_INLIER_FRACTION = 0.5  # of a body's matches its pose must explain
 MAX_PEAK_RATIO = 0.8  # second KDE peak over the first above this: ambiguous ratio
 MAX_VIEW_DISAGREEMENT = np.log(1.5)  # the two views' log scale estimates may differ by this
 
@@ -77,8 +78,10 @@ def body_motions(feats, Ks, seg, cameras, threshold=1.0, seed=0):
                     continue
                 res = estimate_relative_pose(x1, x2, Ks[i], Ks[j], threshold=threshold,
                                              seed=seed + 31 * i + j)
-                if not res.success:
-                    notes.append(f"body {b}, views {i}-{j}: no relative pose found")
+                if not res.success or res.inliers.sum() < MIN_POSE_INLIER_FRACTION * len(m):
+                    notes.append(f"body {b}, views {i}-{j}: no relative pose explains "
+                                 f"{MIN_POSE_INLIER_FRACTION:.0%} of its {len(m)} matches "
+                                 f"(a planar body?)")
                     continue
                 R, t, scale, keep = res.R, res.t, np.nan, res.inliers
             cam1 = Camera(Ks[i], np.eye(3), np.zeros(3))

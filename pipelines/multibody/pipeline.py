@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from geom.epipolar import fundamental_from_cameras
 from geom.io import output_folder
 from pipelines.sfm import features as sfm_features
 from pipelines.sfm import images as sfm_images
@@ -90,6 +91,10 @@ def reconstruct(imgs, Ks, depth_estimator=None, depth_name=None, threshold=1.0, 
     cameras = [rec.cameras.get(n) for n in imgs.names]
     if sum(c is not None for c in cameras) < 2:
         raise ValueError("the background's matches do not register two views")
+    seg = timer("segmentation", segmentation.absorb_background, seg, feats,
+                {(i, j): fundamental_from_cameras(cameras[i], cameras[j])
+                 for (i, j) in seg.pair_bodies if cameras[i] is not None and cameras[j] is not None},
+                threshold)
     motions, notes = timer("motions", motion.body_motions, feats, Ks, seg, cameras, threshold,
                            seed)
     depths = (timer("monocular depth", monocular_depths, depth_estimator, imgs.images)
