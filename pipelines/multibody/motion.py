@@ -25,7 +25,7 @@ from geom.triangulate import cheirality_parallax_check, midpoint
 from .correspondences import bilinear
 
 MIN_POINTS = 12  # triangulated points a body's pose and its scale need
-MIN_POSE_INLIER_FRACTION = 0.5  # of a body's matches its pose must explain
+MIN_POSE_INLIER_FRACTION = 0.5  # of a body's matches its pose must explain and triangulate
 MAX_PEAK_RATIO = 0.8  # second KDE peak over the first above this: ambiguous ratio
 MAX_VIEW_DISAGREEMENT = np.log(1.5)  # the two views' log scale estimates may differ by this
 
@@ -88,9 +88,9 @@ def body_motions(feats, Ks, seg, cameras, threshold=1.0, seed=0):
             cam2 = Camera(Ks[j], R, t)
             X = midpoint(cam1, cam2, x1[keep], x2[keep])
             ok = cheirality_parallax_check(cam1, cam2, X).ok
-            if ok.sum() < MIN_POINTS:
-                notes.append(f"body {b}, views {i}-{j}: {int(ok.sum())} well-triangulated "
-                             f"points, too few")
+            if ok.sum() < max(MIN_POINTS, (b > 0) * MIN_POSE_INLIER_FRACTION * len(m)):
+                notes.append(f"body {b}, views {i}-{j}: {int(ok.sum())} of {len(m)} matches "
+                             f"triangulated in front with parallax, too few for a reliable pose")
                 continue
             out[(i, j, b)] = BodyMotion(i, j, b, R, t, m[keep][ok], X[ok], scale)
     return out, notes
