@@ -106,13 +106,16 @@ def _add_multibody(sub):
                    help="monocular depth plug-in (name or weights file) that fixes the bodies' "
                         "relative scales; 'none' for none (bodies left unscaled, flagged); "
                         "default 'unet-synth' when its weights are installed, else none (flagged)")
+    p.add_argument("--flow", default=None, metavar="NAME",
+                   help="also dense matches from this flow plug-in (e.g. dis-medium), sampled on "
+                        "a grid and checked forward-backward (default: SIFT matches only)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.set_defaults(run=_run_multibody)
 
 
 def _run_multibody(a):
     from pipelines.multibody import pipeline
-    pipeline.run(a.images, a.output, a.intrinsics, a.depth, a.overwrite)
+    pipeline.run(a.images, a.output, a.intrinsics, a.depth, a.overwrite, flow=a.flow)
 
 
 def _add_stereo(sub):

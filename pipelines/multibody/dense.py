@@ -8,10 +8,25 @@ from geom.planesweep import multibody_plane_sweep
 def motion_between(motions, cameras, body, ref, src):
     """(R, t, scale) of `body` from view `ref` to view `src`, or None when unknown or unscaled:
     the background's from the cameras, the others' from their pair motion (inverted when
-    ref > src)."""
+    ref > src) or, without one, composed through a third view with both legs known (the
+    scales are all in the cameras' units, so they compose)."""
     if body == 0:
         R, t = relative_pose(cameras[ref], cameras[src])
         return R, t, 1.0
+    direct = _pair_motion(motions, body, ref, src)
+    if direct is not None:
+        return direct
+    for k in range(len(cameras)):
+        a = _pair_motion(motions, body, ref, k)
+        b = _pair_motion(motions, body, k, src)
+        if k not in (ref, src) and a is not None and b is not None:
+            t = b[0] @ (a[1] * a[2]) + b[1] * b[2]
+            scale = float(np.linalg.norm(t))
+            return b[0] @ a[0], t / scale, scale
+    return None
+
+
+def _pair_motion(motions, body, ref, src):
     mo = motions.get((min(ref, src), max(ref, src), body))
     if mo is None or not np.isfinite(mo.scale):
         return None

@@ -78,12 +78,16 @@ def monocular_depths(estimator, images):
 
 
 def reconstruct(imgs, Ks, depth_estimator=None, depth_name=None, threshold=1.0, seed=0,
-                num_planes=64, progress=_progress, timer=None):
+                num_planes=64, flow=None, progress=_progress, timer=None):
     """Run stages 1-5 on an `ImageSet` with per-image intrinsics Ks -> `MultiBodyResult`.
-    depth_estimator: a depth plug-in (see `learned.plugins`) or None (bodies left unscaled)."""
+    depth_estimator: a depth plug-in (see `learned.plugins`) or None (bodies left unscaled);
+    flow: a flow plug-in whose dense matches augment the SIFT matches, or None."""
     timer = timer or Timer()
     feats = [timer("features", sfm_features.extract_features, img) for img in imgs.images]
     matches = timer("matching", correspondences.sift_matches, feats)
+    if flow is not None:
+        feats, matches = timer("flow", correspondences.add_flow_matches, feats, imgs.images,
+                               matches, flow)
     progress(f"matches per pair: {', '.join(f'{i}-{j}: {len(m)}' for (i, j), m in matches.items())}")
     seg = timer("segmentation", segmentation.segment, feats, matches, threshold, seed=seed)
     progress(f"segmentation: {seg.n_bodies} bodies, matches per body {seg.support.tolist()}")
@@ -133,11 +137,12 @@ def _background_cameras(imgs, feats, Ks, seg, threshold, progress):
 
 
 def run(source, out, intrinsics=None, depth=None, overwrite=False, progress=_progress,
-        threshold=1.0, seed=0):
+        threshold=1.0, seed=0, flow=None):
     """Reconstruct the images `source` (a folder or a list of files) and write `out` (see
     `output.write_output`); returns the `MultiBodyResult`. depth: see `load_depth_plugin`. The
     synthetic writer's ground truth beside the images (cameras.json, labels/, depth/,
-    bodies.json) is compared with in the report."""
+    bodies.json) is compared with in the report. flow: a flow plug-in name (`learned.load_flow`)
+    whose dense matches augment the SIFT matches, or None (default: SIFT only)."""
     out = Path(out)
     if out.exists() and not overwrite:  # fail before spending time
         raise FileExistsError(f"{out}: already exists (use --overwrite to replace it)")
@@ -155,8 +160,12 @@ def run(source, out, intrinsics=None, depth=None, overwrite=False, progress=_pro
     notes += [note] if note else []
     for n in notes:
         progress("warning: " + n)
+    flow_plugin = None
+    if flow is not None:
+        import learned
+        flow_plugin = learned.load_flow(flow)
     result = reconstruct(imgs, Ks, estimator, None if estimator is None else (depth or DEFAULT_DEPTH),
-                         threshold, seed, progress=progress, timer=timer)
+                         threshold, seed, flow=flow_plugin, progress=progress, timer=timer)
     result.notes[:0] = notes
     truth = evaluate.load_truth(imgs.folder, imgs.names)
     with output_folder(out, overwrite) as tmp:
