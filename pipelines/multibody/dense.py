@@ -1,4 +1,5 @@
 """Stage 5: dense depth and body label per pixel by the multi-body plane sweep."""
+import cv2
 import numpy as np
 
 from geom.camera import relative_pose
@@ -34,6 +35,22 @@ def _pair_motion(motions, body, ref, src):
     return R, t, mo.scale
 
 
+def near_keypoints(labels, keypoints, keypoint_bodies, max_distance):
+    """(H, W) bool: pixels labelled background or unknown, or within `max_distance` x the image
+    diagonal of a keypoint (N, 2) of the body they are labelled with (keypoint_bodies (N,))."""
+    h, w = labels.shape
+    ok = labels <= 0
+    radius = max_distance * np.hypot(w, h)
+    for b in np.unique(labels[labels > 0]):
+        seeds = np.full((h, w), 255, np.uint8)
+        ij = np.round(keypoints[keypoint_bodies == b]).astype(int)
+        inside = (ij[:, 0] >= 0) & (ij[:, 0] < w) & (ij[:, 1] >= 0) & (ij[:, 1] < h)
+        seeds[ij[inside, 1], ij[inside, 0]] = 0
+        near = cv2.distanceTransform(seeds, cv2.DIST_L2, 5) <= radius
+        ok |= (labels == b) & near
+    return ok
+
+
 def depth_range(motions, cameras, ref, background_points):
     """(near, far) around the depths in view `ref` of the background points (N, 3) (world) and
     of the scaled body points of the pairs that hold `ref`."""
@@ -48,10 +65,14 @@ def depth_range(motions, cameras, ref, background_points):
 
 
 def dense_depths(images, cameras, motions, n_bodies, background_points, num_planes=64,
-                 progress=None):
+                 keypoints=None, keypoint_bodies=None, max_distance=0.05, progress=None):
     """Per registered view: (depth (H, W) float32, NaN unknown; labels (H, W) int body id, -1
     unknown; the bodies swept) -> dict view -> tuple. A body enters a view's sweep when its
-    scaled motion to every other registered view is known."""
+    scaled motion to every other registered view is known (directly or through a third view).
+    keypoints, keypoint_bodies: per view (N, 2) pixels and (N,) body ids (-1 none); when given,
+    a pixel labelled with a moving body farther than `max_distance` x the image diagonal from
+    every keypoint of that body is left unknown (a body is where its matches are; elsewhere its
+    motion only explains texture by chance)."""
     views = [k for k, c in enumerate(cameras) if c is not None]
     out = {}
     for n, ref in enumerate(views):
@@ -64,7 +85,12 @@ def dense_depths(images, cameras, motions, n_bodies, background_points, num_plan
             num_planes=num_planes,
             depth_range=depth_range(motions, cameras, ref, background_points))
         labels = np.where(sweep.labels >= 0, np.asarray(bodies)[np.maximum(sweep.labels, 0)], -1)
-        out[ref] = (sweep.depth, labels, bodies)
+        depth = sweep.depth
+        if keypoints is not None:
+            far = ~near_keypoints(labels, keypoints[ref], keypoint_bodies[ref], max_distance)
+            labels = np.where(far, -1, labels)
+            depth = np.where(far, np.nan, depth).astype(np.float32)
+        out[ref] = (depth, labels, bodies)
         if progress is not None:
             progress(f"dense: {n + 1}/{len(views)}")
     return out

@@ -117,7 +117,8 @@ def reconstruct(imgs, Ks, depth_estimator=None, depth_name=None, threshold=1.0, 
     for n in result.notes:
         progress("note: " + n)
     result.dense = timer("dense", dense.dense_depths, imgs.images, cameras, motions,
-                         seg.n_bodies, rec.points, num_planes, progress)
+                         seg.n_bodies, rec.points, num_planes,
+                         [f.keypoints for f in feats], seg.keypoint_bodies, progress=progress)
     return result
 
 

@@ -7,10 +7,11 @@ import pytest
 
 import learned
 from geom import synth
+from geom.camera import relative_pose
 from geom.io import load_cameras_json
 from geom.rotation import angular_distance
 from pipelines import cli
-from pipelines.multibody import dense, evaluate, motion, pipeline
+from pipelines.multibody import correspondences, dense, evaluate, motion, pipeline
 from pipelines.sfm.evaluate import relative_pose_errors
 from pipelines.sfm.images import ImageSet, load_images, save_intrinsics
 from pipelines.sfm.pipeline import sparse_reconstruction
@@ -63,7 +64,9 @@ def test_bodies_found_and_labelled(two_bodies):
     assert sorted(mapping.values()) == [0, 1, 2]  # one found body per true body
     assert evaluate.keypoint_misclassification(result, truth, mapping) < 0.05
     wrong, labelled = evaluate.pixel_misclassification(result, truth, mapping)
-    assert labelled > 0.9 and wrong < 0.3  # most pixels get the right body
+    # most pixels get the right body; pixels of a body's label far from its keypoints are left
+    # unknown (dense.near_keypoints), hence not all are labelled
+    assert labelled > 0.75 and wrong < 0.1
 
 
 def test_moving_bodies_scaled_consistently_with_the_background(two_bodies):
@@ -90,7 +93,7 @@ def test_output_folder(two_bodies):
     for n in names:
         stem = n.rsplit(".", 1)[0]
         depth = np.load(out / "depth" / f"{stem}.npy")
-        assert depth.shape == (240, 320) and np.isfinite(depth).mean() > 0.9
+        assert depth.shape == (240, 320) and np.isfinite(depth).mean() > 0.75
         assert (out / "labels" / f"{stem}.png").is_file()
     assert (out / "points.ply").stat().st_size > 1000
     report = (out / "report.html").read_text()
@@ -129,9 +132,41 @@ def test_body_without_background_motion_or_pose_is_not_scaled(two_bodies):
     motion.reconcile_scales(motions, result.features, depths)
     assert np.isnan(motions[(i, j, b)].scale)
     assert "no background motion" in motions[(i, j, b)].note
-    del motions[(i, j, b)]  # a body seen in fewer views: no motion, out of the dense sweep
-    assert dense.motion_between(motions, result.cameras, b, i, j) is None
-    assert dense.motion_between(motions, result.cameras, b, j, i) is None
+    for k in [k for k in motions if k[2] == b and k != (i, j, b)]:
+        del motions[k]  # a body seen in two views only: no motion to the others
+    assert dense.motion_between(motions, result.cameras, b, i, j) is None  # unscaled
+    others = [k for k in range(len(result.names)) if k not in (i, j)]
+    assert all(dense.motion_between(motions, result.cameras, b, i, k) is None for k in others)
+
+
+def test_motion_composed_through_a_third_view(two_bodies):
+    cameras = two_bodies[0].cameras
+    motions = {}  # a body moving with the background, known between views 0-1 and 1-2 only
+    for i, j in ((0, 1), (1, 2)):
+        R, t = relative_pose(cameras[i], cameras[j])
+        motions[(i, j, 5)] = motion.BodyMotion(i, j, 5, R, t / np.linalg.norm(t), None, None,
+                                               float(np.linalg.norm(t)))
+    for ref, src in ((0, 2), (2, 0)):
+        R, t, s = dense.motion_between(motions, cameras, 5, ref, src)
+        R0, t0 = relative_pose(cameras[ref], cameras[src])
+        assert angular_distance(R, R0) < 1e-9
+        np.testing.assert_allclose(s * t, t0, atol=1e-9)
+
+
+def test_flow_matches_added_on_a_grid(two_bodies):
+    result, folder, _, _ = two_bodies
+    imgs = load_images(folder)
+    feats = result.features[:2]
+    identity = lambda a, b: np.zeros(a.shape[:2] + (2,), np.float32)  # noqa: E731
+    aug, matches = correspondences.add_flow_matches(feats, imgs.images[:2],
+                                                    {(0, 1): np.zeros((0, 2), np.int64)},
+                                                    identity, step=16)
+    n = (240 // 16) * (320 // 16)
+    assert len(matches[(0, 1)]) == n  # every grid point, zero flow: consistent both ways
+    x0 = aug[0].keypoints[matches[(0, 1)][:, 0]]
+    x1 = aug[1].keypoints[matches[(0, 1)][:, 1]]
+    np.testing.assert_array_equal(x0, x1)
+    assert len(aug[1].keypoints) == len(feats[1].keypoints) + 2 * n  # own grid + end points
 
 
 def test_static_scene_gives_one_body_and_the_static_pipeline_cameras(tmp_path):
