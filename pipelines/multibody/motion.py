@@ -110,36 +110,36 @@ def log_depth_ratios(motion, feats, depth, view):
 
 
 def reconcile_scales(motions, feats, depths):
-    """Stage 4: set `scale` (or `note`) of every non-background motion of `motions` (dict from
+    """Stage 4: set `scale` and `note` of every non-background motion of `motions` (dict from
     `body_motions`, changed in place) from the monocular depths (per image (H, W) positive
     depth up to one scale per image, or None when there is no depth plug-in)."""
     for (i, j, b), mo in motions.items():
-        if b == 0:
-            continue
-        bg = motions.get((i, j, 0))
-        if depths is None:
-            mo.note = "no monocular depth: scale unknown"
-        elif bg is None:
-            mo.note = f"no background motion between views {i} and {j} to scale against"
+        if b:
+            mo.scale, mo.note = body_scale(mo, motions.get((i, j, 0)), feats, depths)
+
+
+def body_scale(mo, bg, feats, depths):
+    """(scale, note) of body motion `mo` against the background motion `bg` of the same pair
+    (None when missing): scale NaN and a note saying why when it is not well defined."""
+    if depths is None:
+        return np.nan, "no monocular depth: scale unknown"
+    if bg is None:
+        return np.nan, f"no background motion between views {mo.i} and {mo.j} to scale against"
+    estimates, why = [], []
+    for view in (mo.i, mo.j):
+        d = _log_offset(mo, feats, depths[view], view)
+        d0 = _log_offset(bg, feats, depths[view], view)
+        if isinstance(d, str) or isinstance(d0, str):
+            why.append(f"view {view}: " + (d if isinstance(d, str) else "background " + d0))
         else:
-            estimates, why = [], []
-            for view in (i, j):
-                d = _log_offset(mo, feats, depths[view], view)
-                d0 = _log_offset(bg, feats, depths[view], view)
-                if isinstance(d, str) or isinstance(d0, str):
-                    why.append(f"view {view}: " + (d if isinstance(d, str) else "background " + d0))
-                else:
-                    estimates.append(d - d0)
-            if not estimates:
-                mo.note = "; ".join(why)
-            elif np.ptp(estimates) > MAX_VIEW_DISAGREEMENT:
-                mo.note = (f"views {i} and {j} disagree on the scale (x{np.exp(estimates[0]):.3g} "
-                           f"vs x{np.exp(estimates[1]):.3g} the background's)")
-            else:
-                mo.scale = float(bg.scale * np.exp(np.mean(estimates)))
-                mo.note = ""
-                continue
-        mo.scale = np.nan
+            estimates.append(d - d0)
+    if not estimates:
+        return np.nan, "; ".join(why)
+    if np.ptp(estimates) > MAX_VIEW_DISAGREEMENT:
+        return np.nan, (f"views {mo.i} and {mo.j} disagree on the scale (x"
+                        f"{np.exp(estimates[0]):.3g} vs x{np.exp(estimates[1]):.3g} the "
+                        f"background's)")
+    return float(bg.scale * np.exp(np.mean(estimates))), ""
 
 
 def _log_offset(motion, feats, depth, view):

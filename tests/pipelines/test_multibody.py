@@ -195,3 +195,31 @@ def test_views_sharing_no_matches(tmp_path):
 def test_cli_bad_input(tmp_path, capsys):
     assert cli.main(["multibody", str(tmp_path / "missing"), "-o", str(tmp_path / "o")]) == 2
     assert "no such image folder" in capsys.readouterr().err
+
+
+def _scaled_body_motion(result):
+    (i, j, b), mo = next((k, m) for k, m in sorted(result.motions.items())
+                         if k[2] and np.isfinite(m.scale))
+    return mo, result.motions[(i, j, 0)]
+
+
+def test_body_scale_ignores_each_image_depth_scale_and_flags_contradictions(two_bodies):
+    result, _, _, truth = two_bodies
+    mo, bg = _scaled_body_motion(result)
+    depths = [truth.depth[n] * f for n, f in zip(result.names, (0.3, 7.0, 2.0))]
+    scale, note = motion.body_scale(mo, bg, result.features, depths)
+    assert note == "" and abs(scale / mo.scale - 1) < SCALE_TOLERANCE
+    true_label = evaluate.body_labels(result, truth)[mo.body]
+    wrong = [d.copy() for d in depths]  # the body twice as far in view j only
+    wrong[mo.j][truth.labels[result.names[mo.j]] == true_label] *= 2.0
+    scale, note = motion.body_scale(mo, bg, result.features, wrong)
+    assert np.isnan(scale) and "disagree" in note
+
+
+def test_body_scale_undefined_on_depth_without_a_mode(two_bodies):
+    result = two_bodies[0]
+    mo, bg = _scaled_body_motion(result)
+    rng = np.random.default_rng(0)
+    noise = [np.exp(rng.uniform(-3, 3, (240, 320))) for _ in result.names]  # no structure
+    scale, note = motion.body_scale(mo, bg, result.features, noise)
+    assert np.isnan(scale) and note
