@@ -15,7 +15,7 @@ reconstruction + plane sweep) on the same images. Then AdelaideRMF fundamental s
 the segmentation step (`pipelines.multibody.segmentation.segment`, threshold 3 px as
 bench_multimodel's defaults): same error as `geom.multimodel.fit_fundamentals` there.
 
-    python -m benchmarks.bench_multibody [--seeds 3] [--views 4] [--size 480x360]
+    python -m benchmarks.bench_multibody [--seeds 3] [--views 4] [--size 480x360] [--depth NAME]
 """
 import argparse
 import tempfile
@@ -160,14 +160,18 @@ def main():
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--views", type=int, default=4)
     parser.add_argument("--size", default="480x360")
+    parser.add_argument("--depth", action="append", default=None, metavar="NAME",
+                        help="depth plug-in to run ours with (repeatable; 'oracle' is the "
+                             "scaled truth); default: oracle and the shipped network if installed")
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
-    depth_names = ["oracle"]
-    try:
-        pipeline.load_depth_plugin(pipeline.DEFAULT_DEPTH)
-        depth_names.append(pipeline.DEFAULT_DEPTH)
-    except (ValueError, FileNotFoundError, ImportError) as err:
-        print(f"depth network {pipeline.DEFAULT_DEPTH!r} not available ({err}): oracle only")
+    depth_names = args.depth or ["oracle"]
+    if args.depth is None:
+        try:
+            pipeline.load_depth_plugin(pipeline.DEFAULT_DEPTH)
+            depth_names.append(pipeline.DEFAULT_DEPTH)
+        except (ValueError, FileNotFoundError, ImportError) as err:
+            print(f"depth network {pipeline.DEFAULT_DEPTH!r} not available ({err}): oracle only")
     synthetic(range(args.seeds), args.views, size, depth_names)
     adelaide()
 

@@ -90,7 +90,7 @@ def reconstruct(imgs, Ks, depth_estimator=None, depth_name=None, threshold=1.0, 
                                matches, flow)
     progress(f"matches per pair: {', '.join(f'{i}-{j}: {len(m)}' for (i, j), m in matches.items())}")
     seg = timer("segmentation", segmentation.segment, feats, matches, threshold, seed=seed)
-    progress(f"segmentation: {seg.n_bodies} bodies, matches per body {seg.support.tolist()}")
+    progress(f"pairwise segmentation: {seg.n_bodies} bodies")
     rec = timer("cameras", _background_cameras, imgs, feats, Ks, seg, threshold, progress)
     cameras = [rec.cameras.get(n) for n in imgs.names]
     if sum(c is not None for c in cameras) < 2:
@@ -99,6 +99,7 @@ def reconstruct(imgs, Ks, depth_estimator=None, depth_name=None, threshold=1.0, 
                 {(i, j): fundamental_from_cameras(cameras[i], cameras[j])
                  for (i, j) in seg.pair_bodies if cameras[i] is not None and cameras[j] is not None},
                 threshold)
+    progress(f"segmentation: {seg.n_bodies} bodies, matches per body {seg.support.tolist()}")
     motions, notes = timer("motions", motion.body_motions, feats, Ks, seg, cameras, threshold,
                            seed)
     depths = (timer("monocular depth", monocular_depths, depth_estimator, imgs.images)
