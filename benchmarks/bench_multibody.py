@@ -114,8 +114,9 @@ def synthetic(seeds, views, size, depth_names):
                     m = {**evaluate_ours(result, truth), "s": elapsed}
                     columns = list(m)
                     rows.append([n_bodies, seed, f"ours ({depth})"] + list(m.values()))
+                    per_method = summary.setdefault((n_bodies, f"ours ({depth})"), {})
                     for k, v in m.items():
-                        summary.setdefault((n_bodies, f"ours ({depth})"), {}).setdefault(k, []).append(v)
+                        per_method.setdefault(k, []).append(v)
                 t0 = time.perf_counter()
                 b = static_baseline(folder, Path(tmp) / "K.txt", truth)
                 b["s"] = time.perf_counter() - t0

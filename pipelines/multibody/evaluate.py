@@ -127,8 +127,8 @@ def depth_absrel(depths, truth, align):
     """AbsRel of predicted depth maps (dict name -> (H, W), NaN unknown) after one global scale,
     the median of true / predicted over the pixels `align` (dict name -> bool (H, W)). Returns
     dict: 'all' and each true label -> (AbsRel, fraction of those pixels with a depth)."""
-    ratios = np.concatenate([truth.depth[n][align[n] & np.isfinite(d)] / d[align[n] & np.isfinite(d)]
-                             for n, d in depths.items()])
+    sel = {n: align[n] & np.isfinite(d) for n, d in depths.items()}
+    ratios = np.concatenate([truth.depth[n][sel[n]] / d[sel[n]] for n, d in depths.items()])
     ratios = ratios[np.isfinite(ratios) & (ratios > 0)]
     s = float(np.median(ratios)) if ratios.size else np.nan
     out = {}

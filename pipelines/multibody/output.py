@@ -192,10 +192,12 @@ def _figure(rgb, caption):
 
 def _truth_table(result, truth):
     mapping = evaluate.body_labels(result, truth)
-    rows = [["keypoint misclassification", f"{evaluate.keypoint_misclassification(result, truth, mapping):.3f}"]]
+    kp = evaluate.keypoint_misclassification(result, truth, mapping)
+    rows = [["keypoint misclassification", f"{kp:.3f}"]]
     if result.dense:
         err, cover = evaluate.pixel_misclassification(result, truth, mapping)
-        rows.append(["pixel misclassification (labelled pixels)", f"{err:.3f} ({cover:.0%} labelled)"])
+        rows.append(["pixel misclassification (labelled pixels)",
+                     f"{err:.3f} ({cover:.0%} labelled)"])
         depths = {result.names[k]: d[0] for k, d in result.dense.items()}
         absrel = evaluate.depth_absrel(depths, truth,
                                        {n: truth.labels[n] == 0 for n in depths})

@@ -25,8 +25,9 @@ DEFAULT_DEPTH = "unet-synth"
 class MultiBodyResult:
     """A multi-body reconstruction of images `names`.
 
-    features: per image SIFT `Features`; cameras: per image the background `Camera` (None: not registered); background: the static
-    pipeline's `Reconstruction` of the background; segmentation: `Segmentation`; motions: dict
+    features: per image SIFT `Features` (with the flow matches' points when used); cameras: per
+    image the background `Camera` (None: not registered); background: the static pipeline's
+    `Reconstruction` of the background; segmentation: `Segmentation`; motions: dict
     (i, j, body) -> `BodyMotion`; dense: dict view -> (depth, labels, bodies swept);
     depth_plugin: the depth plug-in's name or None; notes: degradations and remarks.
     """
@@ -88,7 +89,8 @@ def reconstruct(imgs, Ks, depth_estimator=None, depth_name=None, threshold=1.0, 
     if flow is not None:
         feats, matches = timer("flow", correspondences.add_flow_matches, feats, imgs.images,
                                matches, flow)
-    progress(f"matches per pair: {', '.join(f'{i}-{j}: {len(m)}' for (i, j), m in matches.items())}")
+    progress("matches per pair: "
+             + ", ".join(f"{i}-{j}: {len(m)}" for (i, j), m in matches.items()))
     seg = timer("segmentation", segmentation.segment, feats, matches, threshold, seed=seed)
     progress(f"pairwise segmentation: {seg.n_bodies} bodies")
     rec = timer("cameras", _background_cameras, imgs, feats, Ks, seg, threshold, progress)
@@ -97,7 +99,7 @@ def reconstruct(imgs, Ks, depth_estimator=None, depth_name=None, threshold=1.0, 
         raise ValueError("the background's matches do not register two views")
     seg = timer("segmentation", segmentation.absorb_background, seg, feats,
                 {(i, j): fundamental_from_cameras(cameras[i], cameras[j])
-                 for (i, j) in seg.pair_bodies if cameras[i] is not None and cameras[j] is not None},
+                 for (i, j) in seg.pair_bodies if None not in (cameras[i], cameras[j])},
                 threshold)
     progress(f"segmentation: {seg.n_bodies} bodies, matches per body {seg.support.tolist()}")
     motions, notes = timer("motions", motion.body_motions, feats, Ks, seg, cameras, threshold,
@@ -166,8 +168,9 @@ def run(source, out, intrinsics=None, depth=None, overwrite=False, progress=_pro
     if flow is not None:
         import learned
         flow_plugin = learned.load_flow(flow)
-    result = reconstruct(imgs, Ks, estimator, None if estimator is None else (depth or DEFAULT_DEPTH),
-                         threshold, seed, flow=flow_plugin, progress=progress, timer=timer)
+    depth_name = None if estimator is None else (depth or DEFAULT_DEPTH)
+    result = reconstruct(imgs, Ks, estimator, depth_name, threshold, seed, flow=flow_plugin,
+                         progress=progress, timer=timer)
     result.notes[:0] = notes
     truth = evaluate.load_truth(imgs.folder, imgs.names)
     with output_folder(out, overwrite) as tmp:

@@ -24,7 +24,8 @@ class Segmentation:
     n_bodies: number of bodies (0: the background). keypoint_bodies: per image, (N_k,) int body
     of each keypoint (-1: in no labelled match); pair_bodies: dict (i, j) -> dict body ->
     (M, 2) keypoint index pairs of that body's matches; support: (n_bodies,) matches per body;
-    pair_labels: dict (i, j) -> (M,) motion per match of the pair (0 outlier, 1..k); notes: remarks for the report.
+    pair_labels: dict (i, j) -> (M,) motion per match of the pair (0 outlier, 1..k); notes:
+    remarks for the report.
     """
 
     n_bodies: int
@@ -127,7 +128,8 @@ def synchronise(sizes, matches, labels, min_overlap=0.3):
         return a
 
     for (i, j), m in matches.items():
-        for a, b in zip(m[labels[(i, j)] > 0, 0] + offsets[i], m[labels[(i, j)] > 0, 1] + offsets[j]):
+        inl = m[labels[(i, j)] > 0]
+        for a, b in zip(inl[:, 0] + offsets[i], inl[:, 1] + offsets[j]):
             ra, rb = find(a), find(b)
             if ra != rb:
                 parent[max(ra, rb)] = min(ra, rb)
