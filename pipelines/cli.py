@@ -13,6 +13,7 @@ def main(argv=None):
     _add_synth(sub)
     _add_sfm(sub)
     _add_two_view(sub)
+    _add_multibody(sub)
     _add_stereo(sub)
     args = parser.parse_args(argv)
     try:
@@ -93,6 +94,28 @@ def _add_two_view(sub):
 def _run_two_view(a):
     from pipelines.sfm import pipeline
     pipeline.run([a.image1, a.image2], a.output, a.intrinsics, a.overwrite)
+
+
+def _add_multibody(sub):
+    p = sub.add_parser("multibody", help="moving rigid bodies from a few views: segmentation, "
+                                         "per-body poses in one scale, depth and labels per pixel")
+    p.add_argument("images", metavar="IMAGES", help="folder of JPEG/PNG images (one size)")
+    p.add_argument("-o", "--output", required=True, help="output folder (must not exist)")
+    p.add_argument("--intrinsics", default=None, help="as for `mvdepth sfm`")
+    p.add_argument("--depth", default=None, metavar="NAME",
+                   help="monocular depth plug-in (name or weights file) that fixes the bodies' "
+                        "relative scales; 'none' for none (bodies left unscaled, flagged); "
+                        "default 'unet-synth' when its weights are installed, else none (flagged)")
+    p.add_argument("--flow", default=None, metavar="NAME",
+                   help="also dense matches from this flow plug-in (e.g. dis-medium), sampled on "
+                        "a grid and checked forward-backward (default: SIFT matches only)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    p.set_defaults(run=_run_multibody)
+
+
+def _run_multibody(a):
+    from pipelines.multibody import pipeline
+    pipeline.run(a.images, a.output, a.intrinsics, a.depth, a.overwrite, flow=a.flow)
 
 
 def _add_stereo(sub):

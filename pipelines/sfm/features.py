@@ -42,7 +42,7 @@ def extract_features(image, max_features=8000, root_sift=True, contrast_threshol
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     sift = cv2.SIFT_create(nfeatures=max_features, contrastThreshold=contrast_threshold)
     kps, desc = sift.detectAndCompute(gray, None)
-    if desc is None:
+    if desc is None or not kps:  # OpenCV gives an empty array, not None, on some blank images
         return Features(np.zeros((0, 2)), np.zeros((0, 128), np.float32), np.zeros((0, 3), np.uint8))
     xy = np.array([k.pt for k in kps], dtype=np.float64)
     if root_sift:

@@ -1,0 +1,179 @@
+"""`mvdepth multibody`: the stages run in order, timed, written to a folder.
+
+    load_images -> intrinsics -> features -> sift_matches -> segment (+ synchronise)
+    -> background cameras (static pipeline on the background's matches) -> body_motions
+    -> monocular depths -> reconcile_scales -> dense_depths -> write_output (+ report.html)
+"""
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from geom.epipolar import fundamental_from_cameras
+from geom.io import output_folder
+from pipelines.sfm import features as sfm_features
+from pipelines.sfm import images as sfm_images
+from pipelines.sfm import incremental
+from pipelines.sfm.pipeline import Timer, _progress
+
+from . import correspondences, dense, evaluate, motion, output, segmentation
+
+DEFAULT_DEPTH = "unet-synth"
+
+
+@dataclass
+class MultiBodyResult:
+    """A multi-body reconstruction of images `names`.
+
+    features: per image SIFT `Features` (with the flow matches' points when used); cameras: per
+    image the background `Camera` (None: not registered); background: the static pipeline's
+    `Reconstruction` of the background; segmentation: `Segmentation`; motions: dict
+    (i, j, body) -> `BodyMotion`; dense: dict view -> (depth, labels, bodies swept);
+    depth_plugin: the depth plug-in's name or None; notes: degradations and remarks.
+    """
+
+    names: list
+    features: list
+    cameras: list
+    background: object
+    segmentation: object
+    motions: dict
+    dense: dict
+    depth_plugin: str | None
+    notes: list = field(default_factory=list)
+
+    def body_scaled(self, body):
+        """True when every motion of `body` has a scale."""
+        mos = [m for (_, _, b), m in self.motions.items() if b == body]
+        return bool(mos) and all(np.isfinite(m.scale) for m in mos)
+
+
+def load_depth_plugin(name):
+    """(estimator or None, note). name: a plug-in name or weights path (errors propagate: the
+    user asked for it), 'none' (no depth), or None for `DEFAULT_DEPTH` when it loads, else no
+    depth with a note saying so."""
+    import learned
+    if name is not None and name.lower() == "none":
+        return None, "no depth plug-in (--depth none): bodies other than the background unscaled"
+    try:
+        est = learned.load_depth(DEFAULT_DEPTH if name is None else name)
+    except (ValueError, FileNotFoundError, ImportError) as err:
+        if name is not None:
+            raise
+        return None, (f"default depth plug-in {DEFAULT_DEPTH!r} unavailable ({err}): bodies other "
+                      f"than the background unscaled; pass --depth NAME")
+    if est.output == "affine":
+        raise ValueError(f"--depth {name or DEFAULT_DEPTH}: its output is up to scale and shift; "
+                         f"the scale reconciliation needs depth up to scale")
+    return est, ""
+
+
+def monocular_depths(estimator, images):
+    """Per image, the estimator's depth map as depth (inverse maps inverted; <= 0 -> NaN)."""
+    out = []
+    for img in images:
+        d = np.asarray(estimator(img), np.float64)
+        d = np.where(d > 0, d, np.nan)
+        out.append(1.0 / d if getattr(estimator, "inverse", False) else d)
+    return out
+
+
+def reconstruct(imgs, Ks, depth_estimator=None, depth_name=None, threshold=1.0, seed=0,
+                num_planes=64, flow=None, progress=_progress, timer=None):
+    """Run stages 1-5 on an `ImageSet` with per-image intrinsics Ks -> `MultiBodyResult`.
+    depth_estimator: a depth plug-in (see `learned.plugins`) or None (bodies left unscaled);
+    flow: a flow plug-in whose dense matches augment the SIFT matches, or None."""
+    timer = timer or Timer()
+    feats = [timer("features", sfm_features.extract_features, img) for img in imgs.images]
+    matches = timer("matching", correspondences.sift_matches, feats)
+    if flow is not None:
+        feats, matches = timer("flow", correspondences.add_flow_matches, feats, imgs.images,
+                               matches, flow)
+    progress("matches per pair: "
+             + ", ".join(f"{i}-{j}: {len(m)}" for (i, j), m in matches.items()))
+    seg = timer("segmentation", segmentation.segment, feats, matches, threshold, seed=seed)
+    progress(f"pairwise segmentation: {seg.n_bodies} bodies")
+    rec = timer("cameras", _background_cameras, imgs, feats, Ks, seg, threshold, progress)
+    cameras = [rec.cameras.get(n) for n in imgs.names]
+    if sum(c is not None for c in cameras) < 2:
+        raise ValueError("the background's matches do not register two views")
+    seg = timer("segmentation", segmentation.absorb_background, seg, feats,
+                {(i, j): fundamental_from_cameras(cameras[i], cameras[j])
+                 for (i, j) in seg.pair_bodies if None not in (cameras[i], cameras[j])},
+                threshold)
+    progress(f"segmentation: {seg.n_bodies} bodies, matches per body {seg.support.tolist()}")
+    motions, notes = timer("motions", motion.body_motions, feats, Ks, seg, cameras, threshold,
+                           seed)
+    depths = (timer("monocular depth", monocular_depths, depth_estimator, imgs.images)
+              if depth_estimator is not None else None)
+    timer("scales", motion.reconcile_scales, motions, feats, depths)
+    result = MultiBodyResult(imgs.names, feats, cameras, rec, seg, motions, {}, depth_name,
+                             seg.notes + rec.notes + notes)
+    for b in range(1, seg.n_bodies):
+        unscaled = sorted({m.note for (_, _, bb), m in motions.items() if bb == b and m.note})
+        if not any(bb == b for (_, _, bb) in motions):
+            result.notes.append(f"body {b}: no pose in any pair (seen in one view only, or too "
+                                f"few matches): left out of the dense maps")
+        elif unscaled:
+            result.notes.append(f"body {b}: left unscaled ({'; '.join(unscaled)}): left out of "
+                                f"the dense maps")
+    for n in result.notes:
+        progress("note: " + n)
+    result.dense = timer("dense", dense.dense_depths, imgs.images, cameras, motions,
+                         seg.n_bodies, rec.points, num_planes,
+                         [f.keypoints for f in feats], seg.keypoint_bodies, progress=progress)
+    return result
+
+
+def _background_cameras(imgs, feats, Ks, seg, threshold, progress):
+    """The static pipeline (`incremental.reconstruct`) on the background's verified matches."""
+    verified = []
+    for k, ((i, j), bodies) in enumerate(sorted(seg.pair_bodies.items())):
+        if 0 in bodies:
+            v = sfm_features.verify_pair(feats[i], feats[j], Ks[i], Ks[j], bodies[0], threshold,
+                                         seed=k)
+            if v is not None:
+                verified.append(sfm_features.PairMatches(i, j, *v))
+    if not verified:
+        raise ValueError("no pair of views has a verified background motion")
+    return incremental.reconstruct(imgs.names, feats, Ks, imgs.size, verified,
+                                   progress=progress)
+
+
+def run(source, out, intrinsics=None, depth=None, overwrite=False, progress=_progress,
+        threshold=1.0, seed=0, flow=None):
+    """Reconstruct the images `source` (a folder or a list of files) and write `out` (see
+    `output.write_output`); returns the `MultiBodyResult`. depth: see `load_depth_plugin`. The
+    synthetic writer's ground truth beside the images (cameras.json, labels/, depth/,
+    bodies.json) is compared with in the report. flow: a flow plug-in name (`learned.load_flow`)
+    whose dense matches augment the SIFT matches, or None (default: SIFT only)."""
+    out = Path(out)
+    if out.exists() and not overwrite:  # fail before spending time
+        raise FileExistsError(f"{out}: already exists (use --overwrite to replace it)")
+    timer = Timer()
+    imgs = timer("load images", sfm_images.load_images, source)
+    if intrinsics is None:
+        K = sfm_images.default_intrinsics(*imgs.size)
+        Ks, notes = [K] * len(imgs.names), [
+            f"no intrinsics given: focal length guessed as {sfm_images.GUESS_FOCAL_FACTOR} x "
+            f"max(W, H) = {K[0, 0]:.0f} px; pass --intrinsics for accurate results"]
+    else:
+        table = sfm_images.load_intrinsics(intrinsics, imgs.names)
+        Ks, notes = [table[n] for n in imgs.names], []
+    estimator, note = load_depth_plugin(depth)
+    notes += [note] if note else []
+    for n in notes:
+        progress("warning: " + n)
+    flow_plugin = None
+    if flow is not None:
+        import learned
+        flow_plugin = learned.load_flow(flow)
+    depth_name = None if estimator is None else (depth or DEFAULT_DEPTH)
+    result = reconstruct(imgs, Ks, estimator, depth_name, threshold, seed, flow=flow_plugin,
+                         progress=progress, timer=timer)
+    result.notes[:0] = notes
+    truth = evaluate.load_truth(imgs.folder, imgs.names)
+    with output_folder(out, overwrite) as tmp:
+        timer("write", output.write_output, tmp, imgs, result, timer.stages, truth)
+    print(f"wrote {out} (open {out / 'report.html'})")
+    return result

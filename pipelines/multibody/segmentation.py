@@ -1,0 +1,165 @@
+"""Stage 2: motion segmentation, per pair then synchronised into bodies across all views.
+
+Per pair, `geom.multimodel.fit_fundamentals` splits the SIFT matches into motions (its own
+count). The pairwise motions are then linked into bodies: matches join keypoints into tracks
+(union-find), two motions of different pairs that share enough tracks are the same body, and
+motions are merged greedily by decreasing overlap, never two motions of one pair into one body
+(they are different bodies by construction). The body with most matches is the static
+background (body 0); the others are numbered by decreasing support.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from geom.epipolar import sampson_distance
+from geom.multimodel import fit_fundamentals
+
+MIN_SHARED_TRACKS = 3
+
+
+@dataclass
+class Segmentation:
+    """Bodies found in the views.
+
+    n_bodies: number of bodies (0: the background). keypoint_bodies: per image, (N_k,) int body
+    of each keypoint (-1: in no labelled match); pair_bodies: dict (i, j) -> dict body ->
+    (M, 2) keypoint index pairs of that body's matches; support: (n_bodies,) matches per body;
+    pair_labels: dict (i, j) -> (M,) motion per match of the pair (0 outlier, 1..k); notes:
+    remarks for the report.
+    """
+
+    n_bodies: int
+    keypoint_bodies: list
+    pair_bodies: dict
+    support: np.ndarray
+    pair_labels: dict
+    notes: list
+
+
+def segment(feats, matches, threshold=1.0, min_matches=16, seed=0, min_overlap=0.3):
+    """Segment every pair's matches and synchronise the motions into bodies -> `Segmentation`.
+
+    feats: per image `Features`; matches: dict (i, j) -> (M, 2) keypoint index pairs;
+    threshold: Sampson distance (pixels) of `fit_fundamentals`; pairs with fewer than
+    `min_matches` matches are skipped (noted); min_overlap: shared tracks over the smaller
+    motion's tracks above which two motions of different pairs are linked.
+    Raises ValueError when no pair has a motion (the views share no matches).
+    """
+    notes, pair_labels = [], {}
+    for k, ((i, j), m) in enumerate(sorted(matches.items())):
+        if len(m) < min_matches:
+            notes.append(f"pair {i}-{j}: {len(m)} matches, too few to segment (need "
+                         f"{min_matches}); left out")
+            continue
+        x1, x2 = feats[i].keypoints[m[:, 0]], feats[j].keypoints[m[:, 1]]
+        res = fit_fundamentals(x1, x2, threshold=threshold, seed=seed + k)
+        if res.n_models:
+            pair_labels[(i, j)] = res.labels
+        else:
+            notes.append(f"pair {i}-{j}: no motion with enough support; left out")
+    if not pair_labels:
+        raise ValueError("no pair of views shares enough matches to find a motion")
+    sizes = [len(f.keypoints) for f in feats]
+    node_body = synchronise(sizes, {p: matches[p] for p in pair_labels}, pair_labels, min_overlap)
+    n_bodies = max(node_body.values()) + 1
+    pair_bodies = {p: {node_body[(p, model)]: matches[p][labels == model]
+                       for model in range(1, int(labels.max()) + 1)}
+                   for p, labels in pair_labels.items()}
+    return _assemble(sizes, pair_bodies, pair_labels, notes)
+
+
+def _assemble(sizes, pair_bodies, pair_labels, notes):
+    """`Segmentation` of per-pair body matches (bodies renumbered by decreasing support,
+    the largest the background, the ones left without matches dropped)."""
+    n = max(b for bodies in pair_bodies.values() for b in bodies) + 1
+    support = np.zeros(n, np.int64)
+    for bodies in pair_bodies.values():
+        for b, m in bodies.items():
+            support[b] += len(m)
+    order = [b for b in np.argsort(-support, kind="stable") if support[b] > 0]
+    new = {int(b): k for k, b in enumerate(order)}
+    pair_bodies = {p: {new[b]: m for b, m in bodies.items() if len(m)}
+                   for p, bodies in pair_bodies.items()}
+    votes = [np.zeros((s, len(order)), np.int64) for s in sizes]
+    for (i, j), bodies in pair_bodies.items():
+        for b, m in bodies.items():
+            np.add.at(votes[i], (m[:, 0], b), 1)
+            np.add.at(votes[j], (m[:, 1], b), 1)
+    keypoint_bodies = [np.where(v.sum(1) > 0, v.argmax(1), -1) for v in votes]
+    return Segmentation(len(order), keypoint_bodies, pair_bodies, support[order], pair_labels,
+                        notes)
+
+
+def absorb_background(seg, feats, background_F, threshold=1.0, fraction=0.7):
+    """A new `Segmentation` where a body's matches in a pair go to the background when at least
+    `fraction` of them fit the background's fundamental matrix of that pair within `threshold`
+    (Sampson, pixels). background_F: dict (i, j) -> F from the background cameras. Multi-model
+    fitting splits a large near-planar background into several motions, each fitting its own
+    F; the cameras, fixed by all the views, tell them apart from real bodies."""
+    pair_bodies, notes = {}, list(seg.notes)
+    for (i, j), bodies in seg.pair_bodies.items():
+        out = {b: m for b, m in bodies.items()}
+        F = background_F.get((i, j))
+        for b, m in bodies.items():
+            if b == 0 or F is None:
+                continue
+            d = sampson_distance(F, feats[i].keypoints[m[:, 0]], feats[j].keypoints[m[:, 1]])
+            if np.mean(d < threshold) >= fraction:
+                out[0] = np.concatenate([out.get(0, np.zeros((0, 2), np.int64)), out.pop(b)])
+                notes.append(f"views {i}-{j}: a motion of {len(m)} matches fits the background's "
+                             f"cameras: merged into the background")
+        pair_bodies[(i, j)] = out
+    return _assemble([len(f.keypoints) for f in feats], pair_bodies, seg.pair_labels, notes)
+
+
+def synchronise(sizes, matches, labels, min_overlap=0.3):
+    """Consistent body ids for pairwise motion labels.
+
+    sizes: keypoints per image; matches: dict (i, j) -> (M, 2) keypoint index pairs; labels: dict
+    (i, j) -> (M,) motion per match (0 outlier, 1..k). Returns dict ((i, j), model) -> body,
+    bodies 0..B-1 by decreasing number of matches (0: the background)."""
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    parent = np.arange(offsets[-1])
+
+    def find(a):
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for (i, j), m in matches.items():
+        inl = m[labels[(i, j)] > 0]
+        for a, b in zip(inl[:, 0] + offsets[i], inl[:, 1] + offsets[j]):
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    nodes, tracks, counts = [], [], []
+    for (i, j), m in sorted(matches.items()):
+        lab = labels[(i, j)]
+        for model in range(1, int(lab.max()) + 1):
+            sel = m[lab == model, 0] + offsets[i]
+            nodes.append(((i, j), model))
+            tracks.append({find(a) for a in sel})
+            counts.append(len(sel))
+    edges = []
+    for a in range(len(nodes)):
+        for b in range(a + 1, len(nodes)):
+            if nodes[a][0] == nodes[b][0]:
+                continue
+            shared = len(tracks[a] & tracks[b])
+            overlap = shared / max(1, min(len(tracks[a]), len(tracks[b])))
+            if shared >= MIN_SHARED_TRACKS and overlap >= min_overlap:
+                edges.append((overlap, a, b))
+    cluster = list(range(len(nodes)))
+    members = {c: {c} for c in cluster}
+    for _, a, b in sorted(edges, reverse=True):
+        ca, cb = cluster[a], cluster[b]
+        if ca == cb or ({nodes[n][0] for n in members[ca]} & {nodes[n][0] for n in members[cb]}):
+            continue  # already one body, or would merge two motions of one pair
+        for n in members[cb]:
+            cluster[n] = ca
+        members[ca] |= members.pop(cb)
+    weight = {c: sum(counts[n] for n in ms) for c, ms in members.items()}
+    order = sorted(members, key=lambda c: (-weight[c], c))
+    body_of = {c: b for b, c in enumerate(order)}
+    return {nodes[n]: body_of[cluster[n]] for n in range(len(nodes))}
