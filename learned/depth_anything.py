@@ -7,8 +7,8 @@ already in the local Hugging Face cache (fetch it once, where there is a network
 The relative models predict inverse depth up to scale and shift (`output` 'affine', `inverse`
 True); the metric ones (config `depth_estimation_type` 'metric') metric depth.
 
-Images are resized so that their longer side is `working_size` (518, the models' training
-resolution), padded to the patch size, normalised with the ImageNet statistics, and the map
+Images are resized to the area of a `working_size` square (518, the models' training
+resolution; aspect kept), padded to the patch size, normalised with the ImageNet statistics, and the map
 is resized back to the image size. Needs `pip install mvdepth[depth-anything]`.
 """
 import torch

@@ -142,12 +142,13 @@ class DepthEstimator:
     """Base of the depth estimators that run a network on `(1, 3, H, W)` tensors in [0, 1]; a
     subclass sets `device`, `stride`, `working_size`, `output`, `inverse` and implements
     `_run(t) -> (1, 1, H, W)` on sides divisible by `stride`. With `working_size` (pixels), the
-    image is resized so that its longer side has that length, and the map resized back."""
+    image is resized to the area of a `working_size` square (aspect kept: a wide image keeps
+    enough rows), and the map resized back."""
 
     def _predict(self, t):
         full = t.shape[-2:]
-        if self.working_size and max(full) != self.working_size:
-            s = self.working_size / max(full)
+        s = self.working_size / (full[0] * full[1]) ** 0.5 if self.working_size else 1.0
+        if abs(s - 1) > 1e-3:
             t = F.interpolate(t, size=(max(1, round(full[0] * s)), max(1, round(full[1] * s))),
                               mode="bilinear", align_corners=False, antialias=True)
         padded, size = pad_to_multiple(t, self.stride)
@@ -180,7 +181,7 @@ def _check_output(output):
 class NetworkDepth(DepthEstimator):
     """A depth network of this project (e.g. `learned.depth.unet.UNet`) in inference mode;
     `output` and `inverse` say what its map means (see the module docstring), `working_size`
-    the longer image side it runs at (None: the image's own size)."""
+    the image size it runs at (`DepthEstimator`; None: the image's own size)."""
 
     def __init__(self, model, device=None, output="scale", inverse=False, meta=None, working_size=None):
         self.output, self.inverse = _check_output(output), bool(inverse)

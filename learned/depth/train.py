@@ -4,9 +4,9 @@
 
 `--data planes` draws toy RGB-D samples (`data.make_rgbd`); `--data scenes` renders 3D scenes of
 `geom.synth` once (`scenes.render_frames`, cached in `--cache-dir`) and trains on augmented
-crops of them; the held-out images are crops of other scenes. `--working-size` (pixels of the
-longer side) is recorded with the weights: `load_depth` resizes images to it before inference,
-so that the network sees objects at the scale it was trained on.
+crops of them; the held-out images are crops of other scenes. `--working-size` is recorded
+with the weights: `load_depth` resizes images to the area of a square of that side before
+inference, so that the network sees objects at about the scale it was trained on.
 
 `--mode supervised` (RGB-D batches): at every output scale (upsampled to full resolution),
 Eigen's scale-invariant log loss plus the multi-scale gradient loss on log differences; with
@@ -95,7 +95,7 @@ def main(argv=None):
     p.add_argument("--n-scenes", type=int, default=600, help="--data scenes: scenes rendered (2 views each)")
     p.add_argument("--cache-dir", default=None, help="--data scenes: folder caching the rendered frames")
     p.add_argument("--working-size", type=int, default=None,
-                   help="longer image side the network works at (images are resized to it)")
+                   help="images are resized to the area of a square of this side for inference")
     args = p.parse_args(argv)
     device = default_device(args.device)
     torch.manual_seed(args.seed)
