@@ -1,3 +1,5 @@
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -66,3 +68,9 @@ def test_missing_model_says_how_to_get_it(tmp_path, monkeypatch):
         learned.load_depth("depth-anything:nobody/no-such-model")
     with pytest.raises(ValueError, match="expected depth-anything:<folder or hub id>"):
         learned.load_depth("depth-anything:")
+
+
+def test_without_transformers_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "transformers", None)
+    with pytest.raises(ImportError, match=r"pip install 'mvdepth\[depth-anything\]'"):
+        learned.load_depth("depth-anything:depth-anything/Depth-Anything-V2-Small-hf")

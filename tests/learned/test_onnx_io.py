@@ -1,3 +1,5 @@
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -70,3 +72,10 @@ def test_onnx_errors(tmp_path):
         learned.export_onnx(UNet.from_size("tiny"), tmp_path / "x.onnx", output="relative")
     with pytest.raises(ValueError, match=r"meta: unexpected keys \['output'\] for a flow network"):
         learned.export_onnx(RAFT.from_size("tiny"), tmp_path / "x.onnx", output="scale")
+
+
+def test_without_onnxruntime_says_what_to_install(monkeypatch, tmp_path):
+    path = learned.export_onnx(UNet.from_size("tiny"), tmp_path / "d.onnx")
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(ImportError, match=r"'onnxruntime': pip install 'mvdepth\[onnx\]'"):
+        learned.load_depth(path)
