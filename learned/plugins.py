@@ -172,7 +172,8 @@ class DepthEstimator:
         return depth[0, 0].float().cpu().numpy(), unc[0, 0].float().cpu().numpy()
 
 
-def _check_output(output):
+def check_depth_output(output):
+    """`output` if it is one of `DEPTH_OUTPUTS`, else a ValueError."""
     if output not in DEPTH_OUTPUTS:
         raise ValueError(f"output: expected one of {DEPTH_OUTPUTS}, got {output!r}")
     return output
@@ -184,7 +185,7 @@ class NetworkDepth(DepthEstimator):
     the image size it runs at (`DepthEstimator`; None: the image's own size)."""
 
     def __init__(self, model, device=None, output="scale", inverse=False, meta=None, working_size=None):
-        self.output, self.inverse = _check_output(output), bool(inverse)
+        self.output, self.inverse = check_depth_output(output), bool(inverse)
         self.device = default_device(device)
         self.model, self.meta = model.to(self.device).eval(), dict(meta or {})
         self.stride, self.working_size = model.stride, working_size
