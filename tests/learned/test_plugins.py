@@ -5,6 +5,8 @@ from importlib.metadata import EntryPoint
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import learned
 from learned import checkpoint, plugins
@@ -201,6 +203,17 @@ def test_working_size_resizes_to_its_area_and_back(size, seen):
     depth = plugins.NetworkDepth(net, "cpu", working_size=48)(np.zeros(size, np.uint8))
     assert depth.shape == size and np.allclose(depth, 1)
     assert net.seen == seen  # area of a 48 x 48 square, aspect kept, padded to the stride 4
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 300), st.integers(1, 300))
+def test_working_size_keeps_any_image_size_and_the_aspect(h, w):
+    net = _Shape()
+    depth = plugins.NetworkDepth(net, "cpu", working_size=48)(np.zeros((h, w), np.uint8))
+    assert depth.shape == (h, w)
+    s = 48 / (h * w) ** 0.5  # the area of a 48 x 48 square, aspect kept (at least 1 pixel),
+    for seen, side in zip(net.seen, (h, w)):  # padded to the stride 4
+        assert seen % 4 == 0 and max(side * s, 1) - 0.5 <= seen < max(side * s, 1) + 0.5 + 3
 
 
 def test_contrib_flows_without_opencv_contrib(monkeypatch):
