@@ -18,7 +18,8 @@ Errors after per-image alignment of the prediction to the ground truth: median s
 least-squares scale and shift in depth (`ss`), and scale and shift in inverse depth (`inv-ss`,
 the MiDaS protocol). Middlebury's depth is known up to scale only (`1 / disparity`): all three
 alignments absorb that. AbsRel (lower is better) and delta1 = fraction within a factor 1.25
-(higher is better), averaged over the images of each set. Time: median of `--repeat` calls on a 640 x 480 image.
+(higher is better), averaged over the images of each set. Time: median of `--repeat` calls on a
+640 x 480 image.
 """
 import argparse
 
@@ -26,9 +27,9 @@ import cv2
 import numpy as np
 
 import learned
+from geom.synth.render import render
 from learned.depth.metrics import depth_metrics
 from learned.depth.scenes import GENERATORS
-from geom.synth.render import render
 from pipelines.datasets import dataset_path
 from pipelines.datasets.kitti import load_stereo_frame
 from pipelines.datasets.middlebury_stereo import SCENES, load_pair

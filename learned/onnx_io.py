@@ -16,7 +16,8 @@ from pathlib import Path
 
 import torch
 
-from .plugins import DepthEstimator, FlowEstimator, NetworkDepth, NetworkFlow, check_depth_output, default_device
+from .plugins import (DepthEstimator, FlowEstimator, NetworkDepth, NetworkFlow, check_depth_output,
+                      default_device)
 
 META_KEY = "mvdepth"
 INSTALL_HINT = "pip install 'mvdepth[onnx]' (or: pip install onnx onnxruntime)"
@@ -59,8 +60,8 @@ def export_onnx(model, path, opset=17, **meta):
                          f"estimator holding one, got {type(model).__name__}")
     info = {"task": model.task, "arch": model.arch, "stride": int(model.stride)}
     if model.task == "depth":
-        info.update(output=check_depth_output(meta.pop("output", "scale")), inverse=bool(meta.pop("inverse", False)),
-                    working_size=meta.pop("working_size", None))
+        info.update(output=check_depth_output(meta.pop("output", "scale")),
+                    inverse=bool(meta.pop("inverse", False)), working_size=meta.pop("working_size", None))
     if meta:
         raise ValueError(f"meta: unexpected keys {sorted(meta)} for a {model.task} network")
     path = Path(path)
@@ -122,7 +123,8 @@ class OnnxDepth(DepthEstimator):
     def __init__(self, session, meta):
         self.session, self.meta = session, meta
         self.device, self.stride = torch.device("cpu"), int(meta.get("stride", 1))
-        self.output, self.inverse = check_depth_output(meta.get("output", "affine")), bool(meta.get("inverse", False))
+        self.output = check_depth_output(meta.get("output", "affine"))
+        self.inverse = bool(meta.get("inverse", False))
         self.working_size = meta.get("working_size")
 
     def _run(self, t):
