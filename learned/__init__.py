@@ -4,9 +4,11 @@ and metrics, behind one interface (`load_flow`, `load_depth`, `available`; see `
 Subpackages: `flow` (RAFT-style network, sequence loss, metrics, synthetic data, training),
 `depth` (U-Net, losses, metrics, synthetic data, supervised and posed-view training). Shared:
 `images` (validation, padding), `warp` (differentiable warping), `checkpoint` (weights files),
-`training` (the resumable optimisation loop), `synthetic` (textures, parallel data).
+`training` (the resumable optimisation loop), `synthetic` (textures, parallel data),
+`onnx_io` (ONNX export and ONNX plug-ins), `depth_anything` (Depth Anything via transformers).
 `learned` may import `geom`, never `pipelines`.
 """
+from .onnx_io import export_onnx
 from .plugins import available, load_depth, load_flow
 
-__all__ = ["available", "load_depth", "load_flow"]
+__all__ = ["available", "export_onnx", "load_depth", "load_flow"]

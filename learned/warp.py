@@ -18,8 +18,11 @@ def sample(img, coords):
     """Bilinearly sample `img (B, C, H, W)` at pixel positions `coords (B, 2, H', W')`: returns
     `(B, C, H', W')`, with zeros contributing outside the image."""
     h, w = img.shape[-2:]
-    scale = coords.new_tensor([2 / max(w - 1, 1), 2 / max(h - 1, 1)])
-    grid = coords.permute(0, 2, 3, 1) * scale - 1
+    # scalar arithmetic on the sizes, no tensor built from them: an ONNX export traces it, so
+    # that the exported network works at any image size
+    x = coords[:, 0] * (2 / max(w - 1, 1)) - 1
+    y = coords[:, 1] * (2 / max(h - 1, 1)) - 1
+    grid = torch.stack([x, y], dim=-1)
     return F.grid_sample(img, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
 
 

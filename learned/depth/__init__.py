@@ -1,2 +1,3 @@
 """Monocular depth: U-Net (`unet`), losses (`losses`), metrics (`metrics`), synthetic RGB-D
-batches (`data`) and the supervised training script (`train`)."""
+batches (`data`: toy planes; `scenes`: rendered `geom.synth` scenes) and the training script
+(`train`)."""

@@ -2,6 +2,12 @@
 
     python -m learned.depth.train --out learned/weights/unet_small.pt --size small --steps 50000
 
+`--data planes` draws toy RGB-D samples (`data.make_rgbd`); `--data scenes` renders 3D scenes of
+`geom.synth` once (`scenes.render_frames`, cached in `--cache-dir`) and trains on augmented
+crops of them; the held-out images are crops of other scenes. `--working-size` is recorded
+with the weights: `load_depth` resizes images to the area of a square of that side before
+inference, so that the network sees objects at about the scale it was trained on.
+
 `--mode supervised` (RGB-D batches): at every output scale (upsampled to full resolution),
 Eigen's scale-invariant log loss plus the multi-scale gradient loss on log differences; with
 `--lam` below 1 the loss keeps the absolute scale and the weights are recorded as 'metric'
@@ -10,6 +16,7 @@ the known relative poses of the views (`losses.view_synthesis_loss`); metric tra
 'metric' depth. A run can be split over several commands with `--time-limit` and `--resume`.
 """
 import argparse
+import functools
 
 import numpy as np
 import torch
@@ -17,6 +24,7 @@ import torch.nn.functional as F
 
 from ..plugins import default_device
 from ..training import add_arguments, fit, run
+from . import scenes
 from .data import batches, view_batches
 from .losses import gradient_loss, scale_invariant_log_loss, view_synthesis_loss
 from .metrics import depth_metrics
@@ -82,6 +90,12 @@ def main(argv=None):
     p.add_argument("--mode", default="supervised", choices=("supervised", "views"))
     p.add_argument("--lam", type=float, default=0.5, help="lambda of the scale-invariant log loss")
     p.add_argument("--val-images", type=int, default=16, help="held-out synthetic images to evaluate")
+    p.add_argument("--data", default="planes", choices=("planes", "scenes"),
+                   help="supervised data: toy planes or rendered geom.synth scenes")
+    p.add_argument("--n-scenes", type=int, default=600, help="--data scenes: scenes rendered (2 views each)")
+    p.add_argument("--cache-dir", default=None, help="--data scenes: folder caching the rendered frames")
+    p.add_argument("--working-size", type=int, default=None,
+                   help="images are resized to the area of a square of this side for inference")
     args = p.parse_args(argv)
     device = default_device(args.device)
     torch.manual_seed(args.seed)
@@ -89,17 +103,24 @@ def main(argv=None):
     if args.height % model.stride or args.width % model.stride:
         p.error(f"--height and --width must be multiples of {model.stride}")
     opt, sched = optimizer(model, args.steps, args.lr)
+    if args.mode == "views" and args.data != "planes":
+        p.error("--mode views trains on --data planes only")
     source = batches if args.mode == "supervised" else view_batches
+    held_out_source = source
+    if args.data == "scenes":
+        source = functools.partial(scenes.batches, n_scenes=args.n_scenes, cache_dir=args.cache_dir)
+        held_out_source = functools.partial(scenes.batches, n_scenes=max(args.val_images // 2, 1),
+                                            cache_dir=args.cache_dir)
     loss = supervised(args.lam) if args.mode == "supervised" else self_supervised()
     output = "metric" if args.mode == "views" or args.lam < 1 else "scale"
 
     def validate(m):
-        held_out = source(args.seed + 1_000_003, 1, args.height, args.width)
+        held_out = held_out_source(args.seed + 1_000_003, 1, args.height, args.width)
         align = None if output == "metric" else "median"
         return evaluate(m, held_out, args.val_images, align, device)
 
     run(args, argv, "learned.depth.train", model, loss, opt, sched, source, validate, device,
-        output=output, inverse=False)
+        output=output, inverse=False, working_size=args.working_size)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 SIZES = {
     "small": dict(widths=(32, 48, 64, 96, 128), scales=4),
+    "compact": dict(widths=(16, 24, 32, 48, 64), scales=3),
     "tiny": dict(widths=(8, 12, 16), scales=2),
 }
 

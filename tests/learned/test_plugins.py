@@ -5,6 +5,8 @@ from importlib.metadata import EntryPoint
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import learned
 from learned import checkpoint, plugins
@@ -25,7 +27,7 @@ def test_available_lists_opencv_flows_and_networks():
     names = learned.available()
     assert {"dis-ultrafast", "dis-fast", "dis-medium", "farneback", "deepflow", "dual-tvl1",
             "rlof", "raft-small"} <= set(names["flow"])
-    assert "unet-small" in names["depth"]
+    assert {"unet-small", "unet-synth"} <= set(names["depth"])
 
 
 @pytest.mark.parametrize("name", list(plugins.OPENCV_FLOWS))
@@ -48,7 +50,8 @@ def test_opencv_flow_accepts_grey_uint8_and_rgb_float():
 def test_unknown_name_lists_available():
     with pytest.raises(ValueError, match="unknown flow plug-in 'nope'.*dis-medium.*raft-small"):
         learned.load_flow("nope")
-    with pytest.raises(ValueError, match="unknown depth plug-in 'dis-medium'.*unet-small"):
+    with pytest.raises(ValueError, match="unknown depth plug-in 'dis-medium'.*unet-small.*"
+                                         "an .onnx file, depth-anything:<folder or hub id>"):
         learned.load_depth("dis-medium")
     with pytest.raises(ValueError, match="name_or_path"):
         learned.load_flow(3)
@@ -57,6 +60,7 @@ def test_unknown_name_lists_available():
 @pytest.mark.parametrize("loader, name, file, script", [
     (learned.load_flow, "raft-small", "raft_small.pt", "python -m learned.flow.train"),
     (learned.load_depth, "unet-small", "unet_small.pt", "python -m learned.depth.train"),
+    (learned.load_depth, "unet-synth", "unet_synth.pt", "python -m learned.depth.train"),
 ])
 def test_missing_weights_names_the_file_and_the_training_command(monkeypatch, tmp_path, loader, name,
                                                                   file, script):
@@ -182,6 +186,34 @@ def test_flip_consistency_uncertainty():
     np.testing.assert_allclose(unc[3], np.abs(a - b) / (a + b), rtol=1e-5, atol=1e-7)
     _, unc = plugins.NetworkDepth(_Ramp(True), "cpu").with_uncertainty(img[:, :8])  # no padding
     assert unc.max() < 1e-6
+
+
+class _Shape(torch.nn.Module):
+    """A stand-in depth network that records the size of its input and returns ones."""
+    stride = 4
+
+    def forward(self, x):
+        self.seen = tuple(x.shape[-2:])
+        return [torch.ones_like(x[:, :1])]
+
+
+@pytest.mark.parametrize("size, seen", [((60, 80), (44, 56)), ((30, 200), (20, 124)), ((50, 50), (48, 48))])
+def test_working_size_resizes_to_its_area_and_back(size, seen):
+    net = _Shape()
+    depth = plugins.NetworkDepth(net, "cpu", working_size=48)(np.zeros(size, np.uint8))
+    assert depth.shape == size and np.allclose(depth, 1)
+    assert net.seen == seen  # area of a 48 x 48 square, aspect kept, padded to the stride 4
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 300), st.integers(1, 300))
+def test_working_size_keeps_any_image_size_and_the_aspect(h, w):
+    net = _Shape()
+    depth = plugins.NetworkDepth(net, "cpu", working_size=48)(np.zeros((h, w), np.uint8))
+    assert depth.shape == (h, w)
+    s = 48 / (h * w) ** 0.5  # the area of a 48 x 48 square, aspect kept (at least 1 pixel),
+    for seen, side in zip(net.seen, (h, w)):  # padded to the stride 4
+        assert seen % 4 == 0 and max(side * s, 1) - 0.5 <= seen < max(side * s, 1) + 0.5 + 3
 
 
 def test_contrib_flows_without_opencv_contrib(monkeypatch):
