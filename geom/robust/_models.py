@@ -29,7 +29,7 @@ import numpy as np
 from numba import njit
 
 from ..epipolar import _eight_point_into, _sampson, _scratch, _seven_point
-from ..fivepoint import _five_point
+from ..fivepoint import WORK_SIZE, _five_point
 from ..homography import _homography_dlt_into, _transfer_error
 from ..p3p import _p3p
 from ..refine import _refine_absolute, _refine_relative, _skew
@@ -134,7 +134,7 @@ def _minimal(kind, a, b, calib, models):
         return k
     if kind == ESSENTIAL:
         Es = np.empty((10, 3, 3))
-        k = _five_point(_normalised(a, calib[2]), _normalised(b, calib[3]), Es)
+        k = _five_point(_normalised(a, calib[2]), _normalised(b, calib[3]), Es, np.empty(WORK_SIZE))
         for m in range(max(k, 0)):
             _fundamental_from_essential(Es[m], calib[3], calib[2], models[m])
         return max(k, 0)
