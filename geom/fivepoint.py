@@ -385,11 +385,17 @@ def _horner(p, deg, x):
 
 @njit(cache=True)
 def _sign_changes(S, degs, count, x):
-    """Sign changes of the Sturm sequence S (rows, increasing powers) at x."""
+    """Sign changes of the Sturm sequence S (rows, increasing powers) at x (+-inf: those of
+    the leading coefficients times sign(x)^degree)."""
     changes = 0
     last = 0.0
+    finite = abs(x) < np.inf
     for i in range(count):
-        v = _horner(S[i], int(degs[i]), x)
+        d = int(degs[i])
+        if finite:
+            v = _horner(S[i], d, x)
+        else:
+            v = S[i, d] if d % 2 == 0 or x > 0.0 else -S[i, d]
         if v != 0.0:
             if last != 0.0 and (v > 0.0) != (last > 0.0):
                 changes += 1
@@ -430,8 +436,9 @@ def _real_roots(c, roots, work):
         for j in range(da + 1):
             a[j] = S[count - 2, j]
         b = S[count - 1]
+        inv = 1.0 / b[db]
         for top in range(da, db - 1, -1):
-            f = a[top] / b[db]
+            f = a[top] * inv
             for j in range(db + 1):
                 a[top - db + j] -= f * b[j]
         rs = 0.0
@@ -442,23 +449,31 @@ def _real_roots(c, roots, work):
             dr -= 1
         if dr < 0:
             break  # a repeated root: the sequence ends early (its count stays valid)
+        inv = -1.0 / abs(a[dr])
         for j in range(dr + 1):
-            S[count, j] = -a[j] / abs(a[dr])
+            S[count, j] = a[j] * inv
         degs[count] = dr
         count += 1
-    bound = 0.0  # Fujiwara's bound on the magnitude of the roots
-    for d in range(deg):
-        e = abs(c[d] / lead)
-        if d == 0:
+    # Fujiwara's bound 2 max_k |c_(deg-k) / lead|^(1/k) (the constant term's halved) on the
+    # magnitude of the roots; a root is taken only where it raises the maximum
+    bound = 0.0
+    power = 1.0  # bound^(k - 1)
+    for k in range(1, deg + 1):
+        e = abs(c[deg - k] / lead)
+        if k == deg:
             e /= 2.0
-        bound = max(bound, e ** (1.0 / (deg - d)))
+        power *= bound
+        if e > power:
+            bound = e if k == 1 else e ** (1.0 / k)
+            power = e
     bound = 2.0 * bound * (1.0 + 1e-12) + 1e-300
-    # interval stack: roots in (lo, hi] = changes(lo) - changes(hi)
+    # interval stack: roots in (lo, hi] = changes(lo) - changes(hi); no root lies beyond the
+    # bound, where the changes are those at infinity
     top = 0
     stack[0, 0] = -bound
     stack[0, 1] = bound
-    stack[0, 2] = _sign_changes(S, degs, count, -bound)
-    stack[0, 3] = _sign_changes(S, degs, count, bound)
+    stack[0, 2] = _sign_changes(S, degs, count, -np.inf)
+    stack[0, 3] = _sign_changes(S, degs, count, np.inf)
     n = 0
     while top >= 0:
         lo = stack[top, 0]
