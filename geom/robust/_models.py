@@ -155,7 +155,7 @@ def _minimal(kind, a, b, calib, models, work):
     return max(k, 0)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")  # called per point inside the SPRT loop
 def _residual(kind, model, a, b, i, calib):
     """The error of correspondence i under model, in pixels (inf where undefined)."""
     if kind == FUNDAMENTAL or kind == ESSENTIAL:  # Sampson distance
