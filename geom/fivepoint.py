@@ -4,11 +4,12 @@ Nister's solver (PAMI 2004) with a Sturm-sequence root finder. Five corresponden
 normalised image coordinates (`K^-1 x`, see `geom.camera.normalize_points`) leave a
 four-dimensional null space `E = x X + y Y + z Z + W` of the epipolar constraints
 `q2^T E q1 = 0`. The ten cubic constraints `det E = 0` and `2 E E^T E - tr(E E^T) E = 0` are
-linear in the twenty monomials of degree <= 3 in (x, y, z). Gauss-Jordan elimination in
-Nister's monomial order, then three row differences, leave a 3 x 3 matrix B(z) with
+linear in the twenty monomials of degree <= 3 in (x, y, z). Elimination in Nister's monomial
+order (rows 4..9 reduced), then three row differences, leave a 3 x 3 matrix B(z) with
 `B(z) [x, y, 1]^T = 0`; its determinant is a polynomial of degree 10 in z whose real roots
 (isolated by Sturm sequences, polished by bisection-safeguarded Newton steps) give z, and the
-null vector of B(z) gives x and y.
+null vector of B(z) gives x and y; one Gauss-Newton step on the reduced constraints polishes
+(x, y, z). No allocation per solve: the kernels work in one scratch buffer (`WORK_SIZE`).
 
 Convention (DESIGN.md): `E = [t]x R` with `X2 = R X1 + t`, `q2^T E q1 = 0`.
 """

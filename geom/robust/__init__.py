@@ -113,7 +113,8 @@ def estimate_relative_pose(x1, x2, K1, K2, threshold=1.0, confidence=0.999,
     `estimate_essential`, then the decomposition of E that puts most inliers in front of both
     cameras (`geom.epipolar.pose_from_essential`), then (refine=True) three rounds of
     Levenberg-Marquardt of the pixel Sampson error over the points in front of both cameras,
-    weighted by their posterior inlier probability (inlier/outlier mixture fitted by EM). The inlier mask keeps the correspondences within the threshold and in front of both cameras.
+    weighted by their posterior inlier probability (inlier/outlier mixture fitted by EM). The
+    inlier mask keeps the correspondences within the threshold and in front of both cameras.
     success is False also when cheirality does not single out a pose. Returns a RansacResult
     with model E and R, t.
     """
