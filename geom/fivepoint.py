@@ -4,11 +4,12 @@ Nister's solver (PAMI 2004) with a Sturm-sequence root finder. Five corresponden
 normalised image coordinates (`K^-1 x`, see `geom.camera.normalize_points`) leave a
 four-dimensional null space `E = x X + y Y + z Z + W` of the epipolar constraints
 `q2^T E q1 = 0`. The ten cubic constraints `det E = 0` and `2 E E^T E - tr(E E^T) E = 0` are
-linear in the twenty monomials of degree <= 3 in (x, y, z). Gauss-Jordan elimination in
-Nister's monomial order, then three row differences, leave a 3 x 3 matrix B(z) with
+linear in the twenty monomials of degree <= 3 in (x, y, z). Elimination in Nister's monomial
+order (rows 4..9 reduced), then three row differences, leave a 3 x 3 matrix B(z) with
 `B(z) [x, y, 1]^T = 0`; its determinant is a polynomial of degree 10 in z whose real roots
 (isolated by Sturm sequences, polished by bisection-safeguarded Newton steps) give z, and the
-null vector of B(z) gives x and y.
+null vector of B(z) gives x and y; one Gauss-Newton step on the reduced constraints polishes
+(x, y, z). No allocation per solve: the kernels work in one scratch buffer (`WORK_SIZE`).
 
 Convention (DESIGN.md): `E = [t]x R` with `X2 = R X1 + t`, `q2^T E q1 = 0`.
 """
@@ -30,7 +31,7 @@ def essential_five_point(q1, q2):
     if q1.shape[0] != 5:
         raise ValueError(f"q1, q2: expected exactly 5 correspondences, got {q1.shape[0]}")
     out = np.empty((10, 3, 3))
-    k = _five_point(q1, q2, out)
+    k = _five_point(q1, q2, out, np.empty(WORK_SIZE))
     if k < 0:
         raise ValueError("q1, q2: degenerate configuration, the five epipolar constraints are "
                          "not independent")
@@ -56,70 +57,94 @@ def _tables():
 
     lin_lin = np.array([[quadratic.index(add(a, b)) for b in linear] for a in linear], np.int64)
     quad_lin = np.array([[nister.index(add(a, b)) for b in linear] for a in quadratic], np.int64)
-    return lin_lin, quad_lin, np.array(nister, np.int64)
+    return lin_lin, quad_lin
 
 
-_LIN_LIN, _QUAD_LIN, _EXPONENTS = _tables()
+_LIN_LIN, _QUAD_LIN = _tables()
 
 
 # ---------------------------------------------------------------------------- kernels
 
+# The solver's scratch, one flat float64 buffer carved into views (a RANSAC loop passes the same
+# buffer to every solve: no allocation per call). Offsets of At (9, 5), V (5, 9), null (4, 9),
+# E (3, 3, 4), Q (3, 3, 10), M (10, 20), the cofactor (10), B (3, 3, 5), det (11), minor (9), the
+# roots (10) and the root finder's scratch.
+_AT, _V, _NULL, _E, _Q, _M, _COF, _B, _DET, _MINOR, _ZS, _ROOTS_WORK = (
+    0, 45, 90, 126, 162, 252, 452, 462, 507, 518, 527, 537)
+_ROOTS_WORK_SIZE = 11 * 11 + 11 + 11 + 4 * 64  # Sturm sequence, degrees, remainder, stack
+WORK_SIZE = _ROOTS_WORK + _ROOTS_WORK_SIZE
+
+
 @njit(cache=True)
-def _mul_lin_lin(a, b, out):
-    """out (10,) += a (4,) * b (4,): product of two linear polynomials (quadratic basis order)."""
+def _mul_lin_lin(a, b, scale, out):
+    """out (10,) += scale * a (4,) * b (4,): product of two linear polynomials (quadratic
+    basis order)."""
     for i in range(4):
         for j in range(4):
-            out[_LIN_LIN[i, j]] += a[i] * b[j]
+            out[_LIN_LIN[i, j]] += scale * a[i] * b[j]
 
 
 @njit(cache=True)
-def _mul_quad_lin(a, b, out, scale):
-    """out (20,) += scale * a (10,) * b (4,): quadratic times linear polynomial."""
+def _mul_quad_lin(a, b, out):
+    """out (20,) += a (10,) * b (4,): quadratic times linear polynomial."""
     for i in range(10):
         for j in range(4):
-            out[_QUAD_LIN[i, j]] += scale * a[i] * b[j]
+            out[_QUAD_LIN[i, j]] += a[i] * b[j]
 
 
 @njit(cache=True)
-def _gauss_jordan(M):
-    """Reduce M (n, m >= n) in place to [I | C] with partial pivoting; False if the left n x n
-    block is singular to working precision."""
-    n = M.shape[0]
-    scale = np.abs(M[:, :n]).max()
-    for c in range(n):
+def _reduce(M):
+    """Bring the rows 4..9 of M (10, 20) to reduced row echelon form [I | C] (Gaussian
+    elimination with partial pivoting, then back substitution on the trailing ten columns,
+    which is all Nister's B(z) needs); False if the left 10 x 10 block is singular to working
+    precision."""
+    scale = 0.0
+    for r in range(10):
+        for c in range(10):
+            scale = max(scale, abs(M[r, c]))
+    for c in range(10):
         p = c
-        for r in range(c + 1, n):
+        for r in range(c + 1, 10):
             if abs(M[r, c]) > abs(M[p, c]):
                 p = r
         if abs(M[p, c]) <= 1e-12 * scale:
             return False
         if p != c:
-            for j in range(M.shape[1]):
+            for j in range(c, 20):
                 M[c, j], M[p, j] = M[p, j], M[c, j]
         inv = 1.0 / M[c, c]
-        for j in range(c, M.shape[1]):
+        for j in range(c + 1, 20):
             M[c, j] *= inv
-        for r in range(n):
+        for r in range(c + 1, 10):
             f = M[r, c]
-            if r != c and f != 0.0:  # explicit loops: a row expression allocates a temporary
-                for j in range(c, M.shape[1]):
+            if f != 0.0:
+                for j in range(c + 1, 20):
                     M[r, j] -= f * M[c, j]
+    for r in range(8, 3, -1):
+        for s in range(r + 1, 10):
+            f = M[r, s]
+            if f != 0.0:
+                for j in range(10, 20):
+                    M[r, j] -= f * M[s, j]
     return True
 
 
 @njit(cache=True)
-def _null_space_5x9(At):
-    """Orthonormal basis (4, 9) of the vectors orthogonal to the five columns of At (9, 5),
-    by Householder QR; NaNs when the columns are rank deficient."""
-    V = np.zeros((5, 9))  # Householder vectors
-    scale = np.abs(At).max()
+def _null_space_5x9(At, V, null):
+    """Orthonormal basis null (4, 9) of the vectors orthogonal to the five columns of At (9, 5),
+    by Householder QR (At is overwritten, V (5, 9) holds the reflectors); False when the columns
+    are rank deficient."""
+    scale = 0.0
+    for i in range(9):
+        for j in range(5):
+            scale = max(scale, abs(At[i, j]))
     for k in range(5):
         nrm = 0.0
         for i in range(k, 9):
             nrm += At[i, k] * At[i, k]
         nrm = np.sqrt(nrm)
         if nrm <= 1e-10 * scale:
-            return np.full((4, 9), np.nan)
+            return False
         alpha = -nrm if At[k, k] > 0 else nrm
         for i in range(k, 9):
             V[k, i] = At[i, k]
@@ -136,7 +161,7 @@ def _null_space_5x9(At):
                 d += V[k, i] * At[i, j]
             for i in range(k, 9):
                 At[i, j] -= 2.0 * d * V[k, i]
-    null = np.zeros((4, 9))
+    null[:] = 0.0
     for c in range(4):  # Q e_(5 + c) = H_0 H_1 ... H_4 e_(5 + c)
         null[c, 5 + c] = 1.0
         for k in range(4, -1, -1):
@@ -145,60 +170,63 @@ def _null_space_5x9(At):
                 d += V[k, i] * null[c, i]
             for i in range(k, 9):
                 null[c, i] -= 2.0 * d * V[k, i]
-    return null
+    return True
 
 
 @njit(cache=True)
-def _five_point(q1, q2, out):
+def _five_point(q1, q2, out, work):
     """Essential matrices through five normalised correspondences q1, q2 (5, 2), written to
-    out (10, 3, 3). Returns their number k, or -1 for a degenerate configuration."""
+    out (10, 3, 3); work: scratch of WORK_SIZE. Returns their number k, or -1 for a degenerate
+    configuration."""
+    At = work[_AT:_V].reshape((9, 5))
     # orthonormal null space of the 5 x 9 epipolar system A: the last four columns of the Q of
     # a Householder QR of A^T (9 x 5)
-    At = np.empty((9, 5))
     for i in range(5):
-        h1 = (q1[i, 0], q1[i, 1], 1.0)
-        h2 = (q2[i, 0], q2[i, 1], 1.0)
         for a in range(3):
-            for b in range(3):
-                At[3 * a + b, i] = h2[a] * h1[b]
-    null = _null_space_5x9(At)
-    if null[0, 0] != null[0, 0]:
+            h2 = q2[i, a] if a < 2 else 1.0
+            At[3 * a, i] = h2 * q1[i, 0]
+            At[3 * a + 1, i] = h2 * q1[i, 1]
+            At[3 * a + 2, i] = h2
+    null = work[_NULL:_E].reshape((4, 9))
+    if not _null_space_5x9(At, work[_V:_NULL].reshape((5, 9)), null):
         return -1
     # E_ab as a linear polynomial in (x, y, z): coefficients [x, y, z, 1]
-    E = np.empty((3, 3, 4))
+    E = work[_E:_Q].reshape((3, 3, 4))
     for a in range(3):
         for b in range(3):
             for c in range(4):
                 E[a, b, c] = null[c, 3 * a + b]
-    # E E^T (quadratic), its trace, and the cubic constraints
-    EEt = np.zeros((3, 3, 10))
+    # the cubic constraints 2 E E^T E - tr(E E^T) E = Q E with Q = 2 E E^T - tr(E E^T) I
+    # (quadratic, symmetric), and det E
+    Q = work[_Q:_M].reshape((3, 3, 10))
+    Q[:] = 0.0
+    for a in range(3):
+        for b in range(a, 3):
+            for c in range(3):
+                _mul_lin_lin(E[a, c], E[b, c], 2.0, Q[a, b])
+    for d in range(10):
+        tr = 0.5 * (Q[0, 0, d] + Q[1, 1, d] + Q[2, 2, d])
+        for a in range(3):
+            Q[a, a, d] -= tr
+            for b in range(a + 1, 3):
+                Q[b, a, d] = Q[a, b, d]
+    M = work[_M:_COF].reshape((10, 20))
+    M[:] = 0.0
     for a in range(3):
         for b in range(3):
             for c in range(3):
-                _mul_lin_lin(E[a, c], E[b, c], EEt[a, b])
-    tr = EEt[0, 0] + EEt[1, 1] + EEt[2, 2]
-    M = np.zeros((10, 20))
-    for a in range(3):
-        for b in range(3):
-            row = M[3 * a + b]
-            for c in range(3):
-                _mul_quad_lin(EEt[a, c], E[c, b], row, 2.0)
-            _mul_quad_lin(tr, E[a, b], row, -1.0)
-    cof = np.zeros(10)
-    tmp = np.zeros(10)
+                _mul_quad_lin(Q[a, c], E[c, b], M[3 * a + b])
+    cof = work[_COF:_B]
     for j in range(3):  # det E = sum_j E_0j cof_0j, cof_0j = E_1,j+1 E_2,j+2 - E_1,j+2 E_2,j+1
         cof[:] = 0.0
-        tmp[:] = 0.0
-        _mul_lin_lin(E[1, (j + 1) % 3], E[2, (j + 2) % 3], cof)
-        _mul_lin_lin(E[1, (j + 2) % 3], E[2, (j + 1) % 3], tmp)
-        _mul_quad_lin(cof, E[0, j], M[9], 1.0)
-        _mul_quad_lin(tmp, E[0, j], M[9], -1.0)
-    M0 = M.copy()
-    if not _gauss_jordan(M):
+        _mul_lin_lin(E[1, (j + 1) % 3], E[2, (j + 2) % 3], 1.0, cof)
+        _mul_lin_lin(E[1, (j + 2) % 3], E[2, (j + 1) % 3], -1.0, cof)
+        _mul_quad_lin(cof, E[0, j], M[9])
+    if not _reduce(M):
         return -1
     # B(z) rows from <e> - z<f>, <g> - z<h>, <i> - z<j>: [x coeffs (4), y coeffs (4),
     # constant coeffs (5)] in increasing powers of z
-    B = np.zeros((3, 3, 5))
+    B = work[_B:_DET].reshape((3, 3, 5))
     for r in range(3):
         p = M[4 + 2 * r, 10:]
         q = M[5 + 2 * r, 10:]
@@ -206,18 +234,21 @@ def _five_point(q1, q2, out):
         B[r, 0, 1] = p[1] - q[2]
         B[r, 0, 2] = p[0] - q[1]
         B[r, 0, 3] = -q[0]
+        B[r, 0, 4] = 0.0
         B[r, 1, 0] = p[5]
         B[r, 1, 1] = p[4] - q[5]
         B[r, 1, 2] = p[3] - q[4]
         B[r, 1, 3] = -q[3]
+        B[r, 1, 4] = 0.0
         B[r, 2, 0] = p[9]
         B[r, 2, 1] = p[8] - q[9]
         B[r, 2, 2] = p[7] - q[8]
         B[r, 2, 3] = p[6] - q[7]
         B[r, 2, 4] = -q[6]
     # det B(z) by cofactors along the first row
-    det = np.zeros(11)
-    minor = np.empty(9)
+    det = work[_DET:_MINOR]
+    det[:] = 0.0
+    minor = work[_MINOR:_ZS]
     for j in range(3):
         j1 = (j + 1) % 3
         j2 = (j + 2) % 3
@@ -225,31 +256,37 @@ def _five_point(q1, q2, out):
         _poly_mul_add(B[1, j1], B[2, j2], 1.0, minor)
         _poly_mul_add(B[1, j2], B[2, j1], -1.0, minor)
         _poly_mul_add(B[0, j], minor, 1.0, det)
-    zs = np.empty(10)
-    nz = _real_roots(det, zs)
+    zs = work[_ZS:_ROOTS_WORK]
+    nz = _real_roots(det, zs, work[_ROOTS_WORK:])
     k = 0
-    Bz = np.empty((3, 3))
     for i in range(nz):
         z = zs[i]
-        for r in range(3):
-            for c in range(3):
-                acc = 0.0
-                for d in range(4, -1, -1):
-                    acc = acc * z + B[r, c, d]
-                Bz[r, c] = acc
         # the null vector of B(z): the largest (in its last entry) cross product of two rows
-        best = -1.0
-        v0 = v1 = v2 = 0.0
-        for (r1, r2) in ((0, 1), (0, 2), (1, 2)):
-            w2 = Bz[r1, 0] * Bz[r2, 1] - Bz[r1, 1] * Bz[r2, 0]
-            if abs(w2) > best:
-                best = abs(w2)
-                v0 = Bz[r1, 1] * Bz[r2, 2] - Bz[r1, 2] * Bz[r2, 1]
-                v1 = Bz[r1, 2] * Bz[r2, 0] - Bz[r1, 0] * Bz[r2, 2]
-                v2 = w2
+        b00 = _horner(B[0, 0], 4, z)
+        b01 = _horner(B[0, 1], 4, z)
+        b02 = _horner(B[0, 2], 4, z)
+        b10 = _horner(B[1, 0], 4, z)
+        b11 = _horner(B[1, 1], 4, z)
+        b12 = _horner(B[1, 2], 4, z)
+        b20 = _horner(B[2, 0], 4, z)
+        b21 = _horner(B[2, 1], 4, z)
+        b22 = _horner(B[2, 2], 4, z)
+        v2 = b00 * b11 - b01 * b10
+        v0 = b01 * b12 - b02 * b11
+        v1 = b02 * b10 - b00 * b12
+        w2 = b00 * b21 - b01 * b20
+        if abs(w2) > abs(v2):
+            v0 = b01 * b22 - b02 * b21
+            v1 = b02 * b20 - b00 * b22
+            v2 = w2
+        w2 = b10 * b21 - b11 * b20
+        if abs(w2) > abs(v2):
+            v0 = b11 * b22 - b12 * b21
+            v1 = b12 * b20 - b10 * b22
+            v2 = w2
         if v2 == 0.0:
             continue
-        x, y, z = _polish_solution(M0, v0 / v2, v1 / v2, z)
+        x, y, z = _polish_solution(M, v0 / v2, v1 / v2, z)
         nrm = 0.0
         for a in range(3):
             for b in range(3):
@@ -266,46 +303,67 @@ def _five_point(q1, q2, out):
 
 @njit(cache=True)
 def _polish_solution(M, x, y, z):
-    """One Gauss-Newton step on the ten cubic constraints M (10, 20) (Nister's monomial order)
-    at (x, y, z): the polynomial's root loses digits where roots cluster."""
-    pw = np.ones((3, 4))
-    for k in range(1, 4):
-        pw[0, k] = pw[0, k - 1] * x
-        pw[1, k] = pw[1, k - 1] * y
-        pw[2, k] = pw[2, k - 1] * z
-    A = np.zeros((10, 3))
-    r = np.zeros(10)
-    for k in range(20):
-        a, b, c = _EXPONENTS[k, 0], _EXPONENTS[k, 1], _EXPONENTS[k, 2]
-        mono = pw[0, a] * pw[1, b] * pw[2, c]
-        dx = a * pw[0, a - 1] * pw[1, b] * pw[2, c] if a > 0 else 0.0
-        dy = b * pw[0, a] * pw[1, b - 1] * pw[2, c] if b > 0 else 0.0
-        dz = c * pw[0, a] * pw[1, b] * pw[2, c - 1] if c > 0 else 0.0
-        for i in range(10):
-            r[i] += M[i, k] * mono
-            A[i, 0] += M[i, k] * dx
-            A[i, 1] += M[i, k] * dy
-            A[i, 2] += M[i, k] * dz
-    N = np.zeros((3, 3))
-    g = np.zeros(3)
-    for i in range(10):
-        for u in range(3):
-            g[u] += A[i, u] * r[i]
-            for v in range(3):
-                N[u, v] += A[i, u] * A[i, v]
+    """One Gauss-Newton step at (x, y, z) on the six cubic constraints M[4:10] in reduced form
+    (leading monomials x^2 z, x^2, y^2 z, y^2, x y z, x y, then M[r, 10:] on Nister's trailing
+    x z^2, x z, x, y z^2, y z, y, z^3, z^2, z, 1): the polynomial's root loses digits where
+    roots cluster."""
+    z2 = z * z
+    # trailing monomials and their derivatives
+    n00 = n01 = n02 = n11 = n12 = n22 = 0.0
+    g0 = g1 = g2 = 0.0
+    for r in range(4, 10):
+        c = M[r]
+        f = (c[10] * x * z2 + c[11] * x * z + c[12] * x + c[13] * y * z2 + c[14] * y * z
+             + c[15] * y + c[16] * z2 * z + c[17] * z2 + c[18] * z + c[19])
+        fx = c[10] * z2 + c[11] * z + c[12]
+        fy = c[13] * z2 + c[14] * z + c[15]
+        fz = (2.0 * (c[10] * x + c[13] * y) * z + c[11] * x + c[14] * y + 3.0 * c[16] * z2
+              + 2.0 * c[17] * z + c[18])
+        if r == 4:  # x^2 z
+            f += x * x * z
+            fx += 2.0 * x * z
+            fz += x * x
+        elif r == 5:  # x^2
+            f += x * x
+            fx += 2.0 * x
+        elif r == 6:  # y^2 z
+            f += y * y * z
+            fy += 2.0 * y * z
+            fz += y * y
+        elif r == 7:  # y^2
+            f += y * y
+            fy += 2.0 * y
+        elif r == 8:  # x y z
+            f += x * y * z
+            fx += y * z
+            fy += x * z
+            fz += x * y
+        else:  # x y
+            f += x * y
+            fx += y
+            fy += x
+        n00 += fx * fx
+        n01 += fx * fy
+        n02 += fx * fz
+        n11 += fy * fy
+        n12 += fy * fz
+        n22 += fz * fz
+        g0 += fx * f
+        g1 += fy * f
+        g2 += fz * f
     # solve N d = g by Cramer's rule (N symmetric: the cofactor matrix is its adjugate)
-    c00 = N[1, 1] * N[2, 2] - N[1, 2] * N[2, 1]
-    c01 = N[1, 2] * N[2, 0] - N[1, 0] * N[2, 2]
-    c02 = N[1, 0] * N[2, 1] - N[1, 1] * N[2, 0]
-    c11 = N[0, 0] * N[2, 2] - N[0, 2] * N[2, 0]
-    c12 = N[0, 1] * N[2, 0] - N[0, 0] * N[2, 1]
-    c22 = N[0, 0] * N[1, 1] - N[0, 1] * N[1, 0]
-    det = N[0, 0] * c00 + N[0, 1] * c01 + N[0, 2] * c02
+    c00 = n11 * n22 - n12 * n12
+    c01 = n12 * n02 - n01 * n22
+    c02 = n01 * n12 - n11 * n02
+    c11 = n00 * n22 - n02 * n02
+    c12 = n01 * n02 - n00 * n12
+    c22 = n00 * n11 - n01 * n01
+    det = n00 * c00 + n01 * c01 + n02 * c02
     if det == 0.0 or not np.isfinite(det):
         return x, y, z
-    d0 = (c00 * g[0] + c01 * g[1] + c02 * g[2]) / det
-    d1 = (c01 * g[0] + c11 * g[1] + c12 * g[2]) / det
-    d2 = (c02 * g[0] + c12 * g[1] + c22 * g[2]) / det
+    d0 = (c00 * g0 + c01 * g1 + c02 * g2) / det
+    d1 = (c01 * g0 + c11 * g1 + c12 * g2) / det
+    d2 = (c02 * g0 + c12 * g1 + c22 * g2) / det
     return x - d0, y - d1, z - d2
 
 
@@ -328,11 +386,17 @@ def _horner(p, deg, x):
 
 @njit(cache=True)
 def _sign_changes(S, degs, count, x):
-    """Sign changes of the Sturm sequence S (rows, increasing powers) at x."""
+    """Sign changes of the Sturm sequence S (rows, increasing powers) at x (+-inf: those of
+    the leading coefficients times sign(x)^degree)."""
     changes = 0
     last = 0.0
+    finite = abs(x) < np.inf
     for i in range(count):
-        v = _horner(S[i], degs[i], x)
+        d = int(degs[i])
+        if finite:
+            v = _horner(S[i], d, x)
+        else:
+            v = S[i, d] if d % 2 == 0 or x > 0.0 else -S[i, d]
         if v != 0.0:
             if last != 0.0 and (v > 0.0) != (last > 0.0):
                 changes += 1
@@ -341,10 +405,13 @@ def _sign_changes(S, degs, count, x):
 
 
 @njit(cache=True)
-def _real_roots(c, roots):
-    """Distinct real roots of the polynomial c (increasing powers) into roots; returns their
-    number. Sturm-sequence isolation, then safeguarded Newton (bisection fallback)."""
-    scale = np.abs(c).max()
+def _real_roots(c, roots, work):
+    """Distinct real roots of the polynomial c (increasing powers, degree <= 10) into roots;
+    returns their number. work: scratch of _ROOTS_WORK_SIZE. Sturm-sequence isolation, then
+    safeguarded Newton (bisection fallback)."""
+    scale = 0.0
+    for d in range(c.shape[0]):
+        scale = max(scale, abs(c[d]))
     if scale == 0.0:
         return 0
     deg = c.shape[0] - 1
@@ -352,8 +419,10 @@ def _real_roots(c, roots):
         deg -= 1
     if deg == 0:
         return 0
-    S = np.zeros((deg + 1, deg + 1))
-    degs = np.zeros(deg + 1, np.int64)
+    S = work[:121].reshape((11, 11))  # the Sturm sequence, rows in increasing powers
+    degs = work[121:132]
+    a = work[132:143]
+    stack = work[143:399].reshape((64, 4))  # (lo, hi, changes at lo, changes at hi)
     lead = c[deg]
     for d in range(deg + 1):
         S[0, d] = c[d] / abs(lead)
@@ -362,49 +431,56 @@ def _real_roots(c, roots):
         S[1, d - 1] = d * c[d] / abs(lead * deg)
     degs[1] = deg - 1
     count = 2
-    a = np.empty(deg + 1)
     while count <= deg and degs[count - 1] > 0:
-        da = degs[count - 2]
-        db = degs[count - 1]
-        a[:da + 1] = S[count - 2, :da + 1]
+        da = int(degs[count - 2])
+        db = int(degs[count - 1])
+        for j in range(da + 1):
+            a[j] = S[count - 2, j]
         b = S[count - 1]
+        inv = 1.0 / b[db]
         for top in range(da, db - 1, -1):
-            f = a[top] / b[db]
+            f = a[top] * inv
             for j in range(db + 1):
                 a[top - db + j] -= f * b[j]
+        rs = 0.0
+        for j in range(db):
+            rs = max(rs, abs(a[j]))
         dr = db - 1
-        rs = np.abs(a[:db]).max() if db > 0 else 0.0
         while dr >= 0 and abs(a[dr]) <= 1e-13 * max(rs, 1e-300):
             dr -= 1
         if dr < 0:
             break  # a repeated root: the sequence ends early (its count stays valid)
+        inv = -1.0 / abs(a[dr])
         for j in range(dr + 1):
-            S[count, j] = -a[j] / abs(a[dr])
+            S[count, j] = a[j] * inv
         degs[count] = dr
         count += 1
-    bound = 0.0  # Fujiwara's bound on the magnitude of the roots
-    for d in range(deg):
-        e = abs(c[d] / lead)
-        if d == 0:
+    # Fujiwara's bound 2 max_k |c_(deg-k) / lead|^(1/k) (the constant term's halved) on the
+    # magnitude of the roots; a root is taken only where it raises the maximum
+    bound = 0.0
+    power = 1.0  # bound^(k - 1)
+    for k in range(1, deg + 1):
+        e = abs(c[deg - k] / lead)
+        if k == deg:
             e /= 2.0
-        bound = max(bound, e ** (1.0 / (deg - d)))
+        power *= bound
+        if e > power:
+            bound = e if k == 1 else e ** (1.0 / k)
+            power = e
     bound = 2.0 * bound * (1.0 + 1e-12) + 1e-300
-    # interval stack: roots in (lo, hi] = changes(lo) - changes(hi)
-    stack_lo = np.empty(64)
-    stack_hi = np.empty(64)
-    stack_clo = np.empty(64, np.int64)
-    stack_chi = np.empty(64, np.int64)
+    # interval stack: roots in (lo, hi] = changes(lo) - changes(hi); no root lies beyond the
+    # bound, where the changes are those at infinity
     top = 0
-    stack_lo[0] = -bound
-    stack_hi[0] = bound
-    stack_clo[0] = _sign_changes(S, degs, count, -bound)
-    stack_chi[0] = _sign_changes(S, degs, count, bound)
+    stack[0, 0] = -bound
+    stack[0, 1] = bound
+    stack[0, 2] = _sign_changes(S, degs, count, -np.inf)
+    stack[0, 3] = _sign_changes(S, degs, count, np.inf)
     n = 0
     while top >= 0:
-        lo = stack_lo[top]
-        hi = stack_hi[top]
-        clo = stack_clo[top]
-        chi = stack_chi[top]
+        lo = stack[top, 0]
+        hi = stack[top, 1]
+        clo = stack[top, 2]
+        chi = stack[top, 3]
         top -= 1
         m = clo - chi
         if m <= 0:
@@ -418,22 +494,23 @@ def _real_roots(c, roots):
         mid = 0.5 * (lo + hi)
         cmid = _sign_changes(S, degs, count, mid)
         top += 1
-        stack_lo[top] = lo
-        stack_hi[top] = mid
-        stack_clo[top] = clo
-        stack_chi[top] = cmid
+        stack[top, 0] = lo
+        stack[top, 1] = mid
+        stack[top, 2] = clo
+        stack[top, 3] = cmid
         top += 1
-        stack_lo[top] = mid
-        stack_hi[top] = hi
-        stack_clo[top] = cmid
-        stack_chi[top] = chi
+        stack[top, 0] = mid
+        stack[top, 1] = hi
+        stack[top, 2] = cmid
+        stack[top, 3] = chi
     return n
 
 
 @njit(cache=True)
 def _polish(c, deg, lo, hi):
-    """The root of c in (lo, hi] (a sign change, or a tiny interval): Newton steps kept inside
-    the bracket, bisection otherwise."""
+    """The root of c in (lo, hi] (a sign change, or a tiny interval): Newton steps, or a
+    bisection where Newton would leave the bracket or not halve the step (Numerical Recipes'
+    rtsafe)."""
     flo = _horner(c, deg, lo)
     fhi = _horner(c, deg, hi)
     if flo == 0.0:
@@ -441,6 +518,8 @@ def _polish(c, deg, lo, hi):
     if fhi == 0.0 or (flo > 0.0) == (fhi > 0.0):
         return hi if abs(fhi) < abs(flo) else lo
     x = 0.5 * (lo + hi)
+    dx_old = hi - lo
+    dx = dx_old
     for _ in range(100):
         f = 0.0
         df = 0.0
@@ -453,11 +532,14 @@ def _polish(c, deg, lo, hi):
             lo = x
         else:
             hi = x
-        step = f / df if df != 0.0 else 0.0
-        xn = x - step
-        if df == 0.0 or xn <= lo or xn >= hi:
-            xn = 0.5 * (lo + hi)
-        if abs(xn - x) <= 1e-15 * (1.0 + abs(x)) or hi - lo <= 1e-15 * (1.0 + abs(x)):
-            return xn
-        x = xn
+        if ((x - hi) * df - f) * ((x - lo) * df - f) > 0.0 or abs(2.0 * f) > abs(dx_old * df):
+            dx_old = dx
+            dx = 0.5 * (hi - lo)
+            x = lo + dx
+        else:
+            dx_old = dx
+            dx = f / df
+            x -= dx
+        if abs(dx) <= 1e-11 * (1.0 + abs(x)):
+            return x
     return x

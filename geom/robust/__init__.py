@@ -28,13 +28,17 @@ __all__ = ["RansacResult", "estimate_fundamental", "estimate_essential",
            "estimate_relative_pose", "estimate_homography", "estimate_absolute_pose"]
 
 _SCORINGS = {"msac": MSAC, "magsac": MAGSAC}
-# Final relative-pose polish: iteratively reweighted LM, Tukey's biweight of cut-off
-# REACH * threshold. The hard 1 px inlier cut drops about a sixth of the true matches at
-# 0.5 px noise (Sampson sigma about 0.7 px) and loses accuracy; the biweight keeps their tail
-# and damps the outliers lying near their epipolar line (bench_robust: median rotation error at
-# 30 % outliers 0.029 -> 0.023 deg, 70 %: 0.054 -> 0.043 deg).
+# Final relative-pose polish: iteratively reweighted LM whose weights are the posterior inlier
+# probabilities of a two-class mixture of the pixel Sampson residuals: inliers half-normal of
+# scale sigma, outliers of flat density near zero (estimated from the residuals in
+# [3T, 9T), where nearly all are outliers); sigma and the inlier fraction by EM from sigma = T/2.
+# Unlike a fixed kernel (Tukey's biweight, cut-off 3T: down-weights a 2-sigma true match by a
+# fifth) it keeps the true matches at full weight and drops the outliers near their epipolar line
+# by how many there are (bench_robust, 60 other seeds at 50 % outliers: mean rotation error
+# 0.0491 -> 0.0475 deg, translation 0.0360 -> 0.0349 deg).
 _REFINE_ROUNDS = 3
-_REFINE_REACH = 3.0
+_EM_STEPS = 3
+_OUTLIER_BAND = (3.0, 9.0)
 
 
 @dataclass(frozen=True)
@@ -108,8 +112,9 @@ def estimate_relative_pose(x1, x2, K1, K2, threshold=1.0, confidence=0.999,
 
     `estimate_essential`, then the decomposition of E that puts most inliers in front of both
     cameras (`geom.epipolar.pose_from_essential`), then (refine=True) three rounds of
-    Levenberg-Marquardt of the pixel Sampson error, Tukey-weighted with cut-off 3x the threshold,
-    over the points in front of both cameras. The inlier mask keeps the correspondences within the threshold and in front of both cameras.
+    Levenberg-Marquardt of the pixel Sampson error over the points in front of both cameras,
+    weighted by their posterior inlier probability (inlier/outlier mixture fitted by EM). The
+    inlier mask keeps the correspondences within the threshold and in front of both cameras.
     success is False also when cheirality does not single out a pose. Returns a RansacResult
     with model E and R, t.
     """
@@ -137,14 +142,14 @@ def estimate_relative_pose(x1, x2, K1, K2, threshold=1.0, confidence=0.999,
         r[~front[0]] = np.inf
         return r
 
-    c = _REFINE_REACH * res.threshold
+    sigma, fraction = res.threshold / 2.0, None
     for _ in range(_REFINE_ROUNDS if refine else 0):
         r = residuals()
-        near = r < c
+        w, sigma, fraction = _inlier_posterior(r, res.threshold, sigma, fraction)
+        near = w > 1e-3
         if near.sum() < 5:
             break
-        w = (1.0 - (r[near] / c) ** 2) ** 2  # Tukey's biweight
-        _refine_relative(x1[near], x2[near], w, K1inv, K2inv, R, t, 30)
+        _refine_relative(x1[near], x2[near], w[near], K1inv, K2inv, R, t, 30)
     inl = residuals() < res.threshold
     E = skew(t) @ R
     return RansacResult(True, E / np.linalg.norm(E), inl, res.score, res.iterations,
@@ -228,6 +233,27 @@ def _run(kind, a, b, threshold, cameras, confidence, max_iterations, seed, scori
                             threshold)
     out = model if kind == ABSOLUTE_POSE else model[:, :3] / np.linalg.norm(model[:, :3])
     return RansacResult(True, out, mask, float(score), int(iterations), threshold)
+
+
+def _inlier_posterior(r, threshold, sigma, fraction):
+    """EM on residuals r (N,) (inf: excluded) of a mixture of inliers, |N(0, sigma^2)|, and
+    outliers of flat density (their count in the band _OUTLIER_BAND x threshold per pixel).
+    fraction: the inliers' share, None to start from the share within the threshold. Returns
+    the inlier posteriors (N,), sigma and fraction."""
+    lo, hi = _OUTLIER_BAND[0] * threshold, _OUTLIER_BAND[1] * threshold
+    outlier_density = max(np.count_nonzero((r >= lo) & (r < hi)), 1) / (hi - lo) / len(r)
+    if fraction is None:
+        fraction = np.count_nonzero(r < threshold) / len(r)
+    finite = np.isfinite(r)
+    rf = np.where(finite, r, 0.0)
+    for _ in range(_EM_STEPS):
+        inlier = fraction * np.sqrt(2.0 / np.pi) / sigma * np.exp(-0.5 * (rf / sigma) ** 2)
+        w = np.where(finite, inlier / (inlier + outlier_density), 0.0)
+        if w.sum() <= 0.0:
+            break
+        sigma = max(np.sqrt(np.sum(w * rf ** 2) / w.sum()), 1e-6 * threshold)
+        fraction = w.mean()
+    return w, sigma, fraction
 
 
 def _calibration(cameras):

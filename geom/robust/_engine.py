@@ -15,12 +15,18 @@ One kernel serves every model kind of `_models` (and the multi-model fitting bui
   `sqrt(pi / 2) / sigma_max * erfc(r / (sqrt(2) sigma_max))`; each point contributes that
   density, truncated at T and rescaled to [0, 1]. Its values double as the IRLS weights of the
   local optimisation.
-- Bail-out: the data are shuffled once; a model is first evaluated on a random subset (5 %,
-  at least 100 points) and dropped when it has less than half the best model's inlier count
-  pro rata (a model as good as the best falls below that with probability < 1e-3).
+- Verification by SPRT (Chum & Matas 2008, 'Optimal randomized RANSAC'): the data are
+  shuffled once; a model's residuals are computed point by point while Wald's likelihood ratio
+  of 'bad model' (inlier ratio delta) against 'good model' (inlier ratio epsilon, that of the
+  best model so far) grows; the model is dropped once it exceeds the threshold A, about 15
+  points for a wrong model instead of all N. delta is the pooled inlier ratio of the dropped
+  models; A solves A = t_M C / m_S + 1 + log A (t_M, m_S: a minimal solve's cost in residual
+  evaluations and its models per sample, `_models.SOLVE_COST`, `MODELS_PER_SAMPLE`; C the
+  expected log-likelihood gain per point of a wrong model) and is recomputed when epsilon or
+  delta change. A good model is dropped with probability <= 1/A, which the stopping rule counts.
 - Local optimisation (LO-RANSAC, Lebeda et al. 2012): on each so-far-best model, iterated
   (weighted) least squares on the points within a threshold shrinking from 3T to T.
-- Adaptive stopping: `log(1 - confidence) / log(1 - w^m)` iterations, w the inlier ratio
+- Adaptive stopping: `log(1 - confidence) / log(1 - w^m (1 - 1/A))` iterations, w the inlier ratio
   of the best model within the score's reach (2T for MSAC: counting at T misses the true
   matches' tail, a sixth of them at 0.5 px noise and T = 1 px, and overruns by (6/5)^m), m the
   sample size, at most max_iterations; with PROSAC also from the inlier ratio of the prefix
@@ -35,16 +41,19 @@ import math
 import numpy as np
 from numba import njit
 
-from ._models import (FUNDAMENTAL, MAX_MODELS, _minimal, _refit, _residuals, _sample_ok,
-                      min_refit_size, sample_size)
+from ._models import (FUNDAMENTAL, MAX_MODELS, MINIMAL_WORK, MODELS_PER_SAMPLE, SOLVE_COST,
+                      _minimal, _refit, _residual, _sample_ok, min_refit_size, sample_size)
 from ..homography import _homography_dlt_into, _transfer_error
 from ..refine import _skew
 
 MSAC, MAGSAC = 0, 1
 _LO_STEPS = 4
 _LO_MULTIPLIER = 3.0
-_BAIL_FRACTION = 0.05
-_BAIL_MIN = 100
+_SPRT_DELTA = 0.01  # initial inlier ratio of a wrong model
+_SPRT_EPSILON = 0.1  # inlier ratio of a good model before one is found
+# SPRT state, a float64 array: log A, the log-likelihood ratio steps of an inlier and of an
+# outlier, then the points tested and the inliers seen by the last test
+_LOG_A, _STEP_IN, _STEP_OUT, _TESTED, _CONSISTENT = 0, 1, 2, 3, 4
 _MSAC_REACH = 2.0
 
 
@@ -63,22 +72,60 @@ def _point_quality(r, T, scoring):
 
 
 @njit(cache=True)
-def _score(kind, model, A, B, calib, T, scoring, bail_inliers, r):
-    """Quality of `model` on all points, residuals into r. Returns -1 when the model is dropped
-    by the bail-out test against `bail_inliers` (the best model's inlier count; <= 0 disables
-    the test)."""
+def _score(kind, model, A, B, calib, T, scoring, sprt, r):
+    """Quality of `model` on all points, residuals into r. Returns -1 when the SPRT `sprt` (see
+    `_sprt_state`; log A = inf disables it) drops the model."""
     n = A.shape[0]
-    start = 0
-    if bail_inliers > 0 and n >= 2 * _BAIL_MIN:
-        start = max(_BAIL_MIN, int(_BAIL_FRACTION * n))
-        _residuals(kind, model, A[:start], B[:start], calib, r[:start])
-        if _count_inliers(r[:start], T) * n < 0.5 * bail_inliers * start:
-            return -1.0
-    _residuals(kind, model, A[start:], B[start:], calib, r[start:])
+    log_a = sprt[_LOG_A]
+    step_in = sprt[_STEP_IN]
+    step_out = sprt[_STEP_OUT]
+    llr = 0.0
+    inliers = 0
+    for i in range(n):
+        r[i] = _residual(kind, model, A, B, i, calib)
+        if r[i] < T:
+            llr += step_in
+            inliers += 1
+        else:
+            llr += step_out
+            if llr > log_a:
+                sprt[_TESTED] = i + 1
+                sprt[_CONSISTENT] = inliers
+                return -1.0
     q = 0.0
     for i in range(n):
         q += _point_quality(r[i], T, scoring)
     return q
+
+
+@njit(cache=True)
+def _sprt_state(kind, epsilon, delta, sprt):
+    """Fill sprt's threshold and steps for a good model's inlier ratio epsilon and a wrong
+    one's delta (no test where they cannot be told apart)."""
+    sprt[_LOG_A] = np.inf
+    sprt[_STEP_IN] = 0.0
+    sprt[_STEP_OUT] = 0.0
+    if not (0.0 < delta < 0.5 * epsilon and epsilon < 1.0):
+        return
+    step_in = math.log(delta / epsilon)
+    step_out = math.log((1.0 - delta) / (1.0 - epsilon))
+    c = (1.0 - delta) * step_out + delta * step_in
+    k = SOLVE_COST[kind] * c / MODELS_PER_SAMPLE[kind] + 1.0
+    a = k
+    for _ in range(10):
+        a = k + math.log(a)
+    sprt[_LOG_A] = math.log(a)
+    sprt[_STEP_IN] = step_in
+    sprt[_STEP_OUT] = step_out
+
+
+@njit(cache=True)
+def _finite(model):
+    for i in range(model.shape[0]):
+        for j in range(model.shape[1]):
+            if not np.isfinite(model[i, j]):
+                return False
+    return True
 
 
 @njit(cache=True)
@@ -91,9 +138,10 @@ def _count_inliers(r, T):
 
 
 @njit(cache=True)
-def _iterations_needed(inliers, n, m, confidence):
+def _iterations_needed(inliers, n, m, confidence, log_a):
+    """Samples needed to draw an all-inlier one that SPRT (threshold exp(log_a)) keeps."""
     w = inliers / n
-    p = w ** m
+    p = w ** m * (1.0 - math.exp(-log_a))
     if p >= 1.0:
         return 0
     if p <= 0.0:
@@ -128,6 +176,8 @@ def _local_optimisation(kind, A, B, calib, T, scoring, model, score, r, multipli
     sub_a = np.empty_like(A)
     sub_b = np.empty_like(B)
     w = np.empty(n)
+    no_sprt = np.zeros(5)
+    no_sprt[_LOG_A] = np.inf
     best = score
     for step in range(steps):
         thr = T * (multiplier - (multiplier - 1.0) * step / max(steps - 1, 1))
@@ -144,7 +194,7 @@ def _local_optimisation(kind, A, B, calib, T, scoring, model, score, r, multipli
             break
         if not np.all(np.isfinite(cur)):
             break
-        s = _score(kind, cur, A, B, calib, T, scoring, 0, r_new)
+        s = _score(kind, cur, A, B, calib, T, scoring, no_sprt, r_new)
         cur_r[:] = r_new
         if s > best:
             best = s
@@ -193,7 +243,7 @@ _DEGENSAC_TRIPLETS = np.array([[0, 1, 2], [3, 4, 5], [0, 1, 6], [3, 4, 6], [2, 5
 
 
 @njit(cache=True)
-def _degensac(A, B, calib, T, scoring, sample, model, score, r, bail_inliers, iterations):
+def _degensac(A, B, calib, T, scoring, sample, model, score, r, sprt, iterations):
     """If the seven-point sample of `model` is H-degenerate (five or more of its points on a
     homography compatible with F), try plane-and-parallax F's from two off-plane points.
     Replaces model, r with a better one; returns the best score."""
@@ -254,7 +304,7 @@ def _degensac(A, B, calib, T, scoring, sample, model, score, r, bail_inliers, it
         Fc = S @ H
         Fc /= np.sqrt(np.sum(Fc * Fc))
         cand[:, :3] = Fc
-        s = _score(FUNDAMENTAL, cand, A, B, calib, T, scoring, bail_inliers, r_new)
+        s = _score(FUNDAMENTAL, cand, A, B, calib, T, scoring, sprt, r_new)
         if s > best:
             best = s
             model[:] = cand
@@ -293,13 +343,21 @@ def ransac(kind, a, b, calib, threshold, confidence, max_iterations, scoring, pr
     Sb = np.empty((m, 2))
     idx = np.empty(m, np.int64)
     models = np.zeros((MAX_MODELS, 3, 4))
+    work = np.empty(MINIMAL_WORK)
     r = np.empty(n)
     best_r = np.empty(n)
     best = np.zeros((3, 4))
     best_score = -1.0
-    best_inliers = 0
     found = False
     needed = max_iterations
+    # SPRT: the good model's inlier ratio, the pooled inlier ratio of the dropped models and the
+    # delta the current test was built for
+    sprt = np.zeros(5)
+    epsilon = _SPRT_EPSILON
+    dropped_tested = 0.0
+    dropped_consistent = 0.0
+    delta = _SPRT_DELTA
+    _sprt_state(kind, epsilon, delta, sprt)
     # PROSAC schedule
     sub = m
     tn = _prosac_initial(n, m, max_iterations)
@@ -322,11 +380,19 @@ def ransac(kind, a, b, calib, threshold, confidence, max_iterations, scoring, pr
             Sb[j] = B[idx[j]]
         if not _sample_ok(kind, Sa, Sb):
             continue
-        k = _minimal(kind, Sa, Sb, calib, models)
+        k = _minimal(kind, Sa, Sb, calib, models, work)
         for j in range(k):
-            if not np.all(np.isfinite(models[j])):
+            if not _finite(models[j]):
                 continue
-            s = _score(kind, models[j], A, B, calib, threshold, scoring, best_inliers, r)
+            s = _score(kind, models[j], A, B, calib, threshold, scoring, sprt, r)
+            if s < 0.0:  # dropped by SPRT: update delta, rebuild the test when it moved
+                dropped_tested += sprt[_TESTED]
+                dropped_consistent += sprt[_CONSISTENT]
+                d = max(dropped_consistent / dropped_tested, 1e-4)
+                if abs(d - delta) > 0.1 * delta:
+                    delta = d
+                    _sprt_state(kind, epsilon, delta, sprt)
+                continue
             if s <= best_score:
                 continue
             found = True
@@ -335,20 +401,22 @@ def ransac(kind, a, b, calib, threshold, confidence, max_iterations, scoring, pr
             best_r[:] = r
             if degensac and kind == FUNDAMENTAL:
                 best_score = _degensac(A, B, calib, threshold, scoring, idx, best, best_score,
-                                       best_r, best_inliers, 100)
+                                       best_r, sprt, 100)
             if local_optimisation:
-                best_score = _local_optimisation(kind, A, B, calib, threshold, scoring, best, best_score,
-                                                 best_r, _LO_MULTIPLIER, _LO_STEPS)
-            best_inliers = _count_inliers(best_r, threshold)
+                best_score = _local_optimisation(kind, A, B, calib, threshold, scoring, best,
+                                                 best_score, best_r, _LO_MULTIPLIER, _LO_STEPS)
+            epsilon = _count_inliers(best_r, threshold) / n
+            _sprt_state(kind, epsilon, delta, sprt)
             reach = _MSAC_REACH if scoring == MSAC else 1.0
             needed = _iterations_needed(_count_inliers(best_r, reach * threshold), n, m,
-                                        confidence)
+                                        confidence, sprt[_LOG_A])
             if prosac:  # PROSAC's maximality: the samples come from the prefix `sub`
                 needed = min(needed, _iterations_needed(
-                    _count_inliers(best_r[:sub], reach * threshold), sub, m, confidence))
+                    _count_inliers(best_r[:sub], reach * threshold), sub, m, confidence,
+                    sprt[_LOG_A]))
     if found:
-        best_score = _local_optimisation(kind, A, B, calib, threshold, scoring, best, best_score, best_r,
-                                         1.0, 2)
+        best_score = _local_optimisation(kind, A, B, calib, threshold, scoring, best, best_score,
+                                         best_r, 1.0, 2)
         model_out[:] = best
         for i in range(n):
             mask_out[perm[i]] = best_r[i] < threshold

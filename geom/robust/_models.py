@@ -3,11 +3,11 @@
 A kind supplies four kernels, dispatched on the kind inside numba (a switch keeps one engine
 that compiles once and caches, where passing functions as arguments would not):
 
-- `_minimal(kind, a, b, calib, models) -> k`: the minimal solver, models from `sample_size(kind)`
-  correspondences `a`, `b`, written into `models` (MAX_MODELS, 3, 4); k = 0 for a degenerate
-  sample;
-- `_residuals(kind, model, a, b, calib, out)`: the error of every correspondence, a distance
-  in pixels (not squared);
+- `_minimal(kind, a, b, calib, models, work) -> k`: the minimal solver, models from
+  `sample_size(kind)` correspondences `a`, `b`, written into `models` (MAX_MODELS, 3, 4), work a
+  scratch of MINIMAL_WORK (the RANSAC loop allocates it once); k = 0 for a degenerate sample;
+- `_residual(kind, model, a, b, i, calib)`: the error of correspondence i, a distance in pixels
+  (not squared); `_residuals` the same for all of them;
 - `_refit(kind, a, b, w, calib, model) -> bool`: the weighted non-minimal fit on a subset (in place,
   starting from the current model for the iterative ones);
 - `_sample_ok(kind, a, b) -> bool`: a cheap degeneracy test of a sample before solving.
@@ -28,15 +28,22 @@ Data layout: `a` (N, 2 or 3) and `b` (N, 2) contiguous float64; `calib` (4, 3, 3
 import numpy as np
 from numba import njit
 
-from ..epipolar import _eight_point_into, _sampson, _scratch, _seven_point
-from ..fivepoint import _five_point
-from ..homography import _homography_dlt_into, _transfer_error
+from ..epipolar import _eight_point_into, _epipolar_terms, _scratch, _seven_point
+from ..fivepoint import WORK_SIZE, _five_point
+from ..homography import _homography_dlt_into
 from ..p3p import _p3p
 from ..refine import _refine_absolute, _refine_relative, _skew
 
 FUNDAMENTAL, ESSENTIAL, HOMOGRAPHY, ABSOLUTE_POSE = 0, 1, 2, 3
 SAMPLE_SIZES = (7, 5, 4, 3)
 MAX_MODELS = 10
+# _minimal's scratch: the normalised five-point sample (2 x (5, 2)), its essential matrices
+# (10, 3, 3) and the five-point solver's scratch
+MINIMAL_WORK = 20 + 90 + WORK_SIZE
+# SPRT's time of one minimal solve in residual evaluations, and its models per sample (measured
+# once on bench_robust's problems; the SPRT threshold depends on them only weakly)
+SOLVE_COST = (300.0, 2000.0, 100.0, 300.0)
+MODELS_PER_SAMPLE = (1.5, 4.4, 1.0, 1.5)
 
 
 @njit(cache=True)
@@ -89,9 +96,8 @@ def _sample_ok(kind, a, b):
 
 
 @njit(cache=True)
-def _normalised(x, Kinv):
-    """K^-1 x for pixels x (n, 2) -> (n, 2)."""
-    q = np.empty((x.shape[0], 2))
+def _normalised(x, Kinv, q):
+    """q (n, 2) = K^-1 x for pixels x (n, 2); returns q."""
     for i in range(x.shape[0]):
         w = Kinv[2, 0] * x[i, 0] + Kinv[2, 1] * x[i, 1] + Kinv[2, 2]
         q[i, 0] = (Kinv[0, 0] * x[i, 0] + Kinv[0, 1] * x[i, 1] + Kinv[0, 2]) / w
@@ -103,19 +109,13 @@ def _normalised(x, Kinv):
 def _fundamental_from_essential(E, K2inv, K1inv, out):
     """out[:, :3] = F = K2^-T E K1^-1 at unit Frobenius norm, in scalar loops (a 3 x 3 matmul
     in numba is a BLAS call, slower than the minimal solver's arithmetic around it)."""
-    T = np.empty((3, 3))
-    for a in range(3):
-        for b in range(3):
-            acc = 0.0
-            for c in range(3):
-                acc += E[a, c] * K1inv[c, b]
-            T[a, b] = acc
     nrm = 0.0
     for a in range(3):
         for b in range(3):
             acc = 0.0
             for c in range(3):
-                acc += K2inv[c, a] * T[c, b]
+                acc += K2inv[c, a] * (E[c, 0] * K1inv[0, b] + E[c, 1] * K1inv[1, b]
+                                      + E[c, 2] * K1inv[2, b])
             out[a, b] = acc
             nrm += acc * acc
     nrm = np.sqrt(nrm)
@@ -125,7 +125,7 @@ def _fundamental_from_essential(E, K2inv, K1inv, out):
 
 
 @njit(cache=True)
-def _minimal(kind, a, b, calib, models):
+def _minimal(kind, a, b, calib, models, work):
     if kind == FUNDAMENTAL:
         F = np.empty((3, 3, 3))
         k = _seven_point(a, b, F)
@@ -133,8 +133,10 @@ def _minimal(kind, a, b, calib, models):
             models[m, :, :3] = F[m]
         return k
     if kind == ESSENTIAL:
-        Es = np.empty((10, 3, 3))
-        k = _five_point(_normalised(a, calib[2]), _normalised(b, calib[3]), Es)
+        q1 = _normalised(a, calib[2], work[:10].reshape((5, 2)))
+        q2 = _normalised(b, calib[3], work[10:20].reshape((5, 2)))
+        Es = work[20:110].reshape((10, 3, 3))
+        k = _five_point(q1, q2, Es, work[110:])
         for m in range(max(k, 0)):
             _fundamental_from_essential(Es[m], calib[3], calib[2], models[m])
         return max(k, 0)
@@ -146,31 +148,41 @@ def _minimal(kind, a, b, calib, models):
         return 1
     Rs = np.empty((4, 3, 3))
     ts = np.empty((4, 3))
-    k = _p3p(a, _normalised(b, calib[3]), Rs, ts)
+    k = _p3p(a, _normalised(b, calib[3], np.empty((3, 2))), Rs, ts)
     for m in range(max(k, 0)):
         models[m, :, :3] = Rs[m]
         models[m, :, 3] = ts[m]
     return max(k, 0)
 
 
+@njit(cache=True, inline="always")  # called per point inside the SPRT loop
+def _residual(kind, model, a, b, i, calib):
+    """The error of correspondence i under model, in pixels (inf where undefined)."""
+    if kind == FUNDAMENTAL or kind == ESSENTIAL:  # Sampson distance
+        r, g, _, _, _, _ = _epipolar_terms(model, a[i, 0], a[i, 1], b[i, 0], b[i, 1])
+        return abs(r) / np.sqrt(g) if g > 0.0 else np.inf
+    if kind == HOMOGRAPHY:  # transfer error in image 2
+        u = model[0, 0] * a[i, 0] + model[0, 1] * a[i, 1] + model[0, 2]
+        v = model[1, 0] * a[i, 0] + model[1, 1] * a[i, 1] + model[1, 2]
+        w = model[2, 0] * a[i, 0] + model[2, 1] * a[i, 1] + model[2, 2]
+        if w == 0.0:
+            return np.inf
+        return np.sqrt((u / w - b[i, 0]) ** 2 + (v / w - b[i, 1]) ** 2)
+    K = calib[1]  # reprojection error
+    x = model[0, 0] * a[i, 0] + model[0, 1] * a[i, 1] + model[0, 2] * a[i, 2] + model[0, 3]
+    y = model[1, 0] * a[i, 0] + model[1, 1] * a[i, 1] + model[1, 2] * a[i, 2] + model[1, 3]
+    z = model[2, 0] * a[i, 0] + model[2, 1] * a[i, 1] + model[2, 2] * a[i, 2] + model[2, 3]
+    if z <= 0.0:
+        return np.inf
+    ex = K[0, 0] * x / z + K[0, 1] * y / z + K[0, 2] - b[i, 0]
+    ey = K[1, 1] * y / z + K[1, 2] - b[i, 1]
+    return np.sqrt(ex * ex + ey * ey)
+
+
 @njit(cache=True)
 def _residuals(kind, model, a, b, calib, out):
-    if kind == FUNDAMENTAL or kind == ESSENTIAL:
-        _sampson(np.ascontiguousarray(model[:, :3]), a, b, out)
-    elif kind == HOMOGRAPHY:
-        _transfer_error(np.ascontiguousarray(model[:, :3]), a, b, out)
-    else:
-        K = calib[1]
-        for i in range(a.shape[0]):
-            x = model[0, 0] * a[i, 0] + model[0, 1] * a[i, 1] + model[0, 2] * a[i, 2] + model[0, 3]
-            y = model[1, 0] * a[i, 0] + model[1, 1] * a[i, 1] + model[1, 2] * a[i, 2] + model[1, 3]
-            z = model[2, 0] * a[i, 0] + model[2, 1] * a[i, 1] + model[2, 2] * a[i, 2] + model[2, 3]
-            if z <= 0.0:
-                out[i] = np.inf
-            else:
-                ex = K[0, 0] * x / z + K[0, 1] * y / z + K[0, 2] - b[i, 0]
-                ey = K[1, 1] * y / z + K[1, 2] - b[i, 1]
-                out[i] = np.sqrt(ex * ex + ey * ey)
+    for i in range(a.shape[0]):
+        out[i] = _residual(kind, model, a, b, i, calib)
 
 
 @njit(cache=True)

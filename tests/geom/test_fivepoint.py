@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given
 
 from geom.camera import normalize_points
-from geom.fivepoint import _real_roots, essential_five_point
+from geom.fivepoint import _ROOTS_WORK_SIZE, _real_roots, essential_five_point
 from geom.testing import assert_essential, seeds, two_view_problems
 
 
@@ -27,7 +27,7 @@ def test_sturm_roots_match_the_companion_matrix(seed):
     c = np.poly(true)                              # real roots ...
     c = np.polymul(c, [1.0, 0.0, rng.uniform(0.5, 2)])  # ... times a factor with complex ones
     roots = np.empty(10)
-    n = _real_roots(c[::-1].copy(), roots)         # increasing powers
+    n = _real_roots(c[::-1].copy(), roots, np.empty(_ROOTS_WORK_SIZE))  # increasing powers
     found = np.sort(roots[:n])
     # distinct roots closer than the isolation tolerance may merge; otherwise all are found
     if np.diff(true).min(initial=1.0) > 1e-3:

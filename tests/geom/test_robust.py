@@ -2,8 +2,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from geom.robust import (estimate_absolute_pose, estimate_essential, estimate_fundamental,
-                         estimate_homography, estimate_relative_pose)
+from geom.robust import (_calibration, _inlier_posterior, estimate_absolute_pose,
+                         estimate_essential, estimate_fundamental, estimate_homography,
+                         estimate_relative_pose)
+from geom.robust._engine import MSAC, _score, _sprt_state
+from geom.robust._models import ESSENTIAL, _residuals
 from geom.homography import transfer_error
 from geom.rotation import angle_between, angular_distance
 from geom.testing import (assert_epipolar, assert_essential, assert_rank2, make_two_view,
@@ -201,3 +204,52 @@ def test_fundamental_on_real_cmp_pairs(dataset):
         assert res.success
         err = _sampson_px(res.model, pair.true_x1, pair.true_x2)
         assert np.median(err) < 2.0, (name, np.median(err))
+
+
+# ---------------------------------------------------------------------------- SPRT, polish
+
+def _sprt_for(kind, epsilon, delta):
+    sprt = np.zeros(5)
+    _sprt_state(kind, epsilon, delta, sprt)
+    return sprt
+
+
+@settings(max_examples=10)
+@given(seeds())
+def test_sprt_keeps_the_true_model_and_drops_a_wrong_one_early(seed):
+    p = make_two_view(seed, 1000, noise=0.5, outlier_ratio=0.5)
+    calib = _calibration((p.K1, p.K2))
+    true = np.zeros((3, 4))
+    true[:, :3] = p.F
+    rng = np.random.default_rng(seed)
+    wrong = np.zeros((3, 4))
+    wrong[:, :3] = p.F + 0.05 * np.linalg.norm(p.F) * rng.normal(size=(3, 3))
+    r = np.empty(1000)
+    # the test built for the true model's inlier ratio
+    sprt = _sprt_for(ESSENTIAL, 0.4, 0.01)
+    assert np.isfinite(sprt[0]) and sprt[1] < 0.0 < sprt[2]
+    s = _score(ESSENTIAL, true, p.x1, p.x2, calib, 1.0, MSAC, sprt, r)
+    assert s > 0.3 * 1000  # kept, and scored on all points
+    ref = np.empty(1000)
+    _residuals(ESSENTIAL, true, p.x1, p.x2, calib, ref)
+    np.testing.assert_array_equal(r, ref)
+    assert _score(ESSENTIAL, wrong, p.x1, p.x2, calib, 1.0, MSAC, sprt, r) == -1.0
+    assert sprt[3] < 100  # points tested before dropping it
+    # no test where good and wrong models cannot be told apart
+    assert _sprt_for(ESSENTIAL, 0.015, 0.01)[0] == np.inf
+    assert _score(ESSENTIAL, wrong, p.x1, p.x2, calib, 1.0, MSAC,
+                  _sprt_for(ESSENTIAL, 0.015, 0.01), r) >= 0.0
+
+
+def test_inlier_posterior_recovers_the_mixture():
+    rng = np.random.default_rng(0)
+    sigma = 0.4
+    inl = np.abs(rng.normal(scale=sigma, size=3000))
+    out = rng.uniform(0, 50, size=3000)
+    r = np.r_[inl, out, np.inf]
+    w, s, fraction = _inlier_posterior(r, 1.0, 0.5, None)
+    assert abs(s - sigma) < 0.05 * sigma
+    assert abs(fraction - 0.5) < 0.02
+    assert w[-1] == 0.0 and np.all((w >= 0) & (w <= 1))
+    assert np.median(w[:3000]) > 0.95  # true matches keep (nearly) full weight
+    assert np.mean(w[3000:-1][out > 3.0]) < 1e-3  # outliers off the line get none
