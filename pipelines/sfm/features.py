@@ -8,9 +8,11 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from numba import njit, prange
 
 from geom.robust import estimate_relative_pose
 
+MATCH_BLOCK_ROWS = 4096  # rows of the distance matrix formed at a time (16 MB per 1000 columns)
 EXHAUSTIVE_MAX_IMAGES = 40  # above this, each image is matched to its `window` neighbours in order
 
 
@@ -57,24 +59,59 @@ def match_descriptors(d1, d2, ratio=0.8):
     the ratio test in both directions -> index pairs (M, 2)."""
     if len(d1) < 2 or len(d2) < 2:
         return np.zeros((0, 2), np.int64)
-    d1 = np.asarray(d1, np.float32)
-    d2 = np.asarray(d2, np.float32)
-    # squared distances |a|^2 + |b|^2 - 2 a.b from one matrix product serve both directions
-    D = (d1 * d1).sum(1)[:, None] + (d2 * d2).sum(1)[None, :] - 2 * d1 @ d2.T
-    np.maximum(D, 0, out=D)
-    fwd = _ratio_best(D, ratio)
-    bwd = _ratio_best(D.T, ratio)
+    d1 = np.ascontiguousarray(d1, np.float32)
+    d2 = np.ascontiguousarray(d2, np.float32)
+    n1, n2 = (d1 * d1).sum(1), (d2 * d2).sum(1)
+    rows, cols = _BestTwo(len(d1)), _BestTwo(len(d2))
+    # squared distances |a|^2 + |b|^2 - 2 a.b from one matrix product per block of rows serve
+    # both directions; the smallest two per row and per column are kept as the blocks pass
+    for i0 in range(0, len(d1), MATCH_BLOCK_ROWS):
+        G = d1[i0:i0 + MATCH_BLOCK_ROWS] @ d2.T
+        _best_two(G, n1[i0:i0 + MATCH_BLOCK_ROWS], n2, i0, rows.index, rows.first, rows.second,
+                  cols.index, cols.first, cols.second)
+    fwd, bwd = rows.passing(ratio), cols.passing(ratio)
     i = np.flatnonzero(fwd >= 0)
     keep = bwd[fwd[i]] == i
     return np.stack([i[keep], fwd[i[keep]]], axis=1).astype(np.int64)
 
 
-def _ratio_best(D, ratio):
-    """Per row the column of the smallest entry, or -1 where the second smallest distance is not
-    clearly larger (distance ratio test on squared distances)."""
-    two = np.partition(D, 1, axis=1)[:, :2]
-    best = np.argmin(D, axis=1)
-    return np.where(two[:, 0] < ratio ** 2 * two[:, 1], best, -1)
+class _BestTwo:
+    """Per row (or column) of a distance matrix: where its smallest entry is, the smallest and
+    the second smallest squared distance."""
+
+    def __init__(self, n):
+        self.index = np.full(n, -1, np.int64)
+        self.first = np.full(n, np.inf, np.float32)
+        self.second = np.full(n, np.inf, np.float32)
+
+    def passing(self, ratio):
+        """The best index where the distance ratio test passes (on squared distances), else -1."""
+        return np.where(self.first < ratio ** 2 * self.second, self.index, -1)
+
+
+@njit(cache=True, parallel=True)
+def _best_two(G, n1, n2, i0, r_index, r_first, r_second, c_index, c_first, c_second):
+    """Fold the block of rows i0 + (0..B) of the squared distances n1_i + n2_j - 2 G_ij
+    (G: (B, N2) float32 products) into the running smallest two per row and per column
+    (branch-free updates, so that the column loop vectorises)."""
+    B, N2 = G.shape
+    zero, two = np.float32(0.0), np.float32(2.0)
+    for b in prange(B):
+        first, second, index = r_first[i0 + b], r_second[i0 + b], r_index[i0 + b]
+        for j in range(N2):
+            d = max(n1[b] + n2[j] - two * G[b, j], zero)
+            index = j if d < first else index
+            second = min(second, max(first, d))
+            first = min(first, d)
+        r_first[i0 + b], r_second[i0 + b], r_index[i0 + b] = first, second, index
+    for chunk in prange((N2 + 255) // 256):
+        stop = min(256 * chunk + 256, N2)
+        for b in range(B):
+            for j in range(256 * chunk, stop):
+                d = max(n1[b] + n2[j] - two * G[b, j], zero)
+                c_index[j] = i0 + b if d < c_first[j] else c_index[j]
+                c_second[j] = min(c_second[j], max(c_first[j], d))
+                c_first[j] = min(c_first[j], d)
 
 
 def select_pairs(n_images, window=10):
