@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
-from numba import njit, prange
+from numba import njit
 
 from geom import _checks
 
@@ -221,10 +221,10 @@ def _step(R, dc, out):
         out[c] = E @ R[c]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _residuals(R, t, K, X, oc, op, xy, out):
     """Projection minus observation (O, 2)."""
-    for o in prange(oc.size):
+    for o in range(oc.size):
         c, p = oc[o], op[o]
         q0 = R[c, 0, 0] * X[p, 0] + R[c, 0, 1] * X[p, 1] + R[c, 0, 2] * X[p, 2] + t[c, 0]
         q1 = R[c, 1, 0] * X[p, 0] + R[c, 1, 1] * X[p, 1] + R[c, 1, 2] * X[p, 2] + t[c, 1]
@@ -233,12 +233,12 @@ def _residuals(R, t, K, X, oc, op, xy, out):
         out[o, 1] = K[c, 1, 1] * q1 / q2 + K[c, 1, 2] - xy[o, 1]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _linearize(R, t, K, X, oc, op, xy, scale, Jc, Jp, r, w):
     """Per observation o: residual r[o] (2,), IRLS weight w[o] = min(1, scale / |r|), and the
     Jacobian blocks Jc[o] = d r / d(w, t) (2, 6) at w = 0 (R <- exp([w]x) R) and
     Jp[o] = d r / d X (2, 3)."""
-    for o in prange(oc.size):
+    for o in range(oc.size):
         c, p = oc[o], op[o]
         a = np.empty(3)  # R X
         for i in range(3):
@@ -263,11 +263,11 @@ def _linearize(R, t, K, X, oc, op, xy, scale, Jc, Jp, r, w):
                 Jp[o, k, i] = g[k, 0] * R[c, 0, i] + g[k, 1] * R[c, 1, i] + g[k, 2] * R[c, 2, i]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _normal_blocks(Jc, Jp, r, w, cam_ptr, cam_obs, pt_ptr, pt_obs, U, gc, V, gp, Wb):
     """Blocks of J^T W J and J^T W r: U (C, 6, 6), gc (C, 6) per camera, V (P, 3, 3),
     gp (P, 3) per point, and the camera-point block Wb[o] = Jc^T w Jp (6, 3) per observation."""
-    for c in prange(U.shape[0]):
+    for c in range(U.shape[0]):
         U[c] = 0.0
         gc[c] = 0.0
         for m in range(cam_ptr[c], cam_ptr[c + 1]):
@@ -276,7 +276,7 @@ def _normal_blocks(Jc, Jp, r, w, cam_ptr, cam_obs, pt_ptr, pt_obs, U, gc, V, gp,
                 gc[c, i] += w[o] * (Jc[o, 0, i] * r[o, 0] + Jc[o, 1, i] * r[o, 1])
                 for j in range(6):
                     U[c, i, j] += w[o] * (Jc[o, 0, i] * Jc[o, 0, j] + Jc[o, 1, i] * Jc[o, 1, j])
-    for p in prange(V.shape[0]):
+    for p in range(V.shape[0]):
         V[p] = 0.0
         gp[p] = 0.0
         for m in range(pt_ptr[p], pt_ptr[p + 1]):
@@ -309,12 +309,12 @@ def _inverse3(A, out):
     out[2, 2] = (A[0, 0] * A[1, 1] - A[0, 1] * A[1, 0]) * inv
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _schur(U, gc, V, gp, Wb, Du, Dv, mu, oc, op, cam_ptr, cam_obs, pt_ptr, pt_obs, S, b, Vinv, Y):
     """Reduced camera system S dc = b of the damped normal equations:
     S = U + mu Du - W (V + mu Dv)^-1 W^T, b = -gc + W (V + mu Dv)^-1 gp. Also fills
     Vinv = (V + mu Dv)^-1 per point and Y[o] = Wb[o] Vinv[p] per observation."""
-    for p in prange(V.shape[0]):
+    for p in range(V.shape[0]):
         Vd = V[p].copy()
         for i in range(3):
             Vd[i, i] += mu * Dv[p, i]
@@ -326,7 +326,7 @@ def _schur(U, gc, V, gp, Wb, Du, Dv, mu, oc, op, cam_ptr, cam_obs, pt_ptr, pt_ob
                     Y[o, i, j] = (Wb[o, i, 0] * Vinv[p, 0, j] + Wb[o, i, 1] * Vinv[p, 1, j]
                                   + Wb[o, i, 2] * Vinv[p, 2, j])
     C = U.shape[0]
-    for c in prange(C):
+    for c in range(C):
         S[6 * c:6 * c + 6, :] = 0.0
         for i in range(6):
             b[6 * c + i] = -gc[c, i]
@@ -347,10 +347,10 @@ def _schur(U, gc, V, gp, Wb, Du, Dv, mu, oc, op, cam_ptr, cam_obs, pt_ptr, pt_ob
                                                     + Y[a, i, 2] * Wb[o, j, 2])
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _back_substitute(dc, Vinv, gp, Wb, oc, pt_ptr, pt_obs, dp):
     """Point steps dp[p] = Vinv[p] (-gp[p] - sum_o Wb[o]^T dc[camera of o])."""
-    for p in prange(gp.shape[0]):
+    for p in range(gp.shape[0]):
         v = np.empty(3)
         for j in range(3):
             v[j] = -gp[p, j]
