@@ -4,11 +4,13 @@ SIFT keypoints (OpenCV) with RootSIFT descriptors, nearest-neighbour matching wi
 test and a mutual check, pair selection, and verification of each pair by a robust relative pose
 (`geom.robust.estimate_relative_pose`). Keypoints follow the house pixel convention.
 """
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from geom.robust import estimate_relative_pose
 
@@ -89,14 +91,14 @@ class _BestTwo:
         return np.where(self.first < ratio ** 2 * self.second, self.index, -1)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _best_two(G, n1, n2, i0, r_index, r_first, r_second, c_index, c_first, c_second):
     """Fold the block of rows i0 + (0..B) of the squared distances n1_i + n2_j - 2 G_ij
     (G: (B, N2) float32 products) into the running smallest two per row and per column
     (branch-free updates, so that the column loop vectorises)."""
     B, N2 = G.shape
     zero, two = np.float32(0.0), np.float32(2.0)
-    for b in prange(B):
+    for b in range(B):
         first, second, index = r_first[i0 + b], r_second[i0 + b], r_index[i0 + b]
         for j in range(N2):
             d = max(n1[b] + n2[j] - two * G[b, j], zero)
@@ -104,7 +106,7 @@ def _best_two(G, n1, n2, i0, r_index, r_first, r_second, c_index, c_first, c_sec
             second = min(second, max(first, d))
             first = min(first, d)
         r_first[i0 + b], r_second[i0 + b], r_index[i0 + b] = first, second, index
-    for chunk in prange((N2 + 255) // 256):
+    for chunk in range((N2 + 255) // 256):
         stop = min(256 * chunk + 256, N2)
         for b in range(B):
             for j in range(256 * chunk, stop):
@@ -137,15 +139,22 @@ def verify_pair(f1, f2, K1, K2, matches, threshold=1.0, min_inliers=20, seed=0):
 
 
 def match_and_verify(features, Ks, pairs, ratio=0.8, threshold=1.0, min_inliers=20,
-                     progress=None):
+                     progress=None, workers=None):
     """Match and verify every pair (i, j) of `pairs` -> list of `PairMatches` (failed pairs left
-    out). Ks: list of (3, 3) per image. progress: optional callable(done, total)."""
-    out = []
-    for k, (i, j) in enumerate(pairs):
+    out), in the order of `pairs`. Ks: list of (3, 3) per image. progress: optional
+    callable(done, total). workers: threads matching pairs at once (default: one per CPU; the
+    descriptor products and the distance kernel run without the GIL)."""
+    def one(k):
+        i, j = pairs[k]
         m = match_descriptors(features[i].descriptors, features[j].descriptors, ratio)
         v = verify_pair(features[i], features[j], Ks[i], Ks[j], m, threshold, min_inliers, seed=k)
-        if v is not None:
-            out.append(PairMatches(i, j, *v))
-        if progress is not None:
-            progress(k + 1, len(pairs))
+        return None if v is None else PairMatches(i, j, *v)
+
+    out = []
+    with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
+        for k, pm in enumerate(pool.map(one, range(len(pairs)))):
+            if pm is not None:
+                out.append(pm)
+            if progress is not None:
+                progress(k + 1, len(pairs))
     return out
