@@ -94,26 +94,28 @@ class _BestTwo:
 @njit(cache=True, nogil=True)
 def _best_two(G, n1, n2, i0, r_index, r_first, r_second, c_index, c_first, c_second):
     """Fold the block of rows i0 + (0..B) of the squared distances n1_i + n2_j - 2 G_ij
-    (G: (B, N2) float32 products) into the running smallest two per row and per column
-    (branch-free updates, so that the column loop vectorises)."""
+    (G: (B, N2) float32 products) into the running smallest two per row and per column, in one
+    pass (the updates are rare: their branches are predicted) and clamped at 0 at the end."""
     B, N2 = G.shape
     zero, two = np.float32(0.0), np.float32(2.0)
     for b in range(B):
-        first, second, index = r_first[i0 + b], r_second[i0 + b], r_index[i0 + b]
+        i = i0 + b
+        first, second, index = r_first[i], r_second[i], r_index[i]
         for j in range(N2):
-            d = max(n1[b] + n2[j] - two * G[b, j], zero)
-            index = j if d < first else index
-            second = min(second, max(first, d))
-            first = min(first, d)
-        r_first[i0 + b], r_second[i0 + b], r_index[i0 + b] = first, second, index
-    for chunk in range((N2 + 255) // 256):
-        stop = min(256 * chunk + 256, N2)
-        for b in range(B):
-            for j in range(256 * chunk, stop):
-                d = max(n1[b] + n2[j] - two * G[b, j], zero)
-                c_index[j] = i0 + b if d < c_first[j] else c_index[j]
-                c_second[j] = min(c_second[j], max(c_first[j], d))
-                c_first[j] = min(c_first[j], d)
+            d = n1[b] + n2[j] - two * G[b, j]
+            if d < second:
+                if d < first:
+                    second, first, index = first, d, j
+                else:
+                    second = d
+            if d < c_second[j]:
+                if d < c_first[j]:
+                    c_second[j], c_first[j], c_index[j] = c_first[j], d, i
+                else:
+                    c_second[j] = d
+        r_first[i], r_second[i], r_index[i] = max(first, zero), max(second, zero), index
+    for j in range(N2):
+        c_first[j], c_second[j] = max(c_first[j], zero), max(c_second[j], zero)
 
 
 def select_pairs(n_images, window=10):
