@@ -337,13 +337,15 @@ def _schur(U, gc, V, gp, Wb, Du, Dv, mu, oc, op, cam_ptr, cam_obs, pt_ptr, pt_ob
             a = cam_obs[m]
             p = op[a]
             for i in range(6):
-                b[6 * c + i] += Y[a, i, 0] * gp[p, 0] + Y[a, i, 1] * gp[p, 1] + Y[a, i, 2] * gp[p, 2]
+                b[6 * c + i] += (Y[a, i, 0] * gp[p, 0] + Y[a, i, 1] * gp[p, 1]
+                                 + Y[a, i, 2] * gp[p, 2])
             for n in range(pt_ptr[p], pt_ptr[p + 1]):
                 o = pt_obs[n]
                 d = oc[o]
                 for i in range(6):
                     for j in range(6):
-                        S[6 * c + i, 6 * d + j] -= (Y[a, i, 0] * Wb[o, j, 0] + Y[a, i, 1] * Wb[o, j, 1]
+                        S[6 * c + i, 6 * d + j] -= (Y[a, i, 0] * Wb[o, j, 0]
+                                                    + Y[a, i, 1] * Wb[o, j, 1]
                                                     + Y[a, i, 2] * Wb[o, j, 2])
 
 

@@ -36,9 +36,11 @@ def _reference_cost(start, X0, oc, op, xy):
         w = x[:3 * (n_cam - 1)].reshape(-1, 3)
         t1 = start[1].t.copy()
         t1[free_t1] = x[3 * (n_cam - 1):3 * (n_cam - 1) + 2]
-        ts = [t1] + list(x[3 * (n_cam - 1) + 2:3 * (n_cam - 1) + 2 + 3 * (n_cam - 2)].reshape(-1, 3))
+        m = 3 * (n_cam - 1) + 2
+        ts = [t1] + list(x[m:m + 3 * (n_cam - 2)].reshape(-1, 3))
         for c in range(1, n_cam):
-            cams.append(start[c].with_pose(rotation_from_axis_angle(w[c - 1]) @ start[c].R, ts[c - 1]))
+            R = rotation_from_axis_angle(w[c - 1]) @ start[c].R
+            cams.append(start[c].with_pose(R, ts[c - 1]))
         return cams, x[-3 * len(X0):].reshape(-1, 3)
 
     def residuals(x):
@@ -97,7 +99,8 @@ def test_fixed_cameras_are_held_and_the_others_refined():
         if held:
             assert np.allclose(got.R, given_.R, atol=1e-12) and np.allclose(got.t, given_.t)
     for c in (2, 4):
-        assert angular_distance(res.cameras[c].R, cams[c].R) < angular_distance(start[c].R, cams[c].R)
+        before, after = start[c].R, res.cameras[c].R
+        assert angular_distance(after, cams[c].R) < angular_distance(before, cams[c].R)
     assert np.median(res.errors) < 0.3 * np.median(res.initial_errors)
 
 
