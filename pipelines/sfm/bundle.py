@@ -131,9 +131,10 @@ def _levenberg_marquardt(R, t, K, X, oc, op, xy, scale, free, max_evaluations, t
                    S, b, Vinv, Y)
             dc = np.zeros(6 * C)
             try:
-                dc[fidx] = scipy.linalg.cho_solve(
-                    scipy.linalg.cho_factor(S[np.ix_(fidx, fidx)], check_finite=False),
-                    b[fidx], check_finite=False)
+                if fidx.size:  # else every camera is held: points alone move
+                    dc[fidx] = scipy.linalg.cho_solve(
+                        scipy.linalg.cho_factor(S[np.ix_(fidx, fidx)], check_finite=False),
+                        b[fidx], check_finite=False)
             except np.linalg.LinAlgError:
                 mu, nu = mu * nu, 2.0 * nu
                 continue

@@ -104,6 +104,14 @@ def test_fixed_cameras_are_held_and_the_others_refined():
     assert np.median(res.errors) < 0.3 * np.median(res.initial_errors)
 
 
+def test_all_cameras_fixed_refines_the_points_alone():
+    cams, X, _, X0, oc, op, xy = _problem(3)
+    res = bundle_adjust(cams, X0, oc, op, xy, fixed=np.ones(len(cams), bool))
+    assert all(np.array_equal(a.t, b.t) for a, b in zip(res.cameras, cams))
+    before, after = np.linalg.norm(X0 - X, axis=1), np.linalg.norm(res.points - X, axis=1)
+    assert after.mean() < 0.5 * before.mean()
+
+
 def test_bad_input_is_named():
     _, _, start, X0, oc, op, xy = _problem(0)
     with pytest.raises(ValueError, match=r"fixed: expected \(4,\) bool"):
