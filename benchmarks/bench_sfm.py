@@ -4,8 +4,9 @@ cameras) and on a synthetic 16-view ring from `geom.synth` (exact truth).
 
 Reported per method: registered views, median and max relative rotation error and relative
 translation direction error over all registered pairs (degrees, `pipelines.sfm.evaluate`),
-mean reprojection error (pixels), points, wall time of the whole run (features to model) as a
-median over `--repeat` runs (default 1: one run takes tens of seconds).
+mean reprojection error (pixels), points, CPU time (all threads) and wall time of the whole run
+(features to model) as medians over `--repeat` runs (default 1: one run takes seconds), and
+mvdepth's wall time per stage. On a shared machine the CPU times tell more than the wall times.
 
     python -m benchmarks.bench_sfm [--repeat N] [--skip-synthetic]
 """
@@ -24,11 +25,14 @@ from pipelines.datasets import dataset_path
 from pipelines.datasets.middlebury_mview import load_cameras
 from pipelines.sfm.evaluate import relative_pose_errors
 from pipelines.sfm.images import save_intrinsics
-from pipelines.sfm.pipeline import sparse_reconstruction
+from pipelines.sfm.pipeline import Timer, sparse_reconstruction
 
 
-def run_ours(folder, K_file):
-    _, rec = sparse_reconstruction(folder, K_file, progress=lambda msg: None)
+def run_ours(folder, K_file, stages):
+    timer = Timer()
+    _, rec = sparse_reconstruction(folder, K_file, progress=lambda msg: None, timer=timer)
+    for name, seconds in timer.stages.items():
+        stages.setdefault(name, []).append(seconds)
     return rec.cameras, float(rec.reprojection_errors().mean()), len(rec.points)
 
 
@@ -61,21 +65,22 @@ def run_pycolmap(folder, K):
     return cams, float(model.compute_mean_reprojection_error()), model.num_points3D()
 
 
-def evaluate(name, folder, truth, repeat):
+def evaluate(name, folder, truth, repeat, stage_rows):
     K = next(iter(truth.values())).K
-    rows = []
+    rows, stages = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         K_file = Path(tmp) / "K.txt"
         save_intrinsics(K_file, {n: c.K for n, c in truth.items()})
-        methods = {"mvdepth": lambda: run_ours(folder, K_file),
+        methods = {"mvdepth": lambda: run_ours(folder, K_file, stages),
                    "pycolmap": lambda: run_pycolmap(folder, K)}
         times = {}
         for method, fn in methods.items():
-            runs = []
+            runs, cpu = [], []
             for _ in range(repeat):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 out = fn()
                 runs.append(time.perf_counter() - t0)
+                cpu.append(time.process_time() - c0)
             times[method] = float(np.median(runs))
             cams, err, n_points = out
             rot, trans = relative_pose_errors(cams, truth)
@@ -85,10 +90,11 @@ def evaluate(name, folder, truth, repeat):
                          deg(rot.max()) if rot.size else float("nan"),
                          deg(np.median(trans)) if trans.size else float("nan"),
                          deg(trans.max()) if trans.size else float("nan"),
-                         err, n_points, times[method]])
+                         err, n_points, float(np.median(cpu)), times[method]])
     for row in rows:
         row.append(row[-1] / times["pycolmap"])
-    return rows
+    stage_rows.append([name] + [float(np.median(v)) for v in stages.values()])
+    return rows, list(stages)
 
 
 def main():
@@ -96,22 +102,28 @@ def main():
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--skip-synthetic", action="store_true")
     args = parser.parse_args()
-    rows = []
+    rows, stage_rows = [], []
     temple = dataset_path("middlebury_mview")
     if temple is None:
         print("middlebury_mview not found (set MVDEPTH_DATA): temple ring skipped")
     else:
         folder = temple / "templeSparseRing"
-        rows += evaluate("templeSparseRing", folder, load_cameras(folder), args.repeat)
+        new, stages = evaluate("templeSparseRing", folder, load_cameras(folder), args.repeat,
+                               stage_rows)
+        rows += new
     if not args.skip_synthetic:
         with tempfile.TemporaryDirectory() as tmp:
             folder = synth.write_folder(synth.render(synth.orbit_ring(16, 0, 640, 480)),
                                         Path(tmp) / "ring")
-            rows += evaluate("synthetic ring 16", folder, load_cameras_json(folder / "cameras.json"),
-                             args.repeat)
+            new, stages = evaluate("synthetic ring 16", folder,
+                                   load_cameras_json(folder / "cameras.json"), args.repeat,
+                                   stage_rows)
+            rows += new
     print_table("Incremental SfM with known intrinsics (errors over all registered pairs, degrees)",
                 ["data", "method", "registered", "rot med", "rot max", "dir med", "dir max",
-                 "reproj px", "points", "time s", "time / pycolmap"], rows)
+                 "reproj px", "points", "cpu s", "time s", "time / pycolmap"], rows)
+    if stage_rows:
+        print_table("mvdepth wall time per stage (s, medians)", ["data"] + stages, stage_rows)
 
 
 if __name__ == "__main__":

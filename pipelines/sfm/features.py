@@ -4,13 +4,17 @@ SIFT keypoints (OpenCV) with RootSIFT descriptors, nearest-neighbour matching wi
 test and a mutual check, pair selection, and verification of each pair by a robust relative pose
 (`geom.robust.estimate_relative_pose`). Keypoints follow the house pixel convention.
 """
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from numba import njit
 
 from geom.robust import estimate_relative_pose
 
+MATCH_BLOCK_ROWS = 4096  # rows of the distance matrix formed at a time (16 MB per 1000 columns)
 EXHAUSTIVE_MAX_IMAGES = 40  # above this, each image is matched to its `window` neighbours in order
 
 
@@ -57,24 +61,61 @@ def match_descriptors(d1, d2, ratio=0.8):
     the ratio test in both directions -> index pairs (M, 2)."""
     if len(d1) < 2 or len(d2) < 2:
         return np.zeros((0, 2), np.int64)
-    d1 = np.asarray(d1, np.float32)
-    d2 = np.asarray(d2, np.float32)
-    # squared distances |a|^2 + |b|^2 - 2 a.b from one matrix product serve both directions
-    D = (d1 * d1).sum(1)[:, None] + (d2 * d2).sum(1)[None, :] - 2 * d1 @ d2.T
-    np.maximum(D, 0, out=D)
-    fwd = _ratio_best(D, ratio)
-    bwd = _ratio_best(D.T, ratio)
+    d1 = np.ascontiguousarray(d1, np.float32)
+    d2 = np.ascontiguousarray(d2, np.float32)
+    n1, n2 = (d1 * d1).sum(1), (d2 * d2).sum(1)
+    rows, cols = _BestTwo(len(d1)), _BestTwo(len(d2))
+    # squared distances |a|^2 + |b|^2 - 2 a.b from one matrix product per block of rows serve
+    # both directions; the smallest two per row and per column are kept as the blocks pass
+    for i0 in range(0, len(d1), MATCH_BLOCK_ROWS):
+        G = d1[i0:i0 + MATCH_BLOCK_ROWS] @ d2.T
+        _best_two(G, n1[i0:i0 + MATCH_BLOCK_ROWS], n2, i0, rows.index, rows.first, rows.second,
+                  cols.index, cols.first, cols.second)
+    fwd, bwd = rows.passing(ratio), cols.passing(ratio)
     i = np.flatnonzero(fwd >= 0)
     keep = bwd[fwd[i]] == i
     return np.stack([i[keep], fwd[i[keep]]], axis=1).astype(np.int64)
 
 
-def _ratio_best(D, ratio):
-    """Per row the column of the smallest entry, or -1 where the second smallest distance is not
-    clearly larger (distance ratio test on squared distances)."""
-    two = np.partition(D, 1, axis=1)[:, :2]
-    best = np.argmin(D, axis=1)
-    return np.where(two[:, 0] < ratio ** 2 * two[:, 1], best, -1)
+class _BestTwo:
+    """Per row (or column) of a distance matrix: where its smallest entry is, the smallest and
+    the second smallest squared distance."""
+
+    def __init__(self, n):
+        self.index = np.full(n, -1, np.int64)
+        self.first = np.full(n, np.inf, np.float32)
+        self.second = np.full(n, np.inf, np.float32)
+
+    def passing(self, ratio):
+        """The best index where the distance ratio test passes (on squared distances), else -1."""
+        return np.where(self.first < ratio ** 2 * self.second, self.index, -1)
+
+
+@njit(cache=True, nogil=True)
+def _best_two(G, n1, n2, i0, r_index, r_first, r_second, c_index, c_first, c_second):
+    """Fold the block of rows i0 + (0..B) of the squared distances n1_i + n2_j - 2 G_ij
+    (G: (B, N2) float32 products) into the running smallest two per row and per column, in one
+    pass (the updates are rare: their branches are predicted) and clamped at 0 at the end."""
+    B, N2 = G.shape
+    zero, two = np.float32(0.0), np.float32(2.0)
+    for b in range(B):
+        i = i0 + b
+        first, second, index = r_first[i], r_second[i], r_index[i]
+        for j in range(N2):
+            d = n1[b] + n2[j] - two * G[b, j]
+            if d < second:
+                if d < first:
+                    second, first, index = first, d, j
+                else:
+                    second = d
+            if d < c_second[j]:
+                if d < c_first[j]:
+                    c_second[j], c_first[j], c_index[j] = c_first[j], d, i
+                else:
+                    c_second[j] = d
+        r_first[i], r_second[i], r_index[i] = max(first, zero), max(second, zero), index
+    for j in range(N2):
+        c_first[j], c_second[j] = max(c_first[j], zero), max(c_second[j], zero)
 
 
 def select_pairs(n_images, window=10):
@@ -100,15 +141,22 @@ def verify_pair(f1, f2, K1, K2, matches, threshold=1.0, min_inliers=20, seed=0):
 
 
 def match_and_verify(features, Ks, pairs, ratio=0.8, threshold=1.0, min_inliers=20,
-                     progress=None):
+                     progress=None, workers=None):
     """Match and verify every pair (i, j) of `pairs` -> list of `PairMatches` (failed pairs left
-    out). Ks: list of (3, 3) per image. progress: optional callable(done, total)."""
-    out = []
-    for k, (i, j) in enumerate(pairs):
+    out), in the order of `pairs`. Ks: list of (3, 3) per image. progress: optional
+    callable(done, total). workers: threads matching pairs at once (default: one per CPU; the
+    descriptor products and the distance kernel run without the GIL)."""
+    def one(k):
+        i, j = pairs[k]
         m = match_descriptors(features[i].descriptors, features[j].descriptors, ratio)
         v = verify_pair(features[i], features[j], Ks[i], Ks[j], m, threshold, min_inliers, seed=k)
-        if v is not None:
-            out.append(PairMatches(i, j, *v))
-        if progress is not None:
-            progress(k + 1, len(pairs))
+        return None if v is None else PairMatches(i, j, *v)
+
+    out = []
+    with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
+        for k, pm in enumerate(pool.map(one, range(len(pairs)))):
+            if pm is not None:
+                out.append(pm)
+            if progress is not None:
+                progress(k + 1, len(pairs))
     return out

@@ -10,7 +10,10 @@
    matches are mostly of tracks not yet triangulated), chain the verified relative pose to a
    registered neighbour, its scale fixed by the few 2D-3D matches it has; triangulate the
    tracks it completes, bundle-adjust (`bundle.bundle_adjust`), drop outlier observations and
-   points left with fewer than two;
+   points left with fewer than two. The adjustment is local (the new image, its
+   `LOCAL_IMAGES` - 1 best-connected neighbours and their points; the other images that see
+   those points held fixed) except each time the model has grown by `GLOBAL_GROWTH` since the
+   last global one, as COLMAP schedules it;
 4. repeat until no image registers; a final global adjustment (Huber loss), outlier removal and
    a last least-squares polish. The adjustments along the way stop early (few evaluations):
    the next registration only needs good enough cameras.
@@ -29,6 +32,8 @@ INIT_MIN_ANGLE = np.radians(4.0)
 MIN_PARALLAX = np.radians(1.5)
 MIN_REGISTER_INLIERS = 12
 MIN_SCALE_MATCHES = 3
+LOCAL_IMAGES = 6  # a local adjustment refines the new image and its best-connected neighbours
+GLOBAL_GROWTH = 1.25  # a global adjustment each time the model grew by this factor
 
 
 def reconstruct(names, features, Ks, size, pair_matches, max_error=4.0, seed=0, progress=None):
@@ -52,6 +57,7 @@ def reconstruct(names, features, Ks, size, pair_matches, max_error=4.0, seed=0, 
     state.adjust(max_evaluations=30)
     say(f"initial pair {names[i]} + {names[j]}: {state.n_points()} points")
     failed = set()
+    last_global = 2  # model size at the last global adjustment
     while True:
         candidates = [k for k in range(len(names)) if state.cams[k] is None and k not in failed]
         if not candidates:
@@ -65,7 +71,11 @@ def reconstruct(names, features, Ks, size, pair_matches, max_error=4.0, seed=0, 
         failed.clear()  # new points may make earlier failures registrable
         state.order.append(k)
         state.triangulate()
-        state.adjust(max_evaluations=15)
+        if len(state.order) >= GLOBAL_GROWTH * last_global:
+            state.adjust(max_evaluations=15)
+            last_global = len(state.order)
+        else:
+            state.adjust(max_evaluations=15, around=k)
         say(f"registered {names[k]} ({len(state.order)}/{len(names)}): {state.n_points()} points")
     state.adjust(max_evaluations=90, loss="huber")
     state.adjust(max_evaluations=50)
@@ -192,18 +202,42 @@ class _State:
         cos = np.einsum("vnk,nk->vn", rays, first)
         return np.where(mask, np.arccos(np.clip(cos, -1, 1)), 0.0).max(axis=0)
 
-    def adjust(self, max_evaluations, loss="linear", tolerance=1e-6):
-        """Bundle-adjust the registered cameras and the points, then drop outliers."""
+    def _neighbourhood(self, k, act):
+        """Image k and the `LOCAL_IMAGES` - 1 registered images sharing the most points with it."""
+        tr = self.tracks
+        seen = np.zeros(tr.count, bool)
+        seen[tr.track[act & (tr.image == k)]] = True
+        shared = np.bincount(tr.image[act & seen[tr.track]], minlength=len(self.cams))
+        shared[k] = 0
+        best = [v for v in np.argsort(-shared, kind="stable")[:LOCAL_IMAGES - 1] if shared[v] > 0]
+        return {k, *best}
+
+    def adjust(self, max_evaluations, loss="linear", tolerance=1e-6, around=None):
+        """Bundle-adjust the registered cameras and the points, then drop outliers. around: an
+        image whose neighbourhood alone is refined (its points, with the other images that see
+        them held fixed); None: everything (global)."""
         tr = self.tracks
         act = self._active() & np.isfinite(self.X[tr.track, 0])
+        views = self.order
+        fixed = None
+        if around is not None:
+            local = self._neighbourhood(around, act)
+            touched = np.zeros(tr.count, bool)
+            touched[tr.track[act & np.isin(tr.image, list(local))]] = True
+            act &= touched[tr.track]
+            present = set(tr.image[act].tolist())
+            views = [k for k in self.order if k in present]
+            fixed = np.array([k not in local for k in views])
+            if fixed.sum() < 2:  # too few fixed images to hold the gauge: adjust everything
+                return self.adjust(max_evaluations, loss, tolerance)
         sel = np.flatnonzero(act)
         pts, point_index = np.unique(tr.track[sel], return_inverse=True)
-        index = {k: v for v, k in enumerate(self.order)}
+        index = {k: v for v, k in enumerate(views)}
         cam_index = np.array([index[k] for k in tr.image[sel]], dtype=np.int64)
-        res = bundle_adjust([self.cams[k] for k in self.order], self.X[pts], cam_index,
-                            point_index.astype(np.int64), tr.xy[sel],
-                            loss=loss, max_evaluations=max_evaluations, tolerance=tolerance)
-        for v, k in enumerate(self.order):
+        res = bundle_adjust([self.cams[k] for k in views], self.X[pts], cam_index,
+                            point_index.astype(np.int64), tr.xy[sel], loss=loss,
+                            max_evaluations=max_evaluations, tolerance=tolerance, fixed=fixed)
+        for v, k in enumerate(views):
             self.cams[k] = res.cameras[v]
         self.X[pts] = res.points
         self.ok[sel[res.errors >= self.max_error]] = False
