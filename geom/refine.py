@@ -156,15 +156,10 @@ def _refine_relative(x1, x2, w, K1inv, K2inv, R, t, max_iterations):
                 Jtr[k] += w[i] * G[k] * r
                 for m in range(k, 5):
                     JtJ[k, m] += w[i] * G[k] * G[m]
-        for k in range(5):
-            for m in range(k):
-                JtJ[k, m] = JtJ[m, k]
+        _symmetrise(JtJ)
         improved = False
         while lam < 1e10:
-            A = JtJ.copy()
-            for k in range(5):
-                A[k, k] += lam * (JtJ[k, k] + 1e-12)
-            step = -np.linalg.solve(A, Jtr)
+            step = _damped_step(JtJ, Jtr, lam)
             Rn = R.copy()
             _rotate_by(step[:3], Rn)
             tn = t + step[3] * b1 + step[4] * b2
@@ -183,6 +178,23 @@ def _refine_relative(x1, x2, w, K1inv, K2inv, R, t, max_iterations):
         if not improved:
             break
     return cost
+
+
+@njit(cache=True)
+def _symmetrise(A):
+    """Copy the upper triangle of the square A into its lower one, in place."""
+    for k in range(A.shape[0]):
+        for m in range(k):
+            A[k, m] = A[m, k]
+
+
+@njit(cache=True)
+def _damped_step(JtJ, Jtr, lam):
+    """Levenberg-Marquardt step `-(JtJ + lam diag(JtJ))^-1 Jtr` (Marquardt's scaling)."""
+    A = JtJ.copy()
+    for k in range(A.shape[0]):
+        A[k, k] += lam * (JtJ[k, k] + 1e-12)
+    return -np.linalg.solve(A, Jtr)
 
 
 @njit(cache=True)
@@ -244,15 +256,10 @@ def _refine_absolute(X, x_, w, K, R, t, max_iterations):
                 Jtr[k] += w[i] * (J[0, k] * rx + J[1, k] * ry)
                 for m in range(k, 6):
                     JtJ[k, m] += w[i] * (J[0, k] * J[0, m] + J[1, k] * J[1, m])
-        for k in range(6):
-            for m in range(k):
-                JtJ[k, m] = JtJ[m, k]
+        _symmetrise(JtJ)
         improved = False
         while lam < 1e10:
-            A = JtJ.copy()
-            for k in range(6):
-                A[k, k] += lam * (JtJ[k, k] + 1e-12)
-            step = -np.linalg.solve(A, Jtr)
+            step = _damped_step(JtJ, Jtr, lam)
             Rn = R.copy()
             _rotate_by(step[:3], Rn)
             tn = t + step[3:]
