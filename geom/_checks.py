@@ -61,13 +61,6 @@ def rotation(R, name="R", tol=1e-6):
     return R
 
 
-def camera(cam, name):
-    """Return `cam` if it is a `geom.camera.Camera`, else raise ValueError naming `name`."""
-    from .camera import Camera  # camera imports this module
-    if not isinstance(cam, Camera):
-        raise ValueError(f"{name}: expected a geom.camera.Camera, got {type(cam).__name__}")
-    return cam
-
 
 def vector3(v, name):
     return array(v, name, (3,))

@@ -135,6 +135,13 @@ class Camera:
         return cls(K, R, t, width, height)
 
 
+def check_camera(cam, name):
+    """Return `cam` if it is a `Camera`, else raise ValueError naming the argument `name`."""
+    if not isinstance(cam, Camera):
+        raise ValueError(f"{name}: expected a geom.camera.Camera, got {type(cam).__name__}")
+    return cam
+
+
 def decompose_projection(P):
     """Split `P` (3, 4) into `K` (3, 3, positive diagonal, K[2,2] = 1), `R` (det +1) and `t` (3,).
 

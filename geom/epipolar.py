@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import _checks
-from .camera import Camera, normalize_points, relative_pose
+from .camera import check_camera, normalize_points, relative_pose
 
 # Kernel status codes (0 = success) and what they mean for the public functions.
 _OK, _COINCIDENT1, _COINCIDENT2, _COLLINEAR1, _COLLINEAR2, _RANK = 0, 1, 2, 3, 4, 5
@@ -793,9 +793,8 @@ def essential_from_pose(R, t):
 def fundamental_from_cameras(cam1, cam2):
     """F (3, 3) of two `Camera`s, unit Frobenius norm: `x2^T F x1 = 0` for x_i = cam_i.project(X).
     Raises ValueError when the camera centres coincide (no epipolar geometry)."""
-    for name, cam in (("cam1", cam1), ("cam2", cam2)):
-        if not isinstance(cam, Camera):
-            raise ValueError(f"{name}: expected a geom.camera.Camera, got {type(cam).__name__}")
+    check_camera(cam1, "cam1")
+    check_camera(cam2, "cam2")
     R, t = relative_pose(cam1, cam2)
     if np.linalg.norm(t) <= 1e-12 * max(np.linalg.norm(cam1.t), np.linalg.norm(cam2.t), 1.0):
         raise ValueError("cam1, cam2: camera centres coincide (zero baseline, F undefined)")

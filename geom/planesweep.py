@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import _checks
-from .camera import Camera, relative_pose
+from .camera import check_camera, relative_pose
 from .costvolume import (_box_sum, _diagonal, _penalties, _sgm, _winner_take_all, gray_image,
                          postprocess)
 
@@ -63,7 +63,7 @@ def plane_sweep(ref_image, ref_cam, sources, depths=None, num_planes=64, depth_r
     p2_gradient, paths, box_size, uniqueness, speckle_size, median, fill_holes, return_cost.
     Returns a `DepthMap` (labels None).
     """
-    _check_camera(ref_cam, "ref_cam")
+    check_camera(ref_cam, "ref_cam")
     sources = _sources(sources)
     motions = [[relative_pose(ref_cam, cam) for _, cam in sources]]
     out = multibody_plane_sweep(ref_image, ref_cam, sources, motions, depths, num_planes,
@@ -102,7 +102,7 @@ def multibody_plane_sweep(ref_image, ref_cam, sources, motions, depths=None, num
     of sources. Returns a `DepthMap` with `labels`.
     """
     ref = gray_image(ref_image, "ref_image")
-    _check_camera(ref_cam, "ref_cam")
+    check_camera(ref_cam, "ref_cam")
     _check_size(ref_cam, ref, "ref_cam", "ref_image")
     sources = _sources(sources)
     src, sizes = _stack_sources(sources)
@@ -156,11 +156,6 @@ def multibody_plane_sweep(ref_image, ref_cam, sources, motions, depths=None, num
 
 # ---------------------------------------------------------------------------- validation
 
-def _check_camera(cam, name):
-    if not isinstance(cam, Camera):
-        raise ValueError(f"{name}: expected a geom.camera.Camera, got {type(cam).__name__}")
-
-
 def _check_size(cam, img, cam_name, img_name):
     if cam.width is not None and (cam.height, cam.width) != img.shape[:2]:
         raise ValueError(f"{cam_name}: camera image size {cam.width}x{cam.height} does not match "
@@ -177,7 +172,7 @@ def _sources(sources):
     for i, item in enumerate(sources):
         if not (isinstance(item, (tuple, list)) and len(item) == 2):
             raise ValueError(f"sources[{i}]: expected an (image, Camera) pair")
-        _check_camera(item[1], f"sources[{i}] camera")
+        check_camera(item[1], f"sources[{i}] camera")
     return sources
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import _checks
-from .camera import Camera
+from .camera import Camera, check_camera
 from .triangulate import _check_baseline
 
 
@@ -43,8 +43,8 @@ def rectify_pair(cam1, cam2, image_size, same_principal_point=True):
     Raises ValueError when the baseline is too close to the viewing direction for the images to
     be warped onto a common plane in front of the cameras.
     """
-    _checks.camera(cam1, "cam1")
-    _checks.camera(cam2, "cam2")
+    check_camera(cam1, "cam1")
+    check_camera(cam2, "cam2")
     w, h = _image_size(image_size, "image_size")
     for cam, name in ((cam1, "cam1"), (cam2, "cam2")):
         if cam.image_size is not None and cam.image_size != (w, h):

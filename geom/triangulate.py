@@ -14,6 +14,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import _checks
+from .camera import check_camera
 
 MIN_PARALLAX = np.deg2rad(1.5)
 """Default smallest trusted angle (radians) between the two viewing rays of a point (COLMAP's
@@ -47,8 +48,8 @@ def midpoint(cam1, cam2, x1, x2, weighted=True):
     `cheirality_parallax_check`. One parallel pass over the points (numba), so it suits 10^6
     correspondences.
     """
-    _checks.camera(cam1, "cam1")
-    _checks.camera(cam2, "cam2")
+    check_camera(cam1, "cam1")
+    check_camera(cam2, "cam2")
     x1, x2 = _checks.point_pairs(x1, x2)
     _check_baseline([cam1, cam2], "cam1, cam2")
     # A pixel's ray direction in the world is R^T K^-1 [x, y, 1]; its camera-frame z is 1, so
@@ -108,8 +109,8 @@ def dlt(cam1, cam2, x1, x2):
 
     cam1, cam2: `Camera`s with distinct centres; x1, x2: (N, 2) pixels. Returns X (N, 3).
     """
-    _checks.camera(cam1, "cam1")
-    _checks.camera(cam2, "cam2")
+    check_camera(cam1, "cam1")
+    check_camera(cam2, "cam2")
     x1, x2 = _checks.point_pairs(x1, x2)
     return dlt_multiview([cam1, cam2], np.stack([x1, x2]))
 
@@ -281,8 +282,8 @@ def cheirality_parallax_check(cam1, cam2, X, min_angle=MIN_PARALLAX):
     trusted parallax in radians (default 1.5 degrees). Returns a `PointCheck` (ok, in_front,
     parallax), each (N,).
     """
-    _checks.camera(cam1, "cam1")
-    _checks.camera(cam2, "cam2")
+    check_camera(cam1, "cam1")
+    check_camera(cam2, "cam2")
     X = _checks.points(X, "X", 3)
     min_angle = float(min_angle)
     if not 0.0 <= min_angle <= np.pi:
@@ -314,7 +315,7 @@ def _check_cameras(cams, name, min_count):
     if len(cams) < min_count:
         raise ValueError(f"{name}: need at least {min_count} cameras, got {len(cams)}")
     for i, cam in enumerate(cams):
-        _checks.camera(cam, f"{name}[{i}]")
+        check_camera(cam, f"{name}[{i}]")
     return cams
 
 

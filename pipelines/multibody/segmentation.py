@@ -61,7 +61,6 @@ def segment(feats, matches, threshold=1.0, min_matches=16, seed=0, min_overlap=0
         raise ValueError("no pair of views shares enough matches to find a motion")
     sizes = [len(f.keypoints) for f in feats]
     node_body = synchronise(sizes, {p: matches[p] for p in pair_labels}, pair_labels, min_overlap)
-    n_bodies = max(node_body.values()) + 1
     pair_bodies = {p: {node_body[(p, model)]: matches[p][labels == model]
                        for model in range(1, int(labels.max()) + 1)}
                    for p, labels in pair_labels.items()}

@@ -28,6 +28,7 @@ import scipy.linalg
 from numba import njit
 
 from geom import _checks
+from geom.camera import check_camera
 
 
 MU_START = 1e-4  # first damping, relative to the diagonal of J^T W J
@@ -66,14 +67,14 @@ def bundle_adjust(cameras, X, obs_camera, obs_point, obs_xy, loss="huber", loss_
     if len(cameras) < 2:
         raise ValueError(f"cameras: need at least 2, got {len(cameras)}")
     for k, c in enumerate(cameras):
-        _checks.camera(c, f"cameras[{k}]")
+        check_camera(c, f"cameras[{k}]")
     X = _checks.points(X, "X", 3, min_count=1)
     obs_xy = _checks.points(obs_xy, "obs_xy", 2, min_count=1)
     n_obs = obs_xy.shape[0]
     obs_camera = _index(obs_camera, "obs_camera", n_obs, len(cameras))
     obs_point = _index(obs_point, "obs_point", n_obs, X.shape[0])
     _checks.positive(loss_scale, "loss_scale")
-    C, P = len(cameras), X.shape[0]
+    C = len(cameras)
     fixed = np.zeros(C, bool) if fixed is None else np.asarray(fixed)
     if fixed.shape != (C,) or fixed.dtype != bool:
         raise ValueError(f"fixed: expected ({C},) bool, got {fixed.dtype} {fixed.shape}")

@@ -5,7 +5,7 @@ from hypothesis import given, strategies as st
 from geom.rotation import (angle_between, angular_distance, axis_angle_from_rotation,
                            quaternion_from_rotation, random_rotation, rotation_from_axis_angle,
                            rotation_from_quaternion, skew)
-from geom.testing import assert_rotation, rotations, seeds
+from geom.testing import assert_rotation, rotations
 
 vectors = st.lists(st.floats(-10, 10), min_size=3, max_size=3).map(np.array)
 
