@@ -1,7 +1,7 @@
 """Stage 2: features, matches and their geometric verification.
 
 SIFT keypoints (OpenCV) with RootSIFT descriptors, nearest-neighbour matching with Lowe's ratio
-test and a mutual check, pair selection, and verification of each pair by a robust relative pose
+test and a mutual check, and verification of each pair by a robust relative pose
 (`geom.robust.estimate_relative_pose`). Keypoints follow the house pixel convention.
 """
 from dataclasses import dataclass
@@ -10,8 +10,6 @@ import cv2
 import numpy as np
 
 from geom.robust import estimate_relative_pose
-
-EXHAUSTIVE_MAX_IMAGES = 40  # above this, each image is matched to its `window` neighbours in order
 
 
 @dataclass
@@ -75,16 +73,6 @@ def _ratio_best(D, ratio):
     two = np.partition(D, 1, axis=1)[:, :2]
     best = np.argmin(D, axis=1)
     return np.where(two[:, 0] < ratio ** 2 * two[:, 1], best, -1)
-
-
-def select_pairs(n_images, window=10):
-    """Image pairs (i, j), i < j, to match: all of them up to `EXHAUSTIVE_MAX_IMAGES` images, else
-    each image with its `window` successors in file order (wrapping around, for rings)."""
-    if n_images <= EXHAUSTIVE_MAX_IMAGES:
-        return [(i, j) for i in range(n_images) for j in range(i + 1, n_images)]
-    pairs = {tuple(sorted((i, (i + k) % n_images))) for i in range(n_images)
-             for k in range(1, window + 1)}
-    return sorted(pairs)
 
 
 def verify_pair(f1, f2, K1, K2, matches, threshold=1.0, min_inliers=20, seed=0):
