@@ -77,6 +77,9 @@ def sparse_reconstruction(source, intrinsics=None, progress=_progress, timer=Non
     verified = timer("matching", features.match_and_verify, feats, Ks, selected,
                      progress=lambda d, n: _count(progress, "matching pairs", d, n))
     n = len(imgs.names)
+    if not verified:
+        raise ValueError(f"{imgs.folder}: no pair of its {n} images shares enough verified "
+                         f"matches ({len(selected)} pairs tried)")
     notes.append(f"pairs ({pair_method}): {len(selected)} of {n * (n - 1) // 2} matched, "
                  f"{len(verified)} verified")
     progress(notes[-1])
