@@ -31,6 +31,7 @@ from pipelines.sfm.evaluate import relative_pose_errors
 from pipelines.sfm.images import save_intrinsics
 from pipelines.sfm.pipeline import Timer, sparse_reconstruction
 
+CACHE_NAME = "mvdepth_bench_sfm_scaling"
 STAGES = ("load images", "features", "pair selection", "matching", "reconstruction")
 
 
@@ -82,7 +83,8 @@ def main():
     parser.add_argument("--all-pairs", type=int, nargs="*", default=[50, 100],
                         help="sizes whose matching is also timed on all pairs")
     parser.add_argument("--size", default="640x480", help="image size WxH")
-    parser.add_argument("--cache", default=Path(tempfile.gettempdir()) / "mvdepth_bench_sfm_scaling")
+    parser.add_argument("--cache", default=Path(tempfile.gettempdir()) / CACHE_NAME,
+                        help="folder of the rendered rings (reused across runs)")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
     results = []

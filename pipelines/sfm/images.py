@@ -61,8 +61,8 @@ def image_files(folder):
 def load_images(source):
     """Read an image folder (or a list of image files) -> `ImageSet`.
 
-    EXIF orientation is applied (OpenCV's default read mode turns the image upright). Raises ValueError naming the file on
-    an unreadable image or one whose size differs from the first.
+    EXIF orientation is applied (OpenCV's default read mode turns the image upright). Raises
+    ValueError naming the file on an unreadable image or one whose size differs from the first.
     """
     if isinstance(source, (str, Path)):
         files = image_files(source)
@@ -110,7 +110,7 @@ def resolve_intrinsics(imgs, intrinsics=None):
         try:
             f, why = focal_length_pixels(read_exif(path), w, h)
         except ValueError as err:
-            f, why = None, str(err).split(": ", 1)[1]
+            f, why = None, str(err).removeprefix(f"{path}: ")
         if f is None:
             Ks.append(guess)
             guessed.append(f"{name} ({why})")
@@ -124,9 +124,9 @@ def resolve_intrinsics(imgs, intrinsics=None):
     if guessed:
         shown = ", ".join(guessed[:3]) + (f" and {len(guessed) - 3} more" if len(guessed) > 3
                                           else "")
-        notes.append(f"no intrinsics file and no usable EXIF focal length for {shown}: focal "
-                     f"length guessed as {GUESS_FOCAL_FACTOR} x max(W, H) = {guess[0, 0]:.0f} px; "
-                     "pass --intrinsics for accurate results")
+        notes.append(f"warning: no intrinsics file and no usable EXIF focal length for {shown}: "
+                     f"focal length guessed as {GUESS_FOCAL_FACTOR} x max(W, H) = "
+                     f"{guess[0, 0]:.0f} px; pass --intrinsics for accurate results")
     return Ks, notes
 
 

@@ -71,7 +71,7 @@ def sparse_reconstruction(source, intrinsics=None, progress=_progress, timer=Non
     imgs = timer("load images", images.load_images, source)
     Ks, notes = images.resolve_intrinsics(imgs, intrinsics)
     for note in notes:
-        progress(("warning: " if "guessed" in note else "") + note)
+        progress(note)
     feats = timer("features", _extract_all, imgs.images, progress)
     selected = timer("pair selection", pairs.select_pairs, feats, imgs.names, pair_method)
     verified = timer("matching", features.match_and_verify, feats, Ks, selected,
