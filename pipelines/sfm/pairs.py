@@ -24,12 +24,10 @@ VOCABULARY_SAMPLE = 50_000  # descriptors (over all images) the vocabulary is tr
 def select_pairs(features, names, method="auto", k=10, window=3, n_words=32, seed=0):
     """Pairs to match among images with `features` (list of `features.Features`) and file
     `names` by `method` (see the module docstring) -> sorted list of (i, j), i < j."""
-    check_method(method)
     n = len(names)
+    method = resolve_method(method, n)
     if len(features) != n:
         raise ValueError(f"features: expected one per image ({n}), got {len(features)}")
-    if method == "auto":
-        method = "exhaustive" if n <= EXHAUSTIVE_MAX_IMAGES else "retrieval"
     if method == "exhaustive":
         return exhaustive_pairs(n)
     order = sequence_order(names)
@@ -46,6 +44,14 @@ def check_method(method):
     """`method` if it is one of `METHODS`, else ValueError."""
     if method not in METHODS:
         raise ValueError(f"pairs: expected one of {', '.join(METHODS)}, got {method!r}")
+    return method
+
+
+def resolve_method(method, n_images):
+    """The method `select_pairs` uses for `method` on `n_images` images (`auto` resolved)."""
+    check_method(method)
+    if method == "auto":
+        return "exhaustive" if n_images <= EXHAUSTIVE_MAX_IMAGES else "retrieval"
     return method
 
 

@@ -80,8 +80,8 @@ def sparse_reconstruction(source, intrinsics=None, progress=_progress, timer=Non
     if not verified:
         raise ValueError(f"{imgs.folder}: no pair of its {n} images shares enough verified "
                          f"matches ({len(selected)} pairs tried)")
-    notes.append(f"pairs ({pair_method}): {len(selected)} of {n * (n - 1) // 2} matched, "
-                 f"{len(verified)} verified")
+    notes.append(f"pairs ({pairs.resolve_method(pair_method, n)}): {len(selected)} of "
+                 f"{n * (n - 1) // 2} matched, {len(verified)} verified")
     progress(notes[-1])
     rec = timer("reconstruction", incremental.reconstruct, imgs.names, feats, Ks, imgs.size,
                 verified, progress=progress)

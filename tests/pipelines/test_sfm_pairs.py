@@ -10,8 +10,8 @@ from geom import synth
 from pipelines import cli
 from pipelines.sfm.features import Features, extract_features
 from pipelines.sfm.pairs import (EXHAUSTIVE_MAX_IMAGES, METHODS, exhaustive_pairs,
-                                 global_descriptors, retrieval_pairs, select_pairs,
-                                 sequence_order, sequential_pairs)
+                                 global_descriptors, resolve_method, retrieval_pairs,
+                                 select_pairs, sequence_order, sequential_pairs)
 
 RING_VIEWS = 36  # 10 degrees apart: each view overlaps several on either side
 
@@ -83,6 +83,9 @@ def test_auto_is_exhaustive_up_to_the_limit_then_retrieval():
     n = EXHAUSTIVE_MAX_IMAGES
     names = [f"{c}.png" for c in range(n + 1)]
     assert select_pairs(_fake_features(n), names[:n]) == exhaustive_pairs(n)
+    assert resolve_method("auto", n) == "exhaustive"
+    assert resolve_method("auto", n + 1) == "retrieval"
+    assert resolve_method("sequential", n + 1) == "sequential"
     pairs = select_pairs(_fake_features(n + 1), names, k=5, window=2)
     assert pairs == select_pairs(_fake_features(n + 1), names, "retrieval", k=5, window=2)
     assert len(pairs) <= (n + 1) * (5 + 2) < (n + 1) * n // 2
