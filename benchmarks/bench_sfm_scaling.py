@@ -17,7 +17,9 @@ One run per size (the larger ones take minutes); run it niced on a shared machin
         [--size 640x480] [--cache DIR]
 """
 import argparse
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import cv2
@@ -45,7 +47,7 @@ def ring_folder(cache, n_views, width, height):
     return folder
 
 
-def run_size(folder, all_pairs):
+def run_size(folder, all_pairs, progress):
     """One pipeline run on `folder` -> dict of measurements."""
     truth = load_cameras_json(folder / "cameras.json")
     n = len(truth)
@@ -53,7 +55,7 @@ def run_size(folder, all_pairs):
     with tempfile.TemporaryDirectory() as tmp:
         K_file = Path(tmp) / "K.txt"
         save_intrinsics(K_file, {name: c.K for name, c in truth.items()})
-        _, rec = sparse_reconstruction(folder, K_file, progress=lambda msg: None, timer=timer)
+        _, rec = sparse_reconstruction(folder, K_file, progress=progress, timer=timer)
     rot, _ = relative_pose_errors(rec.cameras, truth)
     registered = len(rec.cameras)
     del rec
@@ -77,19 +79,25 @@ def _images(folder, names):
     return [cv2.cvtColor(cv2.imread(str(folder / name)), cv2.COLOR_BGR2RGB) for name in names]
 
 
+def _progress(msg):
+    print(f"{time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--views", type=int, nargs="+", default=[50, 100, 200])
     parser.add_argument("--all-pairs", type=int, nargs="*", default=[50, 100],
                         help="sizes whose matching is also timed on all pairs")
     parser.add_argument("--size", default="640x480", help="image size WxH")
+    parser.add_argument("--verbose", action="store_true", help="print the pipeline's progress")
     parser.add_argument("--cache", default=Path(tempfile.gettempdir()) / CACHE_NAME,
                         help="folder of the rendered rings (reused across runs)")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
     results = []
     for n in args.views:
-        r = run_size(ring_folder(args.cache, n, width, height), n in args.all_pairs)
+        r = run_size(ring_folder(args.cache, n, width, height), n in args.all_pairs,
+                     _progress if args.verbose else lambda msg: None)
         results.append(r)
         print(f"{n} views: " + ", ".join(f"{k} {v:.1f} s" for k, v in r["timer"].stages.items()),
               flush=True)
