@@ -1,13 +1,14 @@
 """`mvdepth sfm` / `mvdepth two-view`: the stages run in order, timed, written to a folder.
 
     load_images -> intrinsics (file > EXIF > guess) -> extract_features -> select_pairs
-    -> match_and_verify -> reconstruct -> write_sparse (+ report.html)
+    -> match_and_verify (`match_images`) -> reconstruct -> write_sparse (+ report.html)
 """
 import re
 import resource
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from geom import synth
@@ -63,9 +64,41 @@ def _progress(msg):
 def sparse_reconstruction(source, intrinsics=None, progress=_progress, timer=None,
                           pair_method="auto"):
     """Images (a folder or a list of files) -> (`ImageSet`, `Reconstruction`), stage timings in
-    `timer` (a `Timer`). intrinsics: path of an intrinsics file, or None for EXIF focal lengths
-    or the guess (`images.resolve_intrinsics`). pair_method: which pairs to match
-    (`pairs.METHODS`, see `pairs.select_pairs`)."""
+    `timer` (a `Timer`): `match_images`, then `reconstruct`."""
+    timer = timer or Timer()
+    m = match_images(source, intrinsics, progress, timer, pair_method)
+    return m.images, reconstruct(m, progress, timer)
+
+
+def reconstruct(m, progress=_progress, timer=None):
+    """`Matches` -> `Reconstruction` (`incremental.reconstruct`, timed in `timer`), with the
+    notes of `m`."""
+    timer = timer or Timer()
+    rec = timer("reconstruction", incremental.reconstruct, m.images.names, m.features, m.Ks,
+                m.images.size, m.verified, progress=progress)
+    rec.notes.extend(m.notes)
+    return rec
+
+
+@dataclass
+class Matches:
+    """What `match_images` found: the `ImageSet`, per image K (3, 3) and `features.Features`,
+    the pairs matched, the verified ones (`features.PairMatches`) and notes for the report."""
+
+    images: images.ImageSet
+    Ks: list
+    features: list
+    pairs: list
+    verified: list
+    notes: list
+
+
+def match_images(source, intrinsics=None, progress=_progress, timer=None, pair_method="auto"):
+    """The stages before the reconstruction: load the images (a folder or a list of files),
+    their intrinsics (`intrinsics`: an intrinsics file, or None for EXIF focal lengths or the
+    guess, `images.resolve_intrinsics`), features, pair selection (`pair_method`, one of
+    `pairs.METHODS`) and verified matches -> `Matches`; stage timings in `timer`. Raises
+    ValueError naming the folder when no pair verifies."""
     pairs.check_method(pair_method)  # fail before reading any image
     timer = timer or Timer()
     imgs = timer("load images", images.load_images, source)
@@ -83,10 +116,7 @@ def sparse_reconstruction(source, intrinsics=None, progress=_progress, timer=Non
     notes.append(f"pairs ({pairs.resolve_method(pair_method, n)}): {len(selected)} of "
                  f"{n * (n - 1) // 2} matched, {len(verified)} verified")
     progress(notes[-1])
-    rec = timer("reconstruction", incremental.reconstruct, imgs.names, feats, Ks, imgs.size,
-                verified, progress=progress)
-    rec.notes.extend(notes)
-    return imgs, rec
+    return Matches(imgs, Ks, feats, selected, verified, notes)
 
 
 def _extract_all(image_list, progress):
