@@ -63,8 +63,15 @@ def _add_sfm(sub):
                         "synthetic ring rendered on the spot")
     p.add_argument("-o", "--output", required=True, help="output folder (must not exist)")
     p.add_argument("--intrinsics", default=None,
-                   help="K.txt: one 3x3 matrix, or lines 'name k11 ... k33' (default: guess "
-                        "f = 1.2 max(W, H), flagged in the report)")
+                   help="K.txt: one 3x3 matrix, or lines 'name k11 ... k33' (default: the "
+                        "EXIF focal length of each image, else a guess f = 1.2 max(W, H), "
+                        "flagged in the report)")
+    p.add_argument("--pairs", default="auto",  # = pipelines.sfm.pairs.METHODS, not imported
+                   choices=("auto", "exhaustive", "retrieval", "sequential"),
+                   help="image pairs to match: exhaustive (all), retrieval (each image with its "
+                        "10 most similar by a global descriptor, plus sequential ones when the "
+                        "names are numbered), sequential (each with its 3 successors by name "
+                        "number); auto (default): exhaustive up to 30 images, retrieval above")
     p.add_argument("--dense", action="store_true",
                    help="also plane-sweep depth maps per image (depth/) fused into dense.ply")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
@@ -76,9 +83,10 @@ def _run_sfm(a):
     if a.images is None:
         if a.intrinsics is not None:
             raise ValueError("--intrinsics: only with IMAGES (the sample has its own)")
-        pipeline.run_sample(a.output, a.overwrite, dense=a.dense)
+        pipeline.run_sample(a.output, a.overwrite, dense=a.dense, pair_method=a.pairs)
     else:
-        pipeline.run(a.images, a.output, a.intrinsics, a.overwrite, dense=a.dense)
+        pipeline.run(a.images, a.output, a.intrinsics, a.overwrite, dense=a.dense,
+                     pair_method=a.pairs)
 
 
 def _add_two_view(sub):

@@ -1,7 +1,8 @@
 """Structure from motion: image folder -> cameras, sparse points, COLMAP model, report.
 
 Stages (each a function over plain data, see its module): `images.load_images`,
-`images.load_intrinsics`, `features.extract_features`, `features.match_and_verify`,
+`images.resolve_intrinsics` (file, EXIF via `exif`, or a guess), `features.extract_features`,
+`pairs.select_pairs`, `features.match_and_verify`,
 `incremental.reconstruct` (with `bundle.bundle_adjust`), `export.write_sparse`,
 `report.write_report`; `pipeline.run` chains them for `mvdepth sfm`.
 """

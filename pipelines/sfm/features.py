@@ -1,7 +1,7 @@
 """Stage 2: features, matches and their geometric verification.
 
 SIFT keypoints (OpenCV) with RootSIFT descriptors, nearest-neighbour matching with Lowe's ratio
-test and a mutual check, pair selection, and verification of each pair by a robust relative pose
+test and a mutual check, and verification of each pair by a robust relative pose
 (`geom.robust.estimate_relative_pose`). Keypoints follow the house pixel convention.
 """
 import os
@@ -15,8 +15,6 @@ from numba import njit
 from geom.robust import estimate_relative_pose
 
 MATCH_BLOCK_ROWS = 4096  # rows of the distance matrix formed at a time (16 MB per 1000 columns)
-EXHAUSTIVE_MAX_IMAGES = 40  # above this, each image is matched to its `window` neighbours in order
-
 
 @dataclass
 class Features:
@@ -116,16 +114,6 @@ def _best_two(G, n1, n2, i0, r_index, r_first, r_second, c_index, c_first, c_sec
         r_first[i], r_second[i], r_index[i] = max(first, zero), max(second, zero), index
     for j in range(N2):
         c_first[j], c_second[j] = max(c_first[j], zero), max(c_second[j], zero)
-
-
-def select_pairs(n_images, window=10):
-    """Image pairs (i, j), i < j, to match: all of them up to `EXHAUSTIVE_MAX_IMAGES` images, else
-    each image with its `window` successors in file order (wrapping around, for rings)."""
-    if n_images <= EXHAUSTIVE_MAX_IMAGES:
-        return [(i, j) for i in range(n_images) for j in range(i + 1, n_images)]
-    pairs = {tuple(sorted((i, (i + k) % n_images))) for i in range(n_images)
-             for k in range(1, window + 1)}
-    return sorted(pairs)
 
 
 def verify_pair(f1, f2, K1, K2, matches, threshold=1.0, min_inliers=20, seed=0):

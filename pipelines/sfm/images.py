@@ -6,10 +6,13 @@ Intrinsics file (`--intrinsics K.txt`), `#` starts a comment, one of two forms:
 - one line per image: `name k11 k12 k13 k21 k22 k23 k31 k32 k33` (row-major K); every image of
   the folder must be listed.
 
-Pixels follow the house convention (origin at the centre of the top-left pixel). Without a file,
-`default_intrinsics` guesses `f = 1.2 max(W, H)` with the principal point at the image centre
-(EXIF focal lengths are not read: OpenCV does not expose them); the pipeline flags the guess in
-its report.
+Pixels follow the house convention (origin at the centre of the top-left pixel). Where the
+intrinsics come from (`resolve_intrinsics`), in this order: the file; else per image its EXIF
+focal length (`exif.focal_length_pixels`) with the principal point at the image centre; else the
+guess of `default_intrinsics`, `f = 1.2 max(W, H)`, centred, flagged in the report.
+
+Images are read by `cv2.imread`, which turns them upright by their EXIF orientation (JPEG and
+PNG); sizes, pixels and intrinsics are those of the upright image.
 """
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,17 +22,21 @@ import numpy as np
 
 from geom import _checks
 
+from .exif import focal_length_pixels, read_exif
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 GUESS_FOCAL_FACTOR = 1.2
 
 
 @dataclass
 class ImageSet:
-    """Images of a folder: names (file names, sorted), images (H, W, 3) uint8 RGB, one size."""
+    """Images of a folder: names (file names, sorted), their paths, images (H, W, 3) uint8 RGB
+    (upright), one size."""
 
     folder: Path
     names: list
     images: list
+    paths: list
 
     @property
     def size(self):
@@ -54,8 +61,8 @@ def image_files(folder):
 def load_images(source):
     """Read an image folder (or a list of image files) -> `ImageSet`.
 
-    EXIF orientation is applied (OpenCV's default read mode). Raises ValueError naming the file on
-    an unreadable image or one whose size differs from the first.
+    EXIF orientation is applied (OpenCV's default read mode turns the image upright). Raises
+    ValueError naming the file on an unreadable image or one whose size differs from the first.
     """
     if isinstance(source, (str, Path)):
         files = image_files(source)
@@ -80,13 +87,47 @@ def load_images(source):
     names = [f.name for f in files]
     if len(set(names)) != len(names):
         raise ValueError("image file names must be distinct")
-    return ImageSet(folder, names, images)
+    return ImageSet(folder, names, images, files)
 
 
 def default_intrinsics(width, height):
     """The documented guess when no calibration is given: f = 1.2 max(W, H), centred."""
     f = GUESS_FOCAL_FACTOR * max(width, height)
     return np.array([[f, 0.0, (width - 1) / 2], [0.0, f, (height - 1) / 2], [0.0, 0.0, 1.0]])
+
+
+def resolve_intrinsics(imgs, intrinsics=None):
+    """Intrinsics of every image of `imgs` (an `ImageSet`) -> (list of K (3, 3), notes for the
+    report): from the file `intrinsics` when given, else from each image's EXIF focal length,
+    else the guess of `default_intrinsics` (the note names the images guessed and why)."""
+    if intrinsics is not None:
+        table = load_intrinsics(intrinsics, imgs.names)
+        return [table[n] for n in imgs.names], []
+    w, h = imgs.size
+    guess = default_intrinsics(w, h)
+    Ks, guessed, from_exif = [], [], []
+    for name, path in zip(imgs.names, imgs.paths):
+        try:
+            f, why = focal_length_pixels(read_exif(path), w, h)
+        except ValueError as err:
+            f, why = None, str(err).removeprefix(f"{path}: ")
+        if f is None:
+            Ks.append(guess)
+            guessed.append(f"{name} ({why})")
+        else:
+            Ks.append(np.array([[f, 0.0, guess[0, 2]], [0.0, f, guess[1, 2]], [0.0, 0.0, 1.0]]))
+            from_exif.append(f)
+    notes = []
+    if from_exif:
+        notes.append(f"focal length from EXIF for {len(from_exif)} of {len(Ks)} images "
+                     f"({min(from_exif):.0f} to {max(from_exif):.0f} px)")
+    if guessed:
+        shown = ", ".join(guessed[:3]) + (f" and {len(guessed) - 3} more" if len(guessed) > 3
+                                          else "")
+        notes.append(f"warning: no intrinsics file and no usable EXIF focal length for {shown}: "
+                     f"focal length guessed as {GUESS_FOCAL_FACTOR} x max(W, H) = "
+                     f"{guess[0, 0]:.0f} px; pass --intrinsics for accurate results")
+    return Ks, notes
 
 
 def load_intrinsics(path, names):

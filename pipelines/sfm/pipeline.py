@@ -1,66 +1,130 @@
 """`mvdepth sfm` / `mvdepth two-view`: the stages run in order, timed, written to a folder.
 
-    load_images -> intrinsics -> extract_features -> match_and_verify -> reconstruct
-    -> write_sparse (+ report.html)
+    load_images -> intrinsics (file > EXIF > guess) -> extract_features -> select_pairs
+    -> match_and_verify (`match_images`) -> reconstruct -> write_sparse (+ report.html)
 """
+import re
+import resource
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from geom import synth
 from geom.io import load_cameras_json, output_folder
 
 from . import dense as dense_stage
-from . import export, features, images, incremental, report
+from . import export, features, images, incremental, pairs, report
+
+_STATUS = Path("/proc/self/status")
+_CLEAR_REFS = Path("/proc/self/clear_refs")
 
 
 class Timer:
-    """Wall time per named stage, in the order run."""
+    """Wall time (seconds, `stages`) and peak resident memory (bytes, `peak_memory`) per named
+    stage, in the order run.
+
+    Peak memory is the process's resident set high-water mark (Linux VmHWM) over the stage,
+    reset before it by writing 5 to /proc/self/clear_refs. Where /proc is missing it is the
+    process's peak so far (`resource.getrusage` ru_maxrss), which never goes down."""
 
     def __init__(self):
         self.stages = {}
+        self.peak_memory = {}
 
     def __call__(self, name, fn, *args, **kwargs):
+        _reset_peak_memory()
         t0 = time.perf_counter()
         out = fn(*args, **kwargs)
         self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - t0
+        self.peak_memory[name] = max(self.peak_memory.get(name, 0), peak_memory())
         return out
+
+
+def peak_memory():
+    """Resident set high-water mark of this process in bytes (see `Timer`)."""
+    try:
+        return int(re.search(r"VmHWM:\s+(\d+) kB", _STATUS.read_text())[1]) * 1024
+    except (OSError, TypeError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kB on Linux
+
+
+def _reset_peak_memory():
+    try:
+        _CLEAR_REFS.write_text("5")
+    except OSError:
+        pass
 
 
 def _progress(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
-def sparse_reconstruction(source, intrinsics=None, progress=_progress, timer=None):
+def sparse_reconstruction(source, intrinsics=None, progress=_progress, timer=None,
+                          pair_method="auto"):
     """Images (a folder or a list of files) -> (`ImageSet`, `Reconstruction`), stage timings in
-    `timer` (a `Timer`). intrinsics: path of an intrinsics file, or None for the guess."""
+    `timer` (a `Timer`): `match_images`, then `reconstruct`."""
+    timer = timer or Timer()
+    m = match_images(source, intrinsics, progress, timer, pair_method)
+    return m.images, reconstruct(m, progress, timer)
+
+
+def reconstruct(m, progress=_progress, timer=None):
+    """`Matches` -> `Reconstruction` (`incremental.reconstruct`, timed in `timer`), with the
+    notes of `m`."""
+    timer = timer or Timer()
+    rec = timer("reconstruction", incremental.reconstruct, m.images.names, m.features, m.Ks,
+                m.images.size, m.verified, progress=progress)
+    rec.notes.extend(m.notes)
+    return rec
+
+
+@dataclass
+class Matches:
+    """What `match_images` found: the `ImageSet`, per image K (3, 3) and `features.Features`,
+    the pairs matched, the verified ones (`features.PairMatches`) and notes for the report."""
+
+    images: images.ImageSet
+    Ks: list
+    features: list
+    pairs: list
+    verified: list
+    notes: list
+
+
+def match_images(source, intrinsics=None, progress=_progress, timer=None, pair_method="auto"):
+    """The stages before the reconstruction: load the images (a folder or a list of files),
+    their intrinsics (`intrinsics`: an intrinsics file, or None for EXIF focal lengths or the
+    guess, `images.resolve_intrinsics`), features, pair selection (`pair_method`, one of
+    `pairs.METHODS`) and verified matches -> `Matches`; stage timings in `timer`. Raises
+    ValueError naming the folder when no pair verifies."""
+    pairs.check_method(pair_method)  # fail before reading any image
     timer = timer or Timer()
     imgs = timer("load images", images.load_images, source)
-    notes = []
-    if intrinsics is None:
-        K = images.default_intrinsics(*imgs.size)
-        Ks = [K] * len(imgs.names)
-        notes.append(f"no intrinsics given: focal length guessed as {images.GUESS_FOCAL_FACTOR} "
-                     f"x max(W, H) = {K[0, 0]:.0f} px; pass --intrinsics for accurate results")
-        progress("warning: " + notes[-1])
-    else:
-        table = images.load_intrinsics(intrinsics, imgs.names)
-        Ks = [table[n] for n in imgs.names]
-    feats = []
-    t0 = time.perf_counter()
-    for k, img in enumerate(imgs.images):
-        feats.append(features.extract_features(img))
-        _count(progress, "features", k + 1, len(imgs.images))
-    timer.stages["features"] = time.perf_counter() - t0
-    pairs = features.select_pairs(len(imgs.names))
-    verified = timer("matching", features.match_and_verify, feats, Ks, pairs,
+    Ks, notes = images.resolve_intrinsics(imgs, intrinsics)
+    for note in notes:
+        progress(note)
+    feats = timer("features", _extract_all, imgs.images, progress)
+    selected = timer("pair selection", pairs.select_pairs, feats, imgs.names, pair_method)
+    verified = timer("matching", features.match_and_verify, feats, Ks, selected,
                      progress=lambda d, n: _count(progress, "matching pairs", d, n))
-    progress(f"{len(verified)} of {len(pairs)} pairs verified")
-    rec = timer("reconstruction", incremental.reconstruct, imgs.names, feats, Ks, imgs.size,
-                verified, progress=progress)
-    rec.notes.extend(notes)
-    return imgs, rec
+    n = len(imgs.names)
+    if not verified:
+        raise ValueError(f"{imgs.folder}: no pair of its {n} images shares enough verified "
+                         f"matches ({len(selected)} pairs tried)")
+    notes.append(f"pairs ({pairs.resolve_method(pair_method, n)}): {len(selected)} of "
+                 f"{n * (n - 1) // 2} matched, {len(verified)} verified")
+    progress(notes[-1])
+    return Matches(imgs, Ks, feats, selected, verified, notes)
+
+
+def _extract_all(image_list, progress):
+    out = []
+    for k, img in enumerate(image_list):
+        out.append(features.extract_features(img))
+        _count(progress, "features", k + 1, len(image_list))
+    return out
 
 
 def _count(progress, what, done, total):
@@ -68,15 +132,17 @@ def _count(progress, what, done, total):
         progress(f"{what}: {done}/{total}")
 
 
-def run(source, output, intrinsics=None, overwrite=False, progress=_progress, dense=False):
+def run(source, output, intrinsics=None, overwrite=False, progress=_progress, dense=False,
+        pair_method="auto"):
     """Reconstruct `source` and write `output` (see `export` and `report`); returns the
     `Reconstruction`. A `cameras.json` beside the images is read as ground truth for the report.
-    dense: also plane-sweep depth maps (`depth/<image>.npy` + preview PNG) and `dense.ply`."""
+    dense: also plane-sweep depth maps (`depth/<image>.npy` + preview PNG) and `dense.ply`.
+    pair_method: as for `sparse_reconstruction`."""
     output = Path(output)
     if output.exists() and not overwrite:  # fail before spending time
         raise FileExistsError(f"{output}: already exists (use --overwrite to replace it)")
     timer = Timer()
-    imgs, rec = sparse_reconstruction(source, intrinsics, progress, timer)
+    imgs, rec = sparse_reconstruction(source, intrinsics, progress, timer, pair_method)
     truth_file = imgs.folder / "cameras.json"
     truth = load_cameras_json(truth_file) if truth_file.is_file() else None
     depths = timer("dense", dense_stage.depth_maps, imgs, rec, progress=progress) if dense else {}
@@ -88,7 +154,8 @@ def run(source, output, intrinsics=None, overwrite=False, progress=_progress, de
             export.write_ply(tmp / "dense.ply", *fused)
             progress(f"dense: {len(fused[0])} fused points")
         report.write_report(tmp / "report.html", imgs, rec, timer.stages, truth,
-                            {n: dense_stage.depth_preview(d) for n, d in depths.items()})
+                            {n: dense_stage.depth_preview(d) for n, d in depths.items()},
+                            timer.peak_memory)
     errors = rec.reprojection_errors()
     progress(f"registered {len(rec.cameras)}/{len(imgs.names)} images, {len(rec.points)} points, "
              f"mean reprojection error {errors.mean():.2f} px")
@@ -96,7 +163,7 @@ def run(source, output, intrinsics=None, overwrite=False, progress=_progress, de
     return rec
 
 
-def run_sample(output, overwrite=False, progress=_progress, dense=False):
+def run_sample(output, overwrite=False, progress=_progress, dense=False, pair_method="auto"):
     """`mvdepth sfm` without images: render the built-in sample (a 16-view synthetic ring,
     `geom.synth.orbit_ring`, 480x360) into a temporary folder and reconstruct it with its known
     intrinsics; the report compares the cameras with the truth."""
@@ -109,4 +176,4 @@ def run_sample(output, overwrite=False, progress=_progress, dense=False):
                                     Path(tmp) / "sample_ring")
         truth = load_cameras_json(folder / "cameras.json")
         images.save_intrinsics(Path(tmp) / "K.txt", {n: c.K for n, c in truth.items()})
-        return run(folder, output, Path(tmp) / "K.txt", overwrite, progress, dense)
+        return run(folder, output, Path(tmp) / "K.txt", overwrite, progress, dense, pair_method)

@@ -8,10 +8,11 @@ import numpy as np
 from .evaluate import relative_pose_errors
 
 
-def write_report(path, imgs, rec, timings, truth=None, previews=None):
+def write_report(path, imgs, rec, timings, truth=None, previews=None, memory=None):
     """Write the report of `rec` (a `Reconstruction` of `imgs`) to `path`: summary, notes,
     camera layout (top view), reprojection error histogram, track lengths, per-image table,
-    stage timings, errors against `truth` (dict name -> Camera) and depth previews (dict
+    stage timings (dict stage -> seconds) with their peak memory (dict stage -> bytes, see
+    `pipeline.Timer`), errors against `truth` (dict name -> Camera) and depth previews (dict
     name -> RGB uint8 image, embedded as PNG) when given."""
     errors = rec.reprojection_errors()
     parts = [f"<h1>mvdepth sfm: {html.escape(str(imgs.folder))}</h1>",
@@ -43,8 +44,11 @@ def write_report(path, imgs, rec, timings, truth=None, previews=None):
             f"<figure style='display:inline-block'><img width=240 src='data:image/png;base64,"
             f"{_png64(img)}'><figcaption>{html.escape(n)}</figcaption></figure>"
             for n, img in previews.items()))
-    parts.append("<h2>Timings</h2>" + _table(["stage", "seconds"],
-                                             [[k, f"{v:.2f}"] for k, v in timings.items()]))
+    memory = memory or {}
+    parts.append("<h2>Timings</h2>" + _table(
+        ["stage", "seconds", "peak resident memory (MB)"],
+        [[k, f"{v:.2f}", f"{memory[k] / 2 ** 20:.0f}" if k in memory else "-"]
+         for k, v in timings.items()]))
     style = ("body{font-family:sans-serif;max-width:900px;margin:auto}"
              "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px}"
              ".note{color:#a40}")
