@@ -84,7 +84,7 @@ def run_size(folder, reconstruct, all_pairs_sample, progress):
     return out
 
 
-def _progress(msg):
+def _timestamped(msg):
     print(f"{time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
 
 
@@ -109,7 +109,7 @@ def main():
     for n in args.views:
         r = run_size(ring_folder(args.cache, n, width, height), n in args.reconstruct,
                      args.all_pairs_sample if n in args.all_pairs else None,
-                     _progress if args.verbose else lambda msg: None)
+                     _timestamped if args.verbose else lambda msg: None)
         results.append(r)
         print(f"{n} views: " + ", ".join(f"{k} {v:.1f} s" for k, v in r["timer"].stages.items()),
               flush=True)

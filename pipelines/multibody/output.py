@@ -21,7 +21,7 @@ import numpy as np
 from geom.io import save_cameras_json
 from pipelines.sfm import export
 from pipelines.sfm.dense import depth_preview
-from pipelines.sfm.report import _png64, _svg, _table
+from pipelines.sfm.report import png64, svg, html_table
 
 from . import evaluate
 
@@ -148,7 +148,7 @@ def trajectories_svg(result, size=500):
                    + " ".join(f"{x:.1f},{y:.1f}" for x, y in xy) + "'/>")
         out += [f"<circle cx='{x:.1f}' cy='{y:.1f}' r='3' fill='{colour}'><title>"
                 f"{html.escape(name)}, image {k}</title></circle>" for k, (x, y) in enumerate(xy)]
-    return _svg(size, size, "".join(out))
+    return svg(size, size, "".join(out))
 
 
 def write_report(path, imgs, result, timings, truth=None):
@@ -161,7 +161,7 @@ def write_report(path, imgs, result, timings, truth=None):
     parts = [f"<h1>mvdepth multibody: {html.escape(str(imgs.folder))}</h1>",
              f"<p>{len(imgs.names)} images, {seg.n_bodies} bodies, depth plug-in: "
              f"{html.escape(str(result.depth_plugin))}.</p>",
-             _table(["body", "kind", "matches", "scaled"], rows)]
+             html_table(["body", "kind", "matches", "scaled"], rows)]
     parts += [f"<p class=note>{html.escape(n)}</p>" for n in result.notes]
     figs = []
     for k, n in enumerate(imgs.names):
@@ -176,7 +176,7 @@ def write_report(path, imgs, result, timings, truth=None):
     if truth is not None:
         parts.append("<h2>Errors against the ground truth beside the images</h2>"
                      + _truth_table(result, truth))
-    parts.append("<h2>Timings</h2>" + _table(["stage", "seconds"],
+    parts.append("<h2>Timings</h2>" + html_table(["stage", "seconds"],
                                              [[k, f"{v:.2f}"] for k, v in timings.items()]))
     style = ("body{font-family:sans-serif;max-width:1000px;margin:auto}"
              "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px}"
@@ -187,7 +187,7 @@ def write_report(path, imgs, result, timings, truth=None):
 
 def _figure(rgb, caption):
     return (f"<figure style='display:inline-block'><img width=300 src='data:image/png;base64,"
-            f"{_png64(rgb)}'><figcaption>{html.escape(caption)}</figcaption></figure>")
+            f"{png64(rgb)}'><figcaption>{html.escape(caption)}</figcaption></figure>")
 
 
 def _truth_table(result, truth):
@@ -207,4 +207,4 @@ def _truth_table(result, truth):
         rows.append([f"body {b} (true {mapping.get(b)}), images {i}-{j}: rotation error (deg), "
                      f"relative scale error",
                      f"{np.degrees(rot):.3f}, " + ("-" if not np.isfinite(sc) else f"{sc:.3f}")])
-    return _table(["measure", "value"], rows)
+    return html_table(["measure", "value"], rows)

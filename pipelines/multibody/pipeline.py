@@ -1,6 +1,6 @@
 """`mvdepth multibody`: the stages run in order, timed, written to a folder.
 
-    load_images -> intrinsics -> features -> sift_matches -> segment (+ synchronise)
+    load_images -> intrinsics (file > EXIF > guess) -> features -> sift_matches -> segment (+ synchronise)
     -> background cameras (static pipeline on the background's matches) -> body_motions
     -> monocular depths -> reconcile_scales -> dense_depths -> write_output (+ report.html)
 """
@@ -14,7 +14,7 @@ from geom.io import output_folder
 from pipelines.sfm import features as sfm_features
 from pipelines.sfm import images as sfm_images
 from pipelines.sfm import incremental
-from pipelines.sfm.pipeline import Timer, _progress
+from pipelines.sfm.pipeline import Timer, print_progress
 
 from . import correspondences, dense, evaluate, motion, output, segmentation
 
@@ -79,12 +79,12 @@ def monocular_depths(estimator, images):
 
 
 def reconstruct(imgs, Ks, depth_estimator=None, depth_name=None, threshold=1.0, seed=0,
-                num_planes=64, flow=None, progress=_progress, timer=None):
+                num_planes=64, flow=None, progress=print_progress, timer=None):
     """Run stages 1-5 on an `ImageSet` with per-image intrinsics Ks -> `MultiBodyResult`.
     depth_estimator: a depth plug-in (see `learned.plugins`) or None (bodies left unscaled);
     flow: a flow plug-in whose dense matches augment the SIFT matches, or None."""
     timer = timer or Timer()
-    feats = [timer("features", sfm_features.extract_features, img) for img in imgs.images]
+    feats = timer("features", sfm_features.extract_all, imgs.images)
     matches = timer("matching", correspondences.sift_matches, feats)
     if flow is not None:
         feats, matches = timer("flow", correspondences.add_flow_matches, feats, imgs.images,
@@ -140,7 +140,7 @@ def _background_cameras(imgs, feats, Ks, seg, threshold, progress):
                                    progress=progress)
 
 
-def run(source, out, intrinsics=None, depth=None, overwrite=False, progress=_progress,
+def run(source, out, intrinsics=None, depth=None, overwrite=False, progress=print_progress,
         threshold=1.0, seed=0, flow=None):
     """Reconstruct the images `source` (a folder or a list of files) and write `out` (see
     `output.write_output`); returns the `MultiBodyResult`. depth: see `load_depth_plugin`. The
@@ -152,18 +152,11 @@ def run(source, out, intrinsics=None, depth=None, overwrite=False, progress=_pro
         raise FileExistsError(f"{out}: already exists (use --overwrite to replace it)")
     timer = Timer()
     imgs = timer("load images", sfm_images.load_images, source)
-    if intrinsics is None:
-        K = sfm_images.default_intrinsics(*imgs.size)
-        Ks, notes = [K] * len(imgs.names), [
-            f"no intrinsics given: focal length guessed as {sfm_images.GUESS_FOCAL_FACTOR} x "
-            f"max(W, H) = {K[0, 0]:.0f} px; pass --intrinsics for accurate results"]
-    else:
-        table = sfm_images.load_intrinsics(intrinsics, imgs.names)
-        Ks, notes = [table[n] for n in imgs.names], []
+    Ks, notes = sfm_images.resolve_intrinsics(imgs, intrinsics)
     estimator, note = load_depth_plugin(depth)
-    notes += [note] if note else []
+    notes += ["warning: " + note] if note else []
     for n in notes:
-        progress("warning: " + n)
+        progress(n)
     flow_plugin = None
     if flow is not None:
         import learned

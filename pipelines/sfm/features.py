@@ -54,6 +54,19 @@ def extract_features(image, max_features=8000, root_sift=True, contrast_threshol
     return Features(xy, desc.astype(np.float32), image[ij[:, 1], ij[:, 0]].copy())
 
 
+def extract_all(images, progress=None, workers=None):
+    """`extract_features` of every image of `images` -> list of `Features`, in order, in
+    `workers` threads (default one per CPU: OpenCV's SIFT releases the GIL). progress: optional
+    callable(done, total)."""
+    out = []
+    with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
+        for k, f in enumerate(pool.map(extract_features, images)):
+            out.append(f)
+            if progress is not None:
+                progress(k + 1, len(images))
+    return out
+
+
 def match_descriptors(d1, d2, ratio=0.8):
     """Mutual nearest neighbours (Euclidean) of descriptor sets d1 (N1, D), d2 (N2, D) that pass
     the ratio test in both directions -> index pairs (M, 2)."""

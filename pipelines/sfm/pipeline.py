@@ -57,11 +57,11 @@ def _reset_peak_memory():
         pass
 
 
-def _progress(msg):
+def print_progress(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
-def sparse_reconstruction(source, intrinsics=None, progress=_progress, timer=None,
+def sparse_reconstruction(source, intrinsics=None, progress=print_progress, timer=None,
                           pair_method="auto"):
     """Images (a folder or a list of files) -> (`ImageSet`, `Reconstruction`), stage timings in
     `timer` (a `Timer`): `match_images`, then `reconstruct`."""
@@ -70,7 +70,7 @@ def sparse_reconstruction(source, intrinsics=None, progress=_progress, timer=Non
     return m.images, reconstruct(m, progress, timer)
 
 
-def reconstruct(m, progress=_progress, timer=None):
+def reconstruct(m, progress=print_progress, timer=None):
     """`Matches` -> `Reconstruction` (`incremental.reconstruct`, timed in `timer`), with the
     notes of `m`."""
     timer = timer or Timer()
@@ -93,7 +93,7 @@ class Matches:
     notes: list
 
 
-def match_images(source, intrinsics=None, progress=_progress, timer=None, pair_method="auto"):
+def match_images(source, intrinsics=None, progress=print_progress, timer=None, pair_method="auto"):
     """The stages before the reconstruction: load the images (a folder or a list of files),
     their intrinsics (`intrinsics`: an intrinsics file, or None for EXIF focal lengths or the
     guess, `images.resolve_intrinsics`), features, pair selection (`pair_method`, one of
@@ -105,7 +105,8 @@ def match_images(source, intrinsics=None, progress=_progress, timer=None, pair_m
     Ks, notes = images.resolve_intrinsics(imgs, intrinsics)
     for note in notes:
         progress(note)
-    feats = timer("features", _extract_all, imgs.images, progress)
+    feats = timer("features", features.extract_all, imgs.images,
+                  lambda d, n: _count(progress, "features", d, n))
     selected = timer("pair selection", pairs.select_pairs, feats, imgs.names, pair_method)
     verified = timer("matching", features.match_and_verify, feats, Ks, selected,
                      progress=lambda d, n: _count(progress, "matching pairs", d, n))
@@ -119,20 +120,12 @@ def match_images(source, intrinsics=None, progress=_progress, timer=None, pair_m
     return Matches(imgs, Ks, feats, selected, verified, notes)
 
 
-def _extract_all(image_list, progress):
-    out = []
-    for k, img in enumerate(image_list):
-        out.append(features.extract_features(img))
-        _count(progress, "features", k + 1, len(image_list))
-    return out
-
-
 def _count(progress, what, done, total):
     if done == total or done % max(1, total // 10) == 0:
         progress(f"{what}: {done}/{total}")
 
 
-def run(source, output, intrinsics=None, overwrite=False, progress=_progress, dense=False,
+def run(source, output, intrinsics=None, overwrite=False, progress=print_progress, dense=False,
         pair_method="auto"):
     """Reconstruct `source` and write `output` (see `export` and `report`); returns the
     `Reconstruction`. A `cameras.json` beside the images is read as ground truth for the report.
@@ -163,7 +156,7 @@ def run(source, output, intrinsics=None, overwrite=False, progress=_progress, de
     return rec
 
 
-def run_sample(output, overwrite=False, progress=_progress, dense=False, pair_method="auto"):
+def run_sample(output, overwrite=False, progress=print_progress, dense=False, pair_method="auto"):
     """`mvdepth sfm` without images: render the built-in sample (a 16-view synthetic ring,
     `geom.synth.orbit_ring`, 480x360) into a temporary folder and reconstruct it with its known
     intrinsics; the report compares the cameras with the truth."""

@@ -30,22 +30,22 @@ def write_report(path, imgs, rec, timings, truth=None, previews=None, memory=Non
         rot, trans = relative_pose_errors(rec.cameras, truth)
         if rot.size:
             parts.append("<h2>Errors against the ground truth (cameras.json beside the images)</h2>"
-                         + _table(["", "median (deg)", "max (deg)"],
+                         + html_table(["", "median (deg)", "max (deg)"],
                                   [["relative rotation", *_stats(rot)],
                                    ["relative translation direction", *_stats(trans)]]))
     counts = np.bincount(rec.obs_image, minlength=len(rec.image_names))
     rows = [[n, "yes" if n in rec.cameras else "no", int(counts[k]),
              f"{errors[rec.obs_image == k].mean():.3f}" if counts[k] else "-"]
             for k, n in enumerate(rec.image_names)]
-    parts.append("<h2>Images</h2>" + _table(["image", "registered", "points seen",
+    parts.append("<h2>Images</h2>" + html_table(["image", "registered", "points seen",
                                              "mean error (px)"], rows))
     if previews:
         parts.append("<h2>Depth maps</h2>" + "".join(
             f"<figure style='display:inline-block'><img width=240 src='data:image/png;base64,"
-            f"{_png64(img)}'><figcaption>{html.escape(n)}</figcaption></figure>"
+            f"{png64(img)}'><figcaption>{html.escape(n)}</figcaption></figure>"
             for n, img in previews.items()))
     memory = memory or {}
-    parts.append("<h2>Timings</h2>" + _table(
+    parts.append("<h2>Timings</h2>" + html_table(
         ["stage", "seconds", "peak resident memory (MB)"],
         [[k, f"{v:.2f}", f"{memory[k] / 2 ** 20:.0f}" if k in memory else "-"]
          for k, v in timings.items()]))
@@ -56,7 +56,8 @@ def write_report(path, imgs, rec, timings, truth=None, previews=None, memory=Non
                     f"<style>{style}</style></head><body>{''.join(parts)}</body></html>")
 
 
-def _png64(rgb):
+def png64(rgb):
+    """(H, W, 3) uint8 RGB image -> base64 PNG text for an inline `data:image/png` source."""
     ok, buf = cv2.imencode(".png", np.ascontiguousarray(rgb[:, :, ::-1]))
     return base64.b64encode(buf.tobytes()).decode("ascii")
 
@@ -65,7 +66,8 @@ def _stats(a):
     return (f"{np.degrees(np.median(a)):.3f}", f"{np.degrees(a.max()):.3f}") if a.size else ("-", "-")
 
 
-def _table(header, rows):
+def html_table(header, rows):
+    """HTML table of `header` (list) and `rows` (lists of cells), every cell escaped."""
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>"
                    for r in rows)
@@ -83,7 +85,7 @@ def _histogram_svg(values, bins, width=600, height=200):
     labels = (f"<text x='0' y='{height - 4}' font-size='11'>{edges[0]:.3g}</text>"
               f"<text x='{width}' y='{height - 4}' font-size='11' text-anchor='end'>"
               f"{edges[-1]:.3g}</text><text x='2' y='12' font-size='11'>max count {top}</text>")
-    return _svg(width, height, bars + labels)
+    return svg(width, height, bars + labels)
 
 
 def _layout_svg(rec, size=500):
@@ -116,8 +118,9 @@ def _layout_svg(rec, size=500):
         out.append(f"<line x1='{x:.1f}' y1='{y:.1f}' x2='{x + d[0]:.1f}' y2='{y + d[1]:.1f}' "
                    f"stroke='#c22'/><circle cx='{x:.1f}' cy='{y:.1f}' r='3' fill='#c22'>"
                    f"<title>{html.escape(n)}</title></circle>")
-    return _svg(size, size, "".join(out))
+    return svg(size, size, "".join(out))
 
 
-def _svg(width, height, body):
+def svg(width, height, body):
+    """Inline SVG element of the given size (pixels) around the markup `body`."""
     return f"<svg width='{width}' height='{height}' xmlns='http://www.w3.org/2000/svg'>{body}</svg>"

@@ -186,7 +186,7 @@ def test_views_sharing_no_matches(tmp_path):
     rng = np.random.default_rng(0)
     images = [np.zeros((240, 320, 3), np.uint8), np.zeros((240, 320, 3), np.uint8)]
     images[1][60:180, 80:240] = rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)
-    imgs = ImageSet(tmp_path, ["a.png", "b.png"], images)
+    imgs = ImageSet(tmp_path, ["a.png", "b.png"], images, [tmp_path / "a.png", tmp_path / "b.png"])
     K = np.array([[300.0, 0, 159.5], [0, 300.0, 119.5], [0, 0, 1]])
     with pytest.raises(ValueError, match="no pair of views shares enough matches"):
         pipeline.reconstruct(imgs, [K, K], None, progress=lambda msg: None)
