@@ -31,6 +31,7 @@ from pipelines.datasets import cmp, dataset_path
 
 THRESHOLD = 1.0
 CONFIDENCE = 0.999
+F_SEEDS = range(6)
 FAIL_DEG = 5.0
 
 
@@ -111,6 +112,11 @@ def _sampson(F, x1, x2):
     return num / np.sqrt(Fx1[:, 0] ** 2 + Fx1[:, 1] ** 2 + Ftx2[:, 0] ** 2 + Ftx2[:, 1] ** 2)
 
 
+def _error(F, pair):
+    """Median Sampson error (px) of F on the pair's hand-marked true matches (inf: no F)."""
+    return np.inf if F is None else float(np.median(_sampson(F, pair.true_x1, pair.true_x2)))
+
+
 def fundamental_table():
     folder = dataset_path("cmp_kusvod2_fundamental")
     if folder is None:
@@ -121,8 +127,9 @@ def fundamental_table():
     for name in cmp.scenes(folder):
         pair = cmp.load_pair(folder, name, "fundamental")
 
-        def ours():
-            r = estimate_fundamental(pair.x1, pair.x2, threshold=THRESHOLD, confidence=CONFIDENCE)
+        def ours(seed=0):
+            r = estimate_fundamental(pair.x1, pair.x2, threshold=THRESHOLD, confidence=CONFIDENCE,
+                                     seed=seed)
             return r.model if r.success else None
 
         def opencv():
@@ -132,15 +139,17 @@ def fundamental_table():
         row = [name, len(pair.x1)]
         for key, fn in zip(summary, (ours, opencv)):
             t = time_call(fn, repeat=3, number=1)
-            F = fn()
-            err = np.inf if F is None else float(np.median(_sampson(F, pair.true_x1, pair.true_x2)))
+            # ours: the median over F_SEEDS sampling seeds (one seed's error varies by ~15 %)
+            errs = [_error(F, pair) for F in ([ours(s) for s in F_SEEDS] if fn is ours
+                                              else [fn()])]
+            err = float(np.median(errs))
             summary[key].append(err)
             row += [err, 1000 * t]
         rows.append(row)
     rows.append(["MEDIAN", "", float(np.median(summary["ours"])), "",
                  float(np.median(summary["cv2 USAC_MAGSAC"])), ""])
     print_table("F on CMP kusvod2 (all tentative matches in; median Sampson error in px on the "
-                "hand-marked true matches)",
+                f"hand-marked true matches; ours: median over seeds {list(F_SEEDS)})",
                 ["scene", "matches", "ours err", "ours ms", "cv2 MAGSAC err", "cv2 ms"], rows)
 
 
