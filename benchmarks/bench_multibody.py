@@ -31,6 +31,7 @@ from pipelines.datasets import dataset_path
 from pipelines.datasets.adelaidermf import load_sequence, sequence_names
 from pipelines.multibody import evaluate, pipeline, segmentation
 from pipelines.sfm import dense as sfm_dense
+from pipelines.sfm.evaluate import depth_absrel
 from pipelines.sfm.features import Features
 from pipelines.sfm.images import load_images, save_intrinsics
 from pipelines.sfm.pipeline import sparse_reconstruction
@@ -65,7 +66,7 @@ def evaluate_ours(result, truth):
     errs = evaluate.motion_errors(result, truth, mapping)
     moving = [e for (_, _, b), e in errs.items() if b]
     depths = {result.names[k]: d[0] for k, d in result.dense.items()}
-    absrel = evaluate.depth_absrel(depths, truth, {n: truth.labels[n] == 0 for n in depths})
+    absrel = depth_absrel(depths, truth, {n: truth.labels[n] == 0 for n in depths})
     return {"bodies": result.segmentation.n_bodies,
             "kp err%": 100 * evaluate.keypoint_misclassification(result, truth, mapping),
             "px err%": 100 * pix,
@@ -85,7 +86,7 @@ def _absrel_columns(absrel, truth):
 def static_baseline(folder, K_file, truth):
     imgs, rec = sparse_reconstruction(folder, K_file, progress=lambda msg: None)
     depths = sfm_dense.depth_maps(imgs, rec)
-    absrel = evaluate.depth_absrel(depths, truth, {n: truth.labels[n] == 0 for n in depths})
+    absrel = depth_absrel(depths, truth, {n: truth.labels[n] == 0 for n in depths})
     return _absrel_columns(absrel, truth)
 
 

@@ -7,6 +7,8 @@ translation direction error over all registered pairs (degrees, `pipelines.sfm.e
 mean reprojection error (pixels), points, CPU time (all threads) and wall time of the whole run
 (features to model) as medians over `--repeat` runs (default 1: one run takes seconds), and
 mvdepth's wall time per stage. On a shared machine the CPU times tell more than the wall times.
+On the synthetic ring also the dense step (`pipelines.sfm.dense.depth_maps`): depth AbsRel against
+the rendered depth after one global scale, and the share of pixels with a depth.
 
     python -m benchmarks.bench_sfm [--repeat N] [--skip-synthetic]
 """
@@ -23,7 +25,9 @@ from geom.camera import Camera
 from geom.io import load_cameras_json
 from pipelines.datasets import dataset_path
 from pipelines.datasets.middlebury_mview import load_cameras
-from pipelines.sfm.evaluate import relative_pose_errors
+from pipelines.multibody.evaluate import load_truth
+from pipelines.sfm import dense as sfm_dense
+from pipelines.sfm.evaluate import depth_absrel, relative_pose_errors
 from pipelines.sfm.images import save_intrinsics
 from pipelines.sfm.pipeline import Timer, sparse_reconstruction
 
@@ -97,6 +101,21 @@ def evaluate(name, folder, truth, repeat, stage_rows):
     return rows, list(stages)
 
 
+def dense_absrel(folder):
+    """[views, AbsRel, coverage %, seconds] of `dense.depth_maps` on a synthetic folder (its
+    own cameras.json as intrinsics) against the rendered depth."""
+    with tempfile.TemporaryDirectory() as tmp:
+        K_file = Path(tmp) / "K.txt"
+        save_intrinsics(K_file, {n: c.K for n, c in load_cameras_json(folder / "cameras.json").items()})
+        imgs, rec = sparse_reconstruction(folder, K_file, progress=lambda msg: None)
+    t0 = time.perf_counter()
+    depths = sfm_dense.depth_maps(imgs, rec)
+    seconds = time.perf_counter() - t0
+    truth = load_truth(folder, imgs.names)
+    absrel, coverage = depth_absrel(depths, truth, {n: truth.depth[n] > 0 for n in depths})["all"]
+    return [len(depths), absrel, 100 * coverage, seconds]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=1)
@@ -119,11 +138,16 @@ def main():
                                    load_cameras_json(folder / "cameras.json"), args.repeat,
                                    stage_rows)
             rows += new
+            dense_row = dense_absrel(folder)
     print_table("Incremental SfM with known intrinsics (errors over all registered pairs, degrees)",
                 ["data", "method", "registered", "rot med", "rot max", "dir med", "dir max",
                  "reproj px", "points", "cpu s", "time s", "time / pycolmap"], rows)
     if stage_rows:
         print_table("mvdepth wall time per stage (s, medians)", ["data"] + stages, stage_rows)
+    if not args.skip_synthetic:
+        print_table("Dense step on the synthetic ring (plane sweep per view from its neighbours; "
+                    "AbsRel after one global scale, over the pixels with a depth)",
+                    ["views", "AbsRel", "pixels with a depth %", "time s"], [dense_row])
 
 
 if __name__ == "__main__":

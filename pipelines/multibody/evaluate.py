@@ -121,27 +121,3 @@ def motion_errors(result, truth, mapping):
             scale_err = abs((mo.scale / bg.scale) / (np.linalg.norm(t) / np.linalg.norm(t0)) - 1)
         out[(i, j, b)] = (rot, scale_err)
     return out
-
-
-def depth_absrel(depths, truth, align):
-    """AbsRel of predicted depth maps (dict name -> (H, W), NaN unknown) after one global scale,
-    the median of true / predicted over the pixels `align` (dict name -> bool (H, W)). Returns
-    dict: 'all' and each true label -> (AbsRel, fraction of those pixels with a depth)."""
-    sel = {n: align[n] & np.isfinite(d) for n, d in depths.items()}
-    ratios = np.concatenate([truth.depth[n][sel[n]] / d[sel[n]] for n, d in depths.items()])
-    ratios = ratios[np.isfinite(ratios) & (ratios > 0)]
-    s = float(np.median(ratios)) if ratios.size else np.nan
-    out = {}
-    keys = ["all"] + sorted({int(v) for n in depths for v in np.unique(truth.labels[n])})
-    for key in keys:
-        err, cover, total = [], 0, 0
-        for n, d in depths.items():
-            gt = truth.depth[n]
-            sel = np.isfinite(gt) & (gt > 0) & (True if key == "all" else truth.labels[n] == key)
-            ok = sel & np.isfinite(d)
-            err.append(np.abs(s * d[ok] - gt[ok]) / gt[ok])
-            cover += int(ok.sum())
-            total += int(sel.sum())
-        e = np.concatenate(err)
-        out[key] = (float(e.mean()) if e.size else np.nan, cover / max(total, 1))
-    return out

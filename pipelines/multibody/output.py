@@ -21,6 +21,7 @@ import numpy as np
 from geom.io import save_cameras_json
 from pipelines.sfm import export
 from pipelines.sfm.dense import depth_preview
+from pipelines.sfm.evaluate import depth_absrel
 from pipelines.sfm.report import png64, svg, html_table
 
 from . import evaluate
@@ -199,7 +200,7 @@ def _truth_table(result, truth):
         rows.append(["pixel misclassification (labelled pixels)",
                      f"{err:.3f} ({cover:.0%} labelled)"])
         depths = {result.names[k]: d[0] for k, d in result.dense.items()}
-        absrel = evaluate.depth_absrel(depths, truth,
+        absrel = depth_absrel(depths, truth,
                                        {n: truth.labels[n] == 0 for n in depths})
         rows += [[f"depth AbsRel ({'all pixels' if key == 'all' else f'true body {key}'})",
                   f"{e:.3f} ({c:.0%} with a depth)"] for key, (e, c) in absrel.items()]
