@@ -15,6 +15,8 @@ def main(argv=None):
     _add_two_view(sub)
     _add_multibody(sub)
     _add_stereo(sub)
+    _add_flow(sub)
+    _add_depth(sub)
     args = parser.parse_args(argv)
     try:
         return args.run(args) or 0
@@ -144,6 +146,39 @@ def _run_stereo(a):
     from pipelines import stereo
     stereo.run(a.left, a.right, a.output, a.num_disparities, a.min_disparity, a.focal,
                a.baseline, a.overwrite)
+
+
+def _add_flow(sub):
+    p = sub.add_parser("flow", help="optical flow from IMG1 to IMG2 by a flow plug-in")
+    p.add_argument("image1", metavar="IMG1")
+    p.add_argument("image2", metavar="IMG2")
+    p.add_argument("-o", "--output", required=True, help="output folder (must not exist)")
+    p.add_argument("--method", default="dis-medium", metavar="NAME",
+                   help="flow plug-in: name (e.g. dis-fast, farneback, raft-small) or weights "
+                        "file (default dis-medium)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    p.set_defaults(run=_run_flow)
+
+
+def _run_flow(a):
+    from pipelines import plugins_cli
+    plugins_cli.run_flow(a.image1, a.image2, a.output, a.method, a.overwrite)
+
+
+def _add_depth(sub):
+    p = sub.add_parser("depth", help="monocular depth of each image by a depth plug-in")
+    p.add_argument("images", metavar="IMAGES", nargs="+", help="image files (JPEG/PNG)")
+    p.add_argument("-o", "--output", required=True, help="output folder (must not exist)")
+    p.add_argument("--model", default="unet-synth", metavar="NAME",
+                   help="depth plug-in: name (e.g. unet-synth, depth-anything:<id>) or weights "
+                        "file (default unet-synth)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    p.set_defaults(run=_run_depth)
+
+
+def _run_depth(a):
+    from pipelines import plugins_cli
+    plugins_cli.run_depth(a.images, a.output, a.model, a.overwrite)
 
 
 if __name__ == "__main__":

@@ -58,6 +58,18 @@ def image_files(folder):
     return files
 
 
+def read_image(path):
+    """One image file -> (H, W, 3) uint8 RGB, upright by its EXIF orientation; raises naming the
+    file when it is missing or unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such image file")
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise ValueError(f"{path}: not a readable image")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
 def load_images(source):
     """Read an image folder (or a list of image files) -> `ImageSet`.
 
@@ -77,13 +89,11 @@ def load_images(source):
         folder = files[0].parent
     images = []
     for f in files:
-        img = cv2.imread(str(f), cv2.IMREAD_COLOR)
-        if img is None:
-            raise ValueError(f"{f}: not a readable image")
+        img = read_image(f)
         if images and img.shape != images[0].shape:
             raise ValueError(f"{f}: size {img.shape[1]}x{img.shape[0]} differs from "
                              f"{files[0].name} ({images[0].shape[1]}x{images[0].shape[0]})")
-        images.append(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+        images.append(img)
     names = [f.name for f in files]
     if len(set(names)) != len(names):
         raise ValueError("image file names must be distinct")
