@@ -47,14 +47,20 @@ def load_cameras_json(path):
     return cameras
 
 
+def check_output(folder, overwrite=False):
+    """Raise FileExistsError when `folder` exists and `overwrite` is false: call it before
+    spending time on what will be written there."""
+    if Path(folder).exists() and not overwrite:
+        raise FileExistsError(f"{folder}: already exists (use --overwrite to replace it)")
+
+
 @contextmanager
 def output_folder(folder, overwrite=False):
     """Yield a temporary sibling of `folder` to write into; on success it replaces `folder`, on
     failure it is removed and an existing `folder` is left untouched. Refuses an existing
     `folder` unless `overwrite` (FileExistsError)."""
     folder = Path(folder)
-    if folder.exists() and not overwrite:
-        raise FileExistsError(f"{folder}: already exists (overwrite=True or --overwrite replaces it)")
+    check_output(folder, overwrite)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
     try:

@@ -5,7 +5,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from geom.io import output_folder
+from geom.io import check_output, output_folder
 
 from .multibody.pipeline import monocular_depths
 from .sfm.dense import depth_preview
@@ -17,17 +17,12 @@ OUTPUT_MEANING = {"metric": "metric depth", "scale": "depth up to a scale factor
                   "affine": "depth up to a scale and a shift"}
 
 
-def _refuse_existing(output, overwrite):
-    if Path(output).exists() and not overwrite:
-        raise FileExistsError(f"{output}: already exists (use --overwrite to replace it)")
-
-
 def run_flow(image1, image2, output, method="dis-medium", overwrite=False):
     """Write `flow.npy` ((H, W, 2) float32, pixels from image 1 to image 2) and `flow.png`
     (colour-wheel preview) of the flow plug-in `method` (`learned.load_flow` name or path)."""
     import learned
     from learned.flow.preview import flow_to_color
-    _refuse_existing(output, overwrite)
+    check_output(output, overwrite)
     estimator = learned.load_flow(method)
     imgs = load_images([image1, image2])
     flow = np.asarray(estimator(*imgs.images), np.float32)
@@ -46,7 +41,7 @@ def run_depth(images, output, model="unet-synth", overwrite=False):
     file of `images` (any sizes); the summary says what the numbers mean (metric, up to scale,
     up to scale and shift)."""
     import learned
-    _refuse_existing(output, overwrite)
+    check_output(output, overwrite)
     paths = [Path(p) for p in images]
     stems = [p.stem for p in paths]
     if len(set(stems)) != len(stems):

@@ -1,13 +1,11 @@
 """`mvdepth stereo`: disparity (and depth, when calibrated) of a rectified stereo pair."""
-from pathlib import Path
-
 import cv2
 import numpy as np
 
 from geom.stereo import stereo_disparity
 
 from .sfm.dense import depth_preview
-from geom.io import output_folder
+from geom.io import check_output, output_folder
 from .sfm.images import load_images
 
 
@@ -22,8 +20,7 @@ def run(left, right, output, num_disparities=64, min_disparity=0, focal=None, ba
         raise ValueError("--focal and --baseline: give both (depth = focal * baseline / disparity)")
     if focal is not None and (focal <= 0 or baseline <= 0):
         raise ValueError(f"--focal, --baseline: must be positive, got {focal} and {baseline}")
-    if Path(output).exists() and not overwrite:
-        raise FileExistsError(f"{output}: already exists (use --overwrite to replace it)")
+    check_output(output, overwrite)
     imgs = load_images([left, right])
     disp = stereo_disparity(imgs.images[0], imgs.images[1], num_disparities, min_disparity)
     with output_folder(output, overwrite) as tmp:

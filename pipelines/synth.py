@@ -1,9 +1,9 @@
 """`mvdepth synth`: write a synthetic image folder with complete ground truth (`geom.synth`)."""
 import sys
 import time
-from pathlib import Path
 
 from geom import synth
+from geom.io import check_output
 
 # kind -> (scene generator over (seed, width, height, n_frames), default frame count, help)
 KINDS = {
@@ -47,8 +47,7 @@ def run(kind, folder, seed=0, frames=None, size="640x480", overwrite=False):
         raise ValueError(f"--seed: expected a non-negative integer, got {seed}")
     if n < 1:
         raise ValueError(f"--frames: expected a positive integer, got {n}")
-    if Path(folder).exists() and not overwrite:  # fail before spending time on rendering
-        raise FileExistsError(f"{folder}: already exists (use --overwrite to replace it)")
+    check_output(folder, overwrite)  # before spending time on rendering
     t0 = time.perf_counter()
     scene = make(seed, width, height, n)
     frames = []

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from geom.epipolar import fundamental_from_cameras
-from geom.io import output_folder
+from geom.io import check_output, output_folder
 from pipelines.sfm import features as sfm_features
 from pipelines.sfm import images as sfm_images
 from pipelines.sfm import incremental
@@ -148,8 +148,7 @@ def run(source, out, intrinsics=None, depth=None, overwrite=False, progress=prin
     bodies.json) is compared with in the report. flow: a flow plug-in name (`learned.load_flow`)
     whose dense matches augment the SIFT matches, or None (default: SIFT only)."""
     out = Path(out)
-    if out.exists() and not overwrite:  # fail before spending time
-        raise FileExistsError(f"{out}: already exists (use --overwrite to replace it)")
+    check_output(out, overwrite)
     timer = Timer()
     imgs = timer("load images", sfm_images.load_images, source)
     Ks, notes = sfm_images.resolve_intrinsics(imgs, intrinsics)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from geom import synth
-from geom.io import load_cameras_json, output_folder
+from geom.io import check_output, load_cameras_json, output_folder
 
 from . import dense as dense_stage
 from . import export, features, images, incremental, pairs, report
@@ -132,8 +132,7 @@ def run(source, output, intrinsics=None, overwrite=False, progress=print_progres
     dense: also plane-sweep depth maps (`depth/<image>.npy` + preview PNG) and `dense.ply`.
     pair_method: as for `sparse_reconstruction`."""
     output = Path(output)
-    if output.exists() and not overwrite:  # fail before spending time
-        raise FileExistsError(f"{output}: already exists (use --overwrite to replace it)")
+    check_output(output, overwrite)
     timer = Timer()
     imgs, rec = sparse_reconstruction(source, intrinsics, progress, timer, pair_method)
     truth_file = imgs.folder / "cameras.json"
@@ -161,8 +160,7 @@ def run_sample(output, overwrite=False, progress=print_progress, dense=False, pa
     `geom.synth.orbit_ring`, 480x360) into a temporary folder and reconstruct it with its known
     intrinsics; the report compares the cameras with the truth."""
     output = Path(output)
-    if output.exists() and not overwrite:
-        raise FileExistsError(f"{output}: already exists (use --overwrite to replace it)")
+    check_output(output, overwrite)
     progress("no IMAGES given: rendering the built-in sample (16-view synthetic ring)")
     with tempfile.TemporaryDirectory() as tmp:
         folder = synth.write_folder(synth.render(synth.orbit_ring(16, 0, 480, 360)),
