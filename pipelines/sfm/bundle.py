@@ -269,27 +269,28 @@ def _linearize(R, t, K, X, oc, op, xy, scale, Jc, Jp, r, w):
 def _normal_blocks(Jc, Jp, r, w, cam_ptr, cam_obs, pt_ptr, pt_obs, U, gc, V, gp, Wb):
     """Blocks of J^T W J and J^T W r: U (C, 6, 6), gc (C, 6) per camera, V (P, 3, 3),
     gp (P, 3) per point, and the camera-point block Wb[o] = Jc^T w Jp (6, 3) per observation."""
-    for c in range(U.shape[0]):
-        U[c] = 0.0
-        gc[c] = 0.0
-        for m in range(cam_ptr[c], cam_ptr[c + 1]):
-            o = cam_obs[m]
-            for i in range(6):
-                gc[c, i] += w[o] * (Jc[o, 0, i] * r[o, 0] + Jc[o, 1, i] * r[o, 1])
-                for j in range(6):
-                    U[c, i, j] += w[o] * (Jc[o, 0, i] * Jc[o, 0, j] + Jc[o, 1, i] * Jc[o, 1, j])
-    for p in range(V.shape[0]):
-        V[p] = 0.0
-        gp[p] = 0.0
-        for m in range(pt_ptr[p], pt_ptr[p + 1]):
-            o = pt_obs[m]
-            for i in range(3):
-                gp[p, i] += w[o] * (Jp[o, 0, i] * r[o, 0] + Jp[o, 1, i] * r[o, 1])
-                for j in range(3):
-                    V[p, i, j] += w[o] * (Jp[o, 0, i] * Jp[o, 0, j] + Jp[o, 1, i] * Jp[o, 1, j])
-            for i in range(6):
-                for j in range(3):
-                    Wb[o, i, j] = w[o] * (Jc[o, 0, i] * Jp[o, 0, j] + Jc[o, 1, i] * Jp[o, 1, j])
+    _group_normals(Jc, r, w, cam_ptr, cam_obs, U, gc)
+    _group_normals(Jp, r, w, pt_ptr, pt_obs, V, gp)
+    for o in range(Wb.shape[0]):
+        for i in range(6):
+            for j in range(3):
+                Wb[o, i, j] = w[o] * (Jc[o, 0, i] * Jp[o, 0, j] + Jc[o, 1, i] * Jp[o, 1, j])
+
+
+@njit(cache=True)
+def _group_normals(J, r, w, ptr, obs, A, g):
+    """Per group k (a camera or a point; its observations obs[ptr[k]:ptr[k + 1]]) the sums over
+    them of w J^T J into A[k] (n, n) and of w J^T r into g[k] (n,), J (O, 2, n)."""
+    n = A.shape[1]
+    for k in range(A.shape[0]):
+        A[k] = 0.0
+        g[k] = 0.0
+        for m in range(ptr[k], ptr[k + 1]):
+            o = obs[m]
+            for i in range(n):
+                g[k, i] += w[o] * (J[o, 0, i] * r[o, 0] + J[o, 1, i] * r[o, 1])
+                for j in range(n):
+                    A[k, i, j] += w[o] * (J[o, 0, i] * J[o, 0, j] + J[o, 1, i] * J[o, 1, j])
 
 
 @njit(cache=True)
