@@ -131,8 +131,9 @@ def run(source, output, intrinsics=None, overwrite=False, progress=print_progres
         pair_method="auto", dense_method="planesweep"):
     """Reconstruct `source` and write `output` (see `export` and `report`); returns the
     `Reconstruction`. A `cameras.json` beside the images is read as ground truth for the report.
-    dense: also plane-sweep depth maps (`depth/<image>.npy` + preview PNG) and `dense.ply`.
-    dense_method: "planesweep" (`dense`) or "stereo" (`twoview`: rectified stereo, two images).
+    dense: also depth maps (`depth/<image>.npy` + preview PNG) and `dense.ply`, by
+    `dense_method`: "planesweep" (`dense`, every image) or "stereo" (`twoview`: rectified stereo
+    of two images, depth of the first).
     pair_method: as for `sparse_reconstruction`."""
     if dense_method not in DENSE_METHODS:
         raise ValueError(f"dense_method: expected one of {sorted(DENSE_METHODS)}, "

@@ -82,3 +82,13 @@ def test_an_unknown_dense_method_fails_before_reading_images(tmp_path):
     with pytest.raises(ValueError, match="dense_method: expected one of"):
         run(tmp_path / "missing", tmp_path / "out", dense=True, dense_method="lidar")
     assert not (tmp_path / "out").exists()
+
+
+def test_cli_two_view_dense_on_a_missing_image_is_a_one_line_error(ring, tmp_path, capsys):
+    folder, K = ring
+    out = tmp_path / "out"
+    assert main(["two-view", str(folder / "frame_000.png"), str(tmp_path / "nope.png"),
+                 "-o", str(out), "--intrinsics", str(K), "--dense"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("mvdepth two-view: error:") and "\n" not in err
+    assert not out.exists()
