@@ -97,13 +97,16 @@ def _add_two_view(sub):
     p.add_argument("image2", metavar="IMG2")
     p.add_argument("-o", "--output", required=True, help="output folder (must not exist)")
     p.add_argument("--intrinsics", default=None, help="as for `mvdepth sfm`")
+    p.add_argument("--dense", action="store_true",
+                   help="also a depth map of IMG1 by rectified stereo (depth/) and dense.ply")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.set_defaults(run=_run_two_view)
 
 
 def _run_two_view(a):
     from pipelines.sfm import pipeline
-    pipeline.run([a.image1, a.image2], a.output, a.intrinsics, a.overwrite)
+    pipeline.run([a.image1, a.image2], a.output, a.intrinsics, a.overwrite, dense=a.dense,
+                 dense_method="stereo")
 
 
 def _add_multibody(sub):

@@ -15,7 +15,9 @@ from geom import synth
 from geom.io import check_output, load_cameras_json, output_folder
 
 from . import dense as dense_stage
-from . import export, features, images, incremental, pairs, report
+from . import export, features, images, incremental, pairs, report, twoview
+
+DENSE_METHODS = {"planesweep": dense_stage, "stereo": twoview}  # name -> depth_maps, fuse
 
 _STATUS = Path("/proc/self/status")
 _CLEAR_REFS = Path("/proc/self/clear_refs")
@@ -126,22 +128,28 @@ def _count(progress, what, done, total):
 
 
 def run(source, output, intrinsics=None, overwrite=False, progress=print_progress, dense=False,
-        pair_method="auto"):
+        pair_method="auto", dense_method="planesweep"):
     """Reconstruct `source` and write `output` (see `export` and `report`); returns the
     `Reconstruction`. A `cameras.json` beside the images is read as ground truth for the report.
-    dense: also plane-sweep depth maps (`depth/<image>.npy` + preview PNG) and `dense.ply`.
+    dense: also depth maps (`depth/<image>.npy` + preview PNG) and `dense.ply`, by
+    `dense_method`: "planesweep" (`dense`, every image) or "stereo" (`twoview`: rectified stereo
+    of two images, depth of the first).
     pair_method: as for `sparse_reconstruction`."""
+    if dense_method not in DENSE_METHODS:
+        raise ValueError(f"dense_method: expected one of {sorted(DENSE_METHODS)}, "
+                         f"got {dense_method!r}")
+    stage = DENSE_METHODS[dense_method]
     output = Path(output)
     check_output(output, overwrite)
     timer = Timer()
     imgs, rec = sparse_reconstruction(source, intrinsics, progress, timer, pair_method)
     truth_file = imgs.folder / "cameras.json"
     truth = load_cameras_json(truth_file) if truth_file.is_file() else None
-    depths = timer("dense", dense_stage.depth_maps, imgs, rec, progress=progress) if dense else {}
+    depths = timer("dense", stage.depth_maps, imgs, rec, progress=progress) if dense else {}
     with output_folder(output, overwrite) as tmp:
         timer("write", export.write_sparse, rec, tmp)
         if dense:
-            fused = timer("fusion", dense_stage.fuse, imgs, rec, depths)
+            fused = timer("fusion", stage.fuse, imgs, rec, depths)
             export.write_depths(tmp / "depth", depths, dense_stage.depth_preview)
             export.write_ply(tmp / "dense.ply", *fused)
             progress(f"dense: {len(fused[0])} fused points")
