@@ -11,7 +11,8 @@ from geom.camera import relative_pose
 from geom.io import load_cameras_json
 from geom.rotation import angular_distance
 from pipelines import cli
-from pipelines.multibody import correspondences, dense, evaluate, motion, pipeline
+from pipelines.multibody import dense, evaluate, motion, pipeline
+from pipelines.sfm import flowmatches
 from pipelines.sfm.evaluate import relative_pose_errors
 from pipelines.sfm.images import ImageSet, load_images, save_intrinsics
 from pipelines.sfm.pipeline import sparse_reconstruction
@@ -158,9 +159,9 @@ def test_flow_matches_added_on_a_grid(two_bodies):
     imgs = load_images(folder)
     feats = result.features[:2]
     identity = lambda a, b: np.zeros(a.shape[:2] + (2,), np.float32)  # noqa: E731
-    aug, matches = correspondences.add_flow_matches(feats, imgs.images[:2],
-                                                    {(0, 1): np.zeros((0, 2), np.int64)},
-                                                    identity, step=16)
+    aug, matches = flowmatches.add_flow_matches(feats, imgs.images[:2],
+                                                {(0, 1): np.zeros((0, 2), np.int64)},
+                                                identity, step=16)
     n = (240 // 16) * (320 // 16)
     assert len(matches[(0, 1)]) == n  # every grid point, zero flow: consistent both ways
     x0 = aug[0].keypoints[matches[(0, 1)][:, 0]]
