@@ -5,8 +5,9 @@ import pytest
 from geom import synth
 from geom.io import load_cameras_json
 from pipelines import cli
+from pipelines.sfm import features, flowmatches
 from pipelines.sfm.evaluate import relative_pose_errors
-from pipelines.sfm.images import save_intrinsics
+from pipelines.sfm.images import load_images, save_intrinsics
 from pipelines.sfm.pipeline import run
 
 # pairwise relative rotation error, 6 views 320x240 over 75 degrees, exact K, dis-medium flow
@@ -25,8 +26,44 @@ def ring(tmp_path_factory):
     return images, root / "K.txt", truth
 
 
+@pytest.fixture(scope="module")
+def two_views(ring):
+    """The first two images of the ring, their features and intrinsics."""
+    images, _, truth = ring
+    imgs = load_images(images)
+    feats = features.extract_all(imgs.images[:2])
+    return imgs.images[:2], feats, [truth[n].K for n in imgs.names[:2]]
+
+
 def _quiet(msg):
     pass
+
+
+def _zero_flow(a, b):
+    return np.zeros(a.shape[:2] + (2,), np.float32)
+
+
+def test_flow_matches_added_on_a_grid(two_views):
+    images, feats, _ = two_views
+    aug, matches = flowmatches.add_flow_matches(feats, images, {(0, 1): np.zeros((0, 2), np.int64)},
+                                                _zero_flow, step=16)
+    n = (240 // 16) * (320 // 16)
+    assert len(matches[(0, 1)]) == n  # every grid point, zero flow: consistent both ways
+    x0 = aug[0].keypoints[matches[(0, 1)][:, 0]]
+    x1 = aug[1].keypoints[matches[(0, 1)][:, 1]]
+    np.testing.assert_array_equal(x0, x1)
+    assert len(aug[1].keypoints) == len(feats[1].keypoints) + 2 * n  # own grid + end points
+    assert len(aug[0].descriptors) == len(aug[0].keypoints) == len(aug[0].colors)
+
+
+def test_given_matches_are_the_ones_verified(two_views):
+    _, feats, Ks = two_views
+    sift = features.pair_matches(feats, [(0, 1)])
+    own = features.match_and_verify(feats, Ks, [(0, 1)])
+    given = features.match_and_verify(feats, Ks, [(0, 1)], matches=sift)
+    np.testing.assert_array_equal(given[0].matches, own[0].matches)
+    none = features.match_and_verify(feats, Ks, [(0, 1)], matches={(0, 1): sift[(0, 1)][:5]})
+    assert none == []  # five matches cannot pass the 20-inlier check
 
 
 def test_flow_matches_register_every_view_with_more_points(ring, tmp_path):
