@@ -76,6 +76,10 @@ def _add_sfm(sub):
                         "number); auto (default): exhaustive up to 30 images, retrieval above")
     p.add_argument("--dense", action="store_true",
                    help="also plane-sweep depth maps per image (depth/) fused into dense.ply")
+    p.add_argument("--flow", default=None, metavar="NAME",
+                   help="also dense matches of each selected pair from this flow plug-in (e.g. "
+                        "dis-medium), sampled on a grid and checked forward-backward (default: "
+                        "SIFT matches only)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.set_defaults(run=_run_sfm)
 
@@ -85,10 +89,11 @@ def _run_sfm(a):
     if a.images is None:
         if a.intrinsics is not None:
             raise ValueError("--intrinsics: only with IMAGES (the sample has its own)")
-        pipeline.run_sample(a.output, a.overwrite, dense=a.dense, pair_method=a.pairs)
+        pipeline.run_sample(a.output, a.overwrite, dense=a.dense, pair_method=a.pairs,
+                            flow=a.flow)
     else:
         pipeline.run(a.images, a.output, a.intrinsics, a.overwrite, dense=a.dense,
-                     pair_method=a.pairs)
+                     pair_method=a.pairs, flow=a.flow)
 
 
 def _add_two_view(sub):

@@ -12,6 +12,7 @@ import numpy as np
 from geom.epipolar import fundamental_from_cameras
 from geom.io import check_output, output_folder
 from pipelines.sfm import features as sfm_features
+from pipelines.sfm import flowmatches
 from pipelines.sfm import images as sfm_images
 from pipelines.sfm import incremental
 from pipelines.sfm.pipeline import Timer, print_progress
@@ -87,7 +88,7 @@ def reconstruct(imgs, Ks, depth_estimator=None, depth_name=None, threshold=1.0, 
     feats = timer("features", sfm_features.extract_all, imgs.images)
     matches = timer("matching", correspondences.sift_matches, feats)
     if flow is not None:
-        feats, matches = timer("flow", correspondences.add_flow_matches, feats, imgs.images,
+        feats, matches = timer("flow", flowmatches.add_flow_matches, feats, imgs.images,
                                matches, flow)
     progress("matches per pair: "
              + ", ".join(f"{i}-{j}: {len(m)}" for (i, j), m in matches.items()))

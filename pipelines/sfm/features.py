@@ -141,15 +141,29 @@ def verify_pair(f1, f2, K1, K2, matches, threshold=1.0, min_inliers=20, seed=0):
     return matches[res.inliers], res.R, res.t
 
 
+def pair_matches(features, pairs, ratio=0.8, workers=None):
+    """Descriptor matches (`match_descriptors`) of every pair (i, j) of `pairs` -> dict (i, j)
+    -> (M, 2) keypoint index pairs; workers: as for `match_and_verify`."""
+    def one(pair):
+        i, j = pair
+        return match_descriptors(features[i].descriptors, features[j].descriptors, ratio)
+
+    with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
+        return {(int(i), int(j)): m for (i, j), m in zip(pairs, pool.map(one, pairs))}
+
+
 def match_and_verify(features, Ks, pairs, ratio=0.8, threshold=1.0, min_inliers=20,
-                     progress=None, workers=None):
+                     progress=None, workers=None, matches=None):
     """Match and verify every pair (i, j) of `pairs` -> list of `PairMatches` (failed pairs left
     out), in the order of `pairs`. Ks: list of (3, 3) per image. progress: optional
     callable(done, total). workers: threads matching pairs at once (default: one per CPU; the
-    descriptor products and the distance kernel run without the GIL)."""
+    descriptor products and the distance kernel run without the GIL). matches: dict (i, j) ->
+    (M, 2) keypoint index pairs to verify instead of matching the descriptors (e.g. with
+    `flowmatches.add_flow_matches`), or None."""
     def one(k):
         i, j = pairs[k]
-        m = match_descriptors(features[i].descriptors, features[j].descriptors, ratio)
+        m = (match_descriptors(features[i].descriptors, features[j].descriptors, ratio)
+             if matches is None else matches[(int(i), int(j))])
         v = verify_pair(features[i], features[j], Ks[i], Ks[j], m, threshold, min_inliers, seed=k)
         return None if v is None else PairMatches(i, j, *v)
 

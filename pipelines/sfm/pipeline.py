@@ -15,7 +15,7 @@ from geom import synth
 from geom.io import check_output, load_cameras_json, output_folder
 
 from . import dense as dense_stage
-from . import export, features, images, incremental, pairs, report, twoview
+from . import export, features, flowmatches, images, incremental, pairs, report, twoview
 
 DENSE_METHODS = {"planesweep": dense_stage, "stereo": twoview}  # name -> depth_maps, fuse
 
@@ -64,11 +64,11 @@ def print_progress(msg):
 
 
 def sparse_reconstruction(source, intrinsics=None, progress=print_progress, timer=None,
-                          pair_method="auto"):
+                          pair_method="auto", flow=None):
     """Images (a folder or a list of files) -> (`ImageSet`, `Reconstruction`), stage timings in
-    `timer` (a `Timer`): `match_images`, then `reconstruct`."""
+    `timer` (a `Timer`): `match_images` (`pair_method`, `flow`: as there), then `reconstruct`."""
     timer = timer or Timer()
-    m = match_images(source, intrinsics, progress, timer, pair_method)
+    m = match_images(source, intrinsics, progress, timer, pair_method, flow)
     return m.images, reconstruct(m, progress, timer)
 
 
@@ -95,12 +95,15 @@ class Matches:
     notes: list
 
 
-def match_images(source, intrinsics=None, progress=print_progress, timer=None, pair_method="auto"):
+def match_images(source, intrinsics=None, progress=print_progress, timer=None, pair_method="auto",
+                 flow=None):
     """The stages before the reconstruction: load the images (a folder or a list of files),
     their intrinsics (`intrinsics`: an intrinsics file, or None for EXIF focal lengths or the
     guess, `images.resolve_intrinsics`), features, pair selection (`pair_method`, one of
-    `pairs.METHODS`) and verified matches -> `Matches`; stage timings in `timer`. Raises
-    ValueError naming the folder when no pair verifies."""
+    `pairs.METHODS`) and verified matches -> `Matches`; stage timings in `timer`. flow: a flow
+    plug-in (`learned.load_flow`) whose dense matches augment the SIFT matches of each selected
+    pair (`flowmatches.add_flow_matches`), or None. Raises ValueError naming the folder when no
+    pair verifies."""
     pairs.check_method(pair_method)  # fail before reading any image
     timer = timer or Timer()
     imgs = timer("load images", images.load_images, source)
@@ -110,8 +113,14 @@ def match_images(source, intrinsics=None, progress=print_progress, timer=None, p
     feats = timer("features", features.extract_all, imgs.images,
                   lambda d, n: _count(progress, "features", d, n))
     selected = timer("pair selection", pairs.select_pairs, feats, imgs.names, pair_method)
+    matches = None
+    if flow is not None:
+        matches = timer("matching", features.pair_matches, feats, selected)
+        feats, matches = timer("flow", flowmatches.add_flow_matches, feats, imgs.images,
+                               matches, flow)
     verified = timer("matching", features.match_and_verify, feats, Ks, selected,
-                     progress=lambda d, n: _count(progress, "matching pairs", d, n))
+                     progress=lambda d, n: _count(progress, "matching pairs", d, n),
+                     matches=matches)
     n = len(imgs.names)
     if not verified:
         raise ValueError(f"{imgs.folder}: no pair of its {n} images shares enough verified "
@@ -128,21 +137,27 @@ def _count(progress, what, done, total):
 
 
 def run(source, output, intrinsics=None, overwrite=False, progress=print_progress, dense=False,
-        pair_method="auto", dense_method="planesweep"):
+        pair_method="auto", dense_method="planesweep", flow=None):
     """Reconstruct `source` and write `output` (see `export` and `report`); returns the
     `Reconstruction`. A `cameras.json` beside the images is read as ground truth for the report.
     dense: also depth maps (`depth/<image>.npy` + preview PNG) and `dense.ply`, by
     `dense_method`: "planesweep" (`dense`, every image) or "stereo" (`twoview`: rectified stereo
-    of two images, depth of the first).
-    pair_method: as for `sparse_reconstruction`."""
+    of two images, depth of the first). pair_method: as for `sparse_reconstruction`. flow: a
+    flow plug-in name or weights file (`learned.load_flow`) whose dense matches augment the SIFT
+    matches, or None (SIFT only)."""
     if dense_method not in DENSE_METHODS:
         raise ValueError(f"dense_method: expected one of {sorted(DENSE_METHODS)}, "
                          f"got {dense_method!r}")
     stage = DENSE_METHODS[dense_method]
     output = Path(output)
     check_output(output, overwrite)
+    flow_plugin = None
+    if flow is not None:  # an unknown name fails before any image is read
+        import learned
+        flow_plugin = learned.load_flow(flow)
     timer = Timer()
-    imgs, rec = sparse_reconstruction(source, intrinsics, progress, timer, pair_method)
+    imgs, rec = sparse_reconstruction(source, intrinsics, progress, timer, pair_method,
+                                      flow_plugin)
     truth_file = imgs.folder / "cameras.json"
     truth = load_cameras_json(truth_file) if truth_file.is_file() else None
     depths = timer("dense", stage.depth_maps, imgs, rec, progress=progress) if dense else {}
@@ -163,7 +178,8 @@ def run(source, output, intrinsics=None, overwrite=False, progress=print_progres
     return rec
 
 
-def run_sample(output, overwrite=False, progress=print_progress, dense=False, pair_method="auto"):
+def run_sample(output, overwrite=False, progress=print_progress, dense=False, pair_method="auto",
+               flow=None):
     """`mvdepth sfm` without images: render the built-in sample (a 16-view synthetic ring,
     `geom.synth.orbit_ring`, 480x360) into a temporary folder and reconstruct it with its known
     intrinsics; the report compares the cameras with the truth."""
@@ -175,4 +191,5 @@ def run_sample(output, overwrite=False, progress=print_progress, dense=False, pa
                                     Path(tmp) / "sample_ring")
         truth = load_cameras_json(folder / "cameras.json")
         images.save_intrinsics(Path(tmp) / "K.txt", {n: c.K for n, c in truth.items()})
-        return run(folder, output, Path(tmp) / "K.txt", overwrite, progress, dense, pair_method)
+        return run(folder, output, Path(tmp) / "K.txt", overwrite, progress, dense, pair_method,
+                   flow)

@@ -11,7 +11,7 @@ from geom.camera import relative_pose
 from geom.io import load_cameras_json
 from geom.rotation import angular_distance
 from pipelines import cli
-from pipelines.multibody import correspondences, dense, evaluate, motion, pipeline
+from pipelines.multibody import dense, evaluate, motion, pipeline
 from pipelines.sfm.evaluate import relative_pose_errors
 from pipelines.sfm.images import ImageSet, load_images, save_intrinsics
 from pipelines.sfm.pipeline import sparse_reconstruction
@@ -151,22 +151,6 @@ def test_motion_composed_through_a_third_view(two_bodies):
         R0, t0 = relative_pose(cameras[ref], cameras[src])
         assert angular_distance(R, R0) < 1e-9
         np.testing.assert_allclose(s * t, t0, atol=1e-9)
-
-
-def test_flow_matches_added_on_a_grid(two_bodies):
-    result, folder, _, _ = two_bodies
-    imgs = load_images(folder)
-    feats = result.features[:2]
-    identity = lambda a, b: np.zeros(a.shape[:2] + (2,), np.float32)  # noqa: E731
-    aug, matches = correspondences.add_flow_matches(feats, imgs.images[:2],
-                                                    {(0, 1): np.zeros((0, 2), np.int64)},
-                                                    identity, step=16)
-    n = (240 // 16) * (320 // 16)
-    assert len(matches[(0, 1)]) == n  # every grid point, zero flow: consistent both ways
-    x0 = aug[0].keypoints[matches[(0, 1)][:, 0]]
-    x1 = aug[1].keypoints[matches[(0, 1)][:, 1]]
-    np.testing.assert_array_equal(x0, x1)
-    assert len(aug[1].keypoints) == len(feats[1].keypoints) + 2 * n  # own grid + end points
 
 
 def test_static_scene_gives_one_body_and_the_static_pipeline_cameras(tmp_path):
