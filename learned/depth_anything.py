@@ -13,7 +13,9 @@ is resized back to the image size. Needs `pip install mvdepth[depth-anything]`.
 """
 import torch
 
-from .plugins import DEPTH_ANYTHING as PREFIX, DepthEstimator, default_device
+from .estimators import DepthEstimator, default_device
+
+PREFIX = "depth-anything:"  # of the plug-in names `load_depth` sends here
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 

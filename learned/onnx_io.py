@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from .plugins import (DepthEstimator, FlowEstimator, NetworkDepth, NetworkFlow, check_depth_output,
+from .estimators import (DepthEstimator, FlowEstimator, NetworkDepth, NetworkFlow, check_depth_output,
                       default_device)
 
 META_KEY = "mvdepth"
