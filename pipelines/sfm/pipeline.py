@@ -191,5 +191,5 @@ def run_sample(output, overwrite=False, progress=print_progress, dense=False, pa
                                     Path(tmp) / "sample_ring")
         truth = load_cameras_json(folder / "cameras.json")
         images.save_intrinsics(Path(tmp) / "K.txt", {n: c.K for n, c in truth.items()})
-        return run(folder, output, Path(tmp) / "K.txt", overwrite, progress, dense, pair_method,
-                   flow)
+        return run(folder, output, Path(tmp) / "K.txt", overwrite, progress, dense=dense,
+                   pair_method=pair_method, flow=flow)
