@@ -90,6 +90,8 @@ def add_arguments(parser, steps, lr, height=256, width=320):
     p.add_argument("--time-limit", type=float, default=None,
                    help="seconds after which to save the state and stop (continue with --resume)")
     p.add_argument("--resume", action="store_true", help="continue the run saved in OUT.state")
+    p.add_argument("--init", default=None,
+                   help="weights file (learned.checkpoint) to start from: a further training stage")
 
 
 def _reproducing_command(prog, argv):
@@ -117,8 +119,18 @@ def run(args, argv, prog, model, loss, optimizer, scheduler, make_batches, evalu
     state = Path(f"{args.out}.state")
     if state.exists() and not args.resume:
         raise SystemExit(f"{state} exists: pass --resume to continue that run, or delete it")
+    if args.init:  # before the state: a resumed run continues from its own weights
+        initial, init_meta = checkpoint.load(args.init)
+        if (initial.arch, initial.config) != (model.arch, model.config):
+            raise SystemExit(f"{args.init}: a {initial.arch} {initial.config}, not the {model.arch} "
+                             f"{model.config} being trained")
+        model.load_state_dict(initial.state_dict())
+        meta["init_command"] = init_meta.get("command")
     start = load_state(state, model, optimizer, scheduler) if args.resume else 0
     log = functools.partial(print, flush=True)
+    if torch.device(device).type == "cuda":  # fixed input sizes; TF32 matrix products (as convolutions)
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
     if start:
         log(f"resuming at step {start} from {state}")
     data = parallel_batches(make_batches, args.seed, args.workers, args.batch_size, args.height,

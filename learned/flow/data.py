@@ -26,13 +26,21 @@ def _compose(M2, M1):
     return np.hstack([M2[:, :2] @ M1[:, :2], (M2[:, :2] @ M1[:, 2] + M2[:, 2])[:, None]])
 
 
-def make_pair(rng, height, width, n_objects=(2, 5), max_motion=0.08):
+# Range of the per-pair motion scale (fraction of the image's larger side), drawn log-uniformly:
+# sub-pixel to a few pixels (as in Middlebury) as often as FlyingChairs' tens of pixels.
+MOTION_RANGE = (0.003, 0.1)
+
+
+def make_pair(rng, height, width, n_objects=(2, 5), max_motion=None):
     """One training pair: (img1, img2) `(H, W, 3)` float32 in [0, 1] and flow `(H, W, 2)` float32.
 
     The background moves by a random affine motion whose translation is up to
-    `max_motion * max(H, W)` pixels; each object follows the background and adds its own affine
-    motion about its centre (translation up to twice that)."""
+    `max_motion * max(H, W)` pixels (`max_motion` None: drawn log-uniformly in `MOTION_RANGE`);
+    each object follows the background and adds its own affine motion about its centre
+    (translation up to twice that)."""
     rng = np.random.default_rng(rng)
+    if max_motion is None:
+        max_motion = float(np.exp(rng.uniform(*np.log(MOTION_RANGE))))
     shift = max_motion * max(height, width)
     centre = ((width - 1) / 2, (height - 1) / 2)
     layers = [(None, np.eye(2, 3), random_affine(rng, shift, centre=centre))]
@@ -68,22 +76,46 @@ def make_pair(rng, height, width, n_objects=(2, 5), max_motion=0.08):
     return img1, img2, flow
 
 
-def photometric_jitter(rng, img):
-    """Random brightness, contrast, gamma and colour gains on one float32 image (augmentation)."""
-    gain = rng.uniform(0.8, 1.2, 3).astype(np.float32) * rng.uniform(0.8, 1.2)
-    out = np.clip((img - 0.5) * rng.uniform(0.8, 1.2) + 0.5, 0, 1) * gain
-    out = np.clip(out, 0, 1) ** rng.uniform(0.8, 1.25) + rng.normal(0, 0.01, img.shape)
-    return np.clip(out, 0, 1).astype(np.float32)
+def _colour_change(rng):
+    """A random (3, 3) colour matrix: saturation scaled by a factor in [0, 1.5] (0: grey) and
+    hue rotated by up to 180 degrees about the grey axis."""
+    grey = np.full((3, 3), 1 / 3)
+    a = rng.uniform(-np.pi, np.pi)
+    u = np.ones(3) / np.sqrt(3)
+    K = np.array([[0, -u[2], u[1]], [u[2], 0, -u[0]], [-u[1], u[0], 0]])
+    hue = np.eye(3) + np.sin(a) * K + (1 - np.cos(a)) * K @ K
+    return (grey + rng.uniform(0, 1.5) * hue @ (np.eye(3) - grey)).astype(np.float32)
 
 
-def batches(seed, batch_size, height, width, augment=True, start=0, stride=1, **pair_options):
+def photometric_jitter(rng, *images, asymmetric=0.2, colour=False):
+    """Random brightness, contrast, gamma and colour gains (augmentation) on float32 images
+    `(H, W, 3)`, and with `colour` a random saturation and hue (`_colour_change`): the same
+    change on all of them, or, with probability `asymmetric`, its own on each (as in RAFT).
+    Sensor noise is each image's own. Returns the list of jittered images."""
+    def draw():
+        return (rng.uniform(0.8, 1.2, 3).astype(np.float32) * rng.uniform(0.8, 1.2),
+                rng.uniform(0.8, 1.2), rng.uniform(0.8, 1.25),
+                _colour_change(rng) if colour else None)
+    shared = None if rng.random() < asymmetric else draw()
+    out = []
+    for img in images:
+        gain, contrast, gamma, mix = shared or draw()
+        x = img if mix is None else np.clip(img @ mix.T, 0, 1)
+        x = np.clip(np.clip((x - 0.5) * contrast + 0.5, 0, 1) * gain, 0, 1) ** gamma
+        out.append(np.clip(x + rng.normal(0, 0.01, img.shape), 0, 1).astype(np.float32))
+    return out
+
+
+def batches(seed, batch_size, height, width, augment=True, colour=False, start=0, stride=1,
+            **pair_options):
     """Endless generator of training batches `(img1, img2, flow)` as tensors `(B, 3, H, W)`,
     `(B, 3, H, W)`, `(B, 2, H, W)`: batches number `start, start + stride, ...` of the
-    deterministic sequence of `seed` (see `learned.synthetic.batch_stream`)."""
+    deterministic sequence of `seed` (see `learned.synthetic.batch_stream`). `augment`:
+    photometric jitter (`colour`: with saturation and hue)."""
     def batch(rng):
         pairs = [make_pair(rng, height, width, **pair_options) for _ in range(batch_size)]
         if augment:
-            pairs = [(photometric_jitter(rng, a), photometric_jitter(rng, b), f) for a, b, f in pairs]
+            pairs = [(*photometric_jitter(rng, a, b, colour=colour), f) for a, b, f in pairs]
         return tuple(torch.from_numpy(np.stack([p[k] for p in pairs])).permute(0, 3, 1, 2).contiguous()
                      for k in range(3))
     return batch_stream(batch, seed, start, stride)

@@ -7,6 +7,7 @@ writes the weights with their config and the command line that reproduces them (
 A run can be split over several commands with `--time-limit` and `--resume` (`learned.training`).
 """
 import argparse
+import functools
 
 import numpy as np
 import torch
@@ -60,6 +61,7 @@ def main(argv=None):
     p.add_argument("--size", default="small", choices=sorted(SIZES))
     p.add_argument("--iters", type=int, default=None, help="update iterations while training")
     p.add_argument("--val-pairs", type=int, default=16, help="held-out synthetic pairs to evaluate")
+    p.add_argument("--colour-jitter", action="store_true", help="augment saturation and hue too")
     args = p.parse_args(argv)
     if args.height % RAFT.stride or args.width % RAFT.stride:
         p.error(f"--height and --width must be multiples of {RAFT.stride}")
@@ -72,8 +74,8 @@ def main(argv=None):
     def validate(m):
         return {"epe": evaluate(m, val_seed, args.val_pairs, args.height, args.width, device)}
 
-    run(args, argv, "learned.flow.train", model, flow_loss(args.iters), opt, sched, batches, validate,
-        device, clip=1.0)
+    run(args, argv, "learned.flow.train", model, flow_loss(args.iters), opt, sched,
+        functools.partial(batches, colour=args.colour_jitter), validate, device, clip=1.0)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 import cv2
 import numpy as np
+import pytest
 import torch
 from hypothesis import given, settings
 
 from geom.testing import seeds
-from learned.flow.data import batches, make_pair, photometric_jitter
+from learned.flow.data import _colour_change, batches, make_pair, photometric_jitter
 
 
 def _warp_back(img2, flow):
@@ -43,5 +44,30 @@ def test_batches_are_deterministic_tensors():
 
 def test_photometric_jitter_stays_in_range():
     img = make_pair(1, 32, 32)[0]
-    out = photometric_jitter(np.random.default_rng(0), img)
+    out, = photometric_jitter(np.random.default_rng(0), img)
     assert out.dtype == np.float32 and 0 <= out.min() and out.max() <= 1 and not np.allclose(out, img)
+
+
+@pytest.mark.parametrize("asymmetric", [0.0, 1.0])
+def test_photometric_jitter_shares_the_change_unless_asymmetric(asymmetric):
+    img = make_pair(2, 32, 32)[0]
+    a, b = photometric_jitter(np.random.default_rng(3), img, img, asymmetric=asymmetric)
+    gap = np.abs(a - b).mean()  # sensor noise (sigma 0.01) alone: about 0.011
+    assert (gap < 0.02) if asymmetric == 0 else (gap > 0.02)
+
+
+def test_colour_change_keeps_grey_and_changes_colours():
+    for seed in range(5):
+        mix = _colour_change(np.random.default_rng(seed))
+        assert np.allclose(mix.sum(axis=1), 1, atol=1e-6)  # grey stays grey
+        assert not np.allclose(mix, np.eye(3), atol=0.05)
+    img = make_pair(4, 32, 32)[0]
+    plain, = photometric_jitter(np.random.default_rng(4), img, asymmetric=0.0)
+    coloured, = photometric_jitter(np.random.default_rng(4), img, asymmetric=0.0, colour=True)
+    assert np.abs(coloured - plain).mean() > 0.02
+
+
+def test_motion_scale_spans_small_and_large_motions():
+    med = [np.median(np.linalg.norm(make_pair(s, 64, 80, n_objects=(0, 0))[2], axis=-1))
+           for s in range(40)]
+    assert min(med) < 1.0 and max(med) > 3.0

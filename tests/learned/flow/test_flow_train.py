@@ -33,3 +33,16 @@ def test_a_run_split_over_several_commands_gives_the_same_weights(tmp_path, caps
     assert b.meta["complete"] and b.meta["command"] == a.meta["command"].replace("whole", "split")
     for (name, x), y in zip(a.model.state_dict().items(), b.model.state_dict().values()):
         assert torch.equal(x, y), name
+
+
+def test_a_further_stage_starts_from_the_given_weights(tmp_path):
+    first, second = tmp_path / "first.pt", tmp_path / "second.pt"
+    main(["--out", str(first)] + TINY)
+    main(["--out", str(second), "--init", str(first), "--lr", "0", "--colour-jitter", "--seed", "1"]
+         + TINY)  # zero learning rate: the parameters stay those of the first stage
+    a, b = learned.load_flow(first), learned.load_flow(second)
+    assert b.meta["init_command"] == a.meta["command"]
+    for (name, x), y in zip(a.model.named_parameters(), b.model.parameters()):
+        assert torch.equal(x, y), name
+    with pytest.raises(SystemExit, match="not the raft"):
+        main(["--out", str(tmp_path / "third.pt"), "--init", str(first), "--size", "small"] + TINY[2:])
