@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from geom import synth
 from geom.io import load_cameras_json
 from geom.rotation import angular_distance, random_rotation, rotation_from_axis_angle
 from geom.testing import (make_camera_ring, make_points_in_view, scenes, similarity_transform,
@@ -19,14 +18,9 @@ ROTATION_BOUND = np.radians(0.5)  # pairwise relative rotation error, 8 views, 3
 
 
 @pytest.fixture(scope="module")
-def ring(tmp_path_factory):
+def ring(make_ring):
     """An 8-view 320x240 synthetic ring over 100 degrees, its intrinsics file and truth."""
-    root = tmp_path_factory.mktemp("sfm")
-    images = synth.write_folder(synth.render(synth.orbit_ring(8, 0, 320, 240,
-                                                              arc=np.radians(100))), root / "ring")
-    truth = load_cameras_json(images / "cameras.json")
-    save_intrinsics(root / "K.txt", {n: c.K for n, c in truth.items()})
-    return images, root / "K.txt", truth
+    return make_ring(8, 100)
 
 
 @pytest.fixture(scope="module")

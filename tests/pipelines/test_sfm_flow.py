@@ -2,12 +2,10 @@
 import numpy as np
 import pytest
 
-from geom import synth
-from geom.io import load_cameras_json
 from pipelines import cli
 from pipelines.sfm import features, flowmatches
 from pipelines.sfm.evaluate import relative_pose_errors
-from pipelines.sfm.images import load_images, save_intrinsics
+from pipelines.sfm.images import load_images
 from pipelines.sfm.pipeline import run
 
 # pairwise relative rotation error, 6 views 320x240 over 75 degrees, exact K, dis-medium flow
@@ -16,14 +14,9 @@ ROTATION_BOUND = np.radians(0.5)
 
 
 @pytest.fixture(scope="module")
-def ring(tmp_path_factory):
+def ring(make_ring):
     """A 6-view 320x240 synthetic ring over 75 degrees, its intrinsics file and truth."""
-    root = tmp_path_factory.mktemp("sfmflow")
-    images = synth.write_folder(synth.render(synth.orbit_ring(6, 0, 320, 240,
-                                                              arc=np.radians(75))), root / "ring")
-    truth = load_cameras_json(images / "cameras.json")
-    save_intrinsics(root / "K.txt", {n: c.K for n, c in truth.items()})
-    return images, root / "K.txt", truth
+    return make_ring(6, 75)
 
 
 @pytest.fixture(scope="module")

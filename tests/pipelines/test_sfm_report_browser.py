@@ -8,9 +8,6 @@ import cv2
 import numpy as np
 import pytest
 
-from geom import synth
-from geom.io import load_cameras_json
-from pipelines.sfm.images import save_intrinsics
 from pipelines.sfm.pipeline import run
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -27,16 +24,12 @@ def _chromium(profile, *args):
 
 
 @pytest.mark.slow
-def test_report_renders_in_headless_chromium(tmp_path):
+def test_report_renders_in_headless_chromium(tmp_path, make_ring):
     if not CHROMIUM.is_file():
         pytest.skip(f"{CHROMIUM} not found (Debian: apt-get install -y chromium)")
-    folder = synth.write_folder(synth.render(synth.orbit_ring(4, 0, 240, 180,
-                                                              arc=np.radians(45))),
-                                tmp_path / "ring")
-    truth = load_cameras_json(folder / "cameras.json")
-    save_intrinsics(tmp_path / "K.txt", {n: c.K for n, c in truth.items()})
+    folder, K, _ = make_ring(4, 45, 240, 180)
     out = tmp_path / "out"
-    rec = run(folder, out, tmp_path / "K.txt", progress=lambda msg: None, dense=True)
+    rec = run(folder, out, K, progress=lambda msg: None, dense=True)
     page = (out / "report.html").as_uri()
 
     dom = _chromium(tmp_path / "profile", "--dump-dom", page).stdout.decode()
