@@ -1,15 +1,10 @@
-"""Structure from motion: end to end on a synthetic ring, bundle adjustment, outputs, bad input."""
+"""Structure from motion: end to end on a synthetic ring, outputs, bad input."""
 import cv2
 import numpy as np
 import pytest
-from hypothesis import given, settings
 
 from geom.io import load_cameras_json
-from geom.rotation import angular_distance, random_rotation, rotation_from_axis_angle
-from geom.testing import (make_camera_ring, make_points_in_view, scenes, similarity_transform,
-                          transform_camera)
 from pipelines import cli
-from pipelines.sfm import bundle_adjust
 from pipelines.sfm.evaluate import relative_pose_errors
 from pipelines.sfm.images import load_images, load_intrinsics, save_intrinsics
 from pipelines.sfm.pipeline import run
@@ -70,70 +65,6 @@ def test_outputs_and_report(ring, result):
         assert name in report
     assert "Errors against the ground truth" in report  # cameras.json sits beside the images
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temp folder left
-
-
-def _perturbed_problem(seed, noise=0.5, n_views=5, n_points=200):
-    rng = np.random.default_rng(seed)
-    cams = make_camera_ring(rng, n_views, arc=np.pi / 2)
-    X = make_points_in_view(rng, cams, n_points)
-    oc = np.repeat(np.arange(n_views), n_points)
-    op = np.tile(np.arange(n_points), n_views)
-    xy = np.concatenate([c.project(X) for c in cams]) + rng.normal(scale=noise, size=(oc.size, 2))
-    start = cams[:2] + [c.with_pose(_small_rotation(rng) @ c.R, c.t + rng.normal(scale=0.03, size=3))
-                        for c in cams[2:]]
-    return cams, X, start, X + rng.normal(scale=0.03, size=X.shape), oc, op, xy
-
-
-def _small_rotation(rng, sigma=0.01):
-    return rotation_from_axis_angle(rng.normal(scale=sigma, size=3))
-
-
-@pytest.mark.parametrize("seed", [0, 1])
-def test_bundle_adjustment_reaches_the_noise_level(seed):
-    noise = 0.5
-    cams, X, start, X0, oc, op, xy = _perturbed_problem(seed, noise)
-    res = bundle_adjust(start, X0, oc, op, xy)
-    rms = np.sqrt(np.mean(res.errors ** 2))
-    assert np.sqrt(np.mean(res.initial_errors ** 2)) > 5 * noise
-    # 2-D error RMS of sigma-noise is sigma sqrt(2), less the fitted degrees of freedom
-    assert 0.8 * noise * np.sqrt(2) * np.sqrt(1 - (6 * 3 + 3 * len(X)) / xy.size) < rms
-    assert rms < 1.05 * noise * np.sqrt(2)
-    for got, true in zip(res.cameras, cams):
-        assert angular_distance(got.R, true.R) < np.radians(0.1)
-
-
-@settings(max_examples=5)
-@given(scenes(n_views=(3, 4), n_points=(30, 60)))
-def test_bundle_adjustment_is_invariant_to_a_world_similarity(scene):
-    cams, X = scene
-    rng = np.random.default_rng(len(X))
-    oc = np.repeat(np.arange(len(cams)), len(X))
-    op = np.tile(np.arange(len(X)), len(cams))
-    xy = np.concatenate([c.project(X) for c in cams]) + rng.normal(scale=0.3, size=(oc.size, 2))
-    start = cams[:2] + [c.with_pose(_small_rotation(rng) @ c.R, c.t + rng.normal(scale=0.02, size=3))
-                        for c in cams[2:]]
-    s, Rw, T = 2.5, random_rotation(rng), rng.normal(size=3)
-    # least squares: converged to the same optimum in both frames (the IRLS rounds of the robust
-    # loss stop after a fixed count, wherever each frame's inexact steps got to)
-    a = bundle_adjust(start, X, oc, op, xy, loss="linear", max_evaluations=100)
-    b = bundle_adjust([transform_camera(c, s, Rw, T) for c in start],
-                      similarity_transform(X, s, Rw, T), oc, op, xy, loss="linear",
-                      max_evaluations=100)
-    assert np.allclose(a.errors, b.errors, atol=1e-4)
-    rot, trans = relative_pose_errors(dict(enumerate(a.cameras)), dict(enumerate(b.cameras)))
-    assert rot.max() < 1e-6 and trans.max() < 1e-6
-
-
-def test_bundle_adjustment_rejects_bad_input():
-    cams, X, start, X0, oc, op, xy = _perturbed_problem(0)
-    with pytest.raises(ValueError, match="cameras: need at least 2"):
-        bundle_adjust(start[:1], X0, oc, op, xy)
-    with pytest.raises(ValueError, match="obs_point: indices must be in"):
-        bundle_adjust(start, X0, oc, op + 1, xy)
-    with pytest.raises(ValueError, match="obs_xy: contains NaN"):
-        bundle_adjust(start, X0, oc, op, np.where(xy > 100, np.nan, xy))
-    with pytest.raises(ValueError, match="obs_camera: expected"):
-        bundle_adjust(start, X0, oc[:-1], op, xy)
 
 
 def test_intrinsics_file_forms(tmp_path):

@@ -1,27 +1,35 @@
-"""Bundle adjustment's Levenberg-Marquardt: against a generic least-squares solver, robustness to
-outliers, cameras held fixed, bad input. (The noise-level and world-similarity properties are in
-tests/pipelines/test_sfm.py.)"""
+"""Bundle adjustment's Levenberg-Marquardt: against a generic least-squares solver, the noise
+level, invariance to a world similarity, robustness to outliers, cameras held fixed, bad input."""
 import numpy as np
 import pytest
 import scipy.optimize
 from hypothesis import given, settings
 
-from geom.rotation import angular_distance, rotation_from_axis_angle
-from geom.testing import make_camera_ring, make_points_in_view, scenes
+from geom.rotation import angular_distance, random_rotation, rotation_from_axis_angle
+from geom.testing import (make_camera_ring, make_points_in_view, scenes, similarity_transform,
+                          transform_camera)
 from pipelines.sfm import bundle_adjust
+from pipelines.sfm.evaluate import relative_pose_errors
+
+
+def _observe(rng, cams, X, noise, perturb):
+    """Every point seen in every view with `noise` px of noise, and a start: the first two
+    cameras exact, the other cameras and the points perturbed by about `perturb`.
+    Returns (start cameras, start points, obs_camera, obs_point, obs_xy)."""
+    oc = np.repeat(np.arange(len(cams)), len(X))
+    op = np.tile(np.arange(len(X)), len(cams))
+    xy = np.concatenate([c.project(X) for c in cams]) + rng.normal(scale=noise, size=(oc.size, 2))
+    start = cams[:2] + [
+        c.with_pose(rotation_from_axis_angle(rng.normal(scale=perturb / 2, size=3)) @ c.R,
+                    c.t + rng.normal(scale=perturb, size=3)) for c in cams[2:]]
+    return start, X + rng.normal(scale=perturb, size=X.shape), oc, op, xy
 
 
 def _problem(seed, n_views=4, n_points=60, noise=0.5, perturb=0.02):
     rng = np.random.default_rng(seed)
     cams = make_camera_ring(rng, n_views, arc=np.pi / 2)
     X = make_points_in_view(rng, cams, n_points)
-    oc = np.repeat(np.arange(n_views), n_points)
-    op = np.tile(np.arange(n_points), n_views)
-    xy = np.concatenate([c.project(X) for c in cams]) + rng.normal(scale=noise, size=(oc.size, 2))
-    start = cams[:2] + [
-        c.with_pose(rotation_from_axis_angle(rng.normal(scale=perturb / 2, size=3)) @ c.R,
-                    c.t + rng.normal(scale=perturb, size=3)) for c in cams[2:]]
-    return cams, X, start, X + rng.normal(scale=perturb, size=X.shape), oc, op, xy
+    return (cams, X, *_observe(rng, cams, X, noise, perturb))
 
 
 def _reference_cost(start, X0, oc, op, xy):
@@ -69,13 +77,9 @@ def test_least_squares_optimum_matches_a_generic_solver(seed):
 def test_huber_loss_ignores_gross_outliers(scene):
     cams, X = scene
     rng = np.random.default_rng(len(X))
-    oc = np.repeat(np.arange(len(cams)), len(X))
-    op = np.tile(np.arange(len(X)), len(cams))
-    xy = np.concatenate([c.project(X) for c in cams]) + rng.normal(scale=0.3, size=(oc.size, 2))
+    start, _, oc, op, xy = _observe(rng, cams, X, 0.3, 0.02)
     bad = rng.random(oc.size) < 0.1
     xy[bad] += rng.choice([-1, 1], size=(bad.sum(), 2)) * rng.uniform(30, 60, size=(bad.sum(), 2))
-    start = cams[:2] + [c.with_pose(rotation_from_axis_angle(rng.normal(scale=0.01, size=3)) @ c.R,
-                                    c.t + rng.normal(scale=0.02, size=3)) for c in cams[2:]]
     robust = bundle_adjust(start, X, oc, op, xy, loss="huber", loss_scale=1.0, max_evaluations=60)
     plain = bundle_adjust(start, X, oc, op, xy, loss="linear", max_evaluations=60)
     clean = bundle_adjust(start, X, oc[~bad], op[~bad], xy[~bad], loss="linear",
@@ -122,3 +126,47 @@ def test_bad_input_is_named():
         bundle_adjust(start, X0, oc, op, xy, loss_scale=0.0)
     with pytest.raises(ValueError, match="loss: expected 'huber' or 'linear'"):
         bundle_adjust(start, X0, oc, op, xy, loss="cauchy")
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_bundle_adjustment_reaches_the_noise_level(seed):
+    noise = 0.5
+    cams, X, start, X0, oc, op, xy = _problem(seed, 5, 200, noise, perturb=0.03)
+    res = bundle_adjust(start, X0, oc, op, xy)
+    rms = np.sqrt(np.mean(res.errors ** 2))
+    assert np.sqrt(np.mean(res.initial_errors ** 2)) > 5 * noise
+    # 2-D error RMS of sigma-noise is sigma sqrt(2), less the fitted degrees of freedom
+    assert 0.8 * noise * np.sqrt(2) * np.sqrt(1 - (6 * 3 + 3 * len(X)) / xy.size) < rms
+    assert rms < 1.05 * noise * np.sqrt(2)
+    for got, true in zip(res.cameras, cams):
+        assert angular_distance(got.R, true.R) < np.radians(0.1)
+
+
+@settings(max_examples=5)
+@given(scenes(n_views=(3, 4), n_points=(30, 60)))
+def test_bundle_adjustment_is_invariant_to_a_world_similarity(scene):
+    cams, X = scene
+    rng = np.random.default_rng(len(X))
+    start, _, oc, op, xy = _observe(rng, cams, X, 0.3, 0.02)
+    s, Rw, T = 2.5, random_rotation(rng), rng.normal(size=3)
+    # least squares: converged to the same optimum in both frames (the IRLS rounds of the robust
+    # loss stop after a fixed count, wherever each frame's inexact steps got to)
+    a = bundle_adjust(start, X, oc, op, xy, loss="linear", max_evaluations=100)
+    b = bundle_adjust([transform_camera(c, s, Rw, T) for c in start],
+                      similarity_transform(X, s, Rw, T), oc, op, xy, loss="linear",
+                      max_evaluations=100)
+    assert np.allclose(a.errors, b.errors, atol=1e-4)
+    rot, trans = relative_pose_errors(dict(enumerate(a.cameras)), dict(enumerate(b.cameras)))
+    assert rot.max() < 1e-6 and trans.max() < 1e-6
+
+
+def test_bundle_adjustment_rejects_bad_input():
+    cams, X, start, X0, oc, op, xy = _problem(0)
+    with pytest.raises(ValueError, match="cameras: need at least 2"):
+        bundle_adjust(start[:1], X0, oc, op, xy)
+    with pytest.raises(ValueError, match="obs_point: indices must be in"):
+        bundle_adjust(start, X0, oc, op + 1, xy)
+    with pytest.raises(ValueError, match="obs_xy: contains NaN"):
+        bundle_adjust(start, X0, oc, op, np.where(xy > 100, np.nan, xy))
+    with pytest.raises(ValueError, match="obs_camera: expected"):
+        bundle_adjust(start, X0, oc[:-1], op, xy)
