@@ -39,7 +39,13 @@ def test_angular_distance_is_a_metric(R1, R2):
     d = angular_distance(R1, R2)
     assert 0 <= d <= np.pi
     assert abs(d - angular_distance(R2, R1)) < 1e-9
-    assert angular_distance(R1, R1) < 1e-6
+    assert angular_distance(R1, R1) < 1e-12
+
+
+@pytest.mark.parametrize("angle", [1e-12, 1e-9, 1e-6, 1e-3, np.pi - 1e-6])
+def test_angular_distance_is_accurate_for_small_and_large_angles(angle):
+    R = rotation_from_axis_angle(angle * np.array([0.6, 0.0, 0.8]))
+    assert abs(angular_distance(np.eye(3), R) - angle) < 1e-15 + 1e-9 * angle
 
 
 @given(vectors, vectors)
