@@ -6,19 +6,19 @@ on the rendered images against the ground-truth epipolar geometry of each body.
 Columns: median render time of one frame with 4 rotated-grid rays per pixel (the default) and
 with 1; the CPU time of a default render summed over all threads (about wall time x cores on a
 quiet machine; on a busy one it still shows the work done); median time of the ground-truth
-flow + occlusion of one frame pair; SIFT matches (ratio 0.7) between frames 0 and 1 that fall on
+flow + occlusion of one frame pair; SIFT matches (`pipelines.sfm.features`, ratio 0.7) between frames 0 and 1 that fall on
 one body in both, and their median Sampson distance to that body's true epipolar geometry.
 """
 import argparse
 import time
 
-import cv2
 import numpy as np
 
 from geom.rotation import skew
 from geom.synth import (flying_layers, moving_bodies, orbit_ring, random_scene, render_frame,
                         stereo_rig)
 from geom.synth.render import flow
+from pipelines.sfm.features import extract_features, match_descriptors
 
 from .harness import print_table, time_call
 
@@ -36,12 +36,9 @@ KINDS = {
 
 def sift_epipolar(scene, f0, f1):
     """(matches on a single body, median Sampson distance in px) between frames 0 and 1."""
-    sift = cv2.SIFT_create()
-    k1, d1 = sift.detectAndCompute(cv2.cvtColor(f0.image, cv2.COLOR_RGB2GRAY), None)
-    k2, d2 = sift.detectAndCompute(cv2.cvtColor(f1.image, cv2.COLOR_RGB2GRAY), None)
-    good = [m for m, n in cv2.BFMatcher().knnMatch(d1, d2, k=2) if m.distance < 0.7 * n.distance]
-    x1 = np.array([k1[m.queryIdx].pt for m in good]).reshape(-1, 2)
-    x2 = np.array([k2[m.trainIdx].pt for m in good]).reshape(-1, 2)
+    a, b = extract_features(f0.image), extract_features(f1.image)
+    m = np.asarray(match_descriptors(a.descriptors, b.descriptors, ratio=0.7)).reshape(-1, 2)
+    x1, x2 = a.keypoints[m[:, 0]], b.keypoints[m[:, 1]]
     r1, r2 = np.round(x1).astype(int), np.round(x2).astype(int)
     l1, l2 = f0.labels[r1[:, 1], r1[:, 0]], f1.labels[r2[:, 1], r2[:, 0]]
     dist = []
