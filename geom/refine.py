@@ -36,12 +36,13 @@ def refine_relative_pose(R, t, x1, x2, K1, K2, max_iterations=30):
     return R, t
 
 
-def refine_fundamental(F, x1, x2, scale=None, max_iterations=30):
+def refine_fundamental(F, x1, x2, scale=None, max_iterations=100):
     """Fundamental matrix F (3, 3) refined to minimise the Sampson errors (pixels) of x1, x2
     (N, 2), N >= 7 (pass the inliers), over rank-2 matrices: the sum of squared errors, or with
     `scale` (pixels) the Cauchy loss `scale^2 log(1 + d^2 / scale^2)` of each error d, which
     discounts the errors well beyond `scale`. Returns F (3, 3), rank 2, unit Frobenius norm.
-    The initial F need not have rank 2 (its nearest rank-2 matrix is the starting point)."""
+    The initial F need not have rank 2 (its nearest rank-2 matrix is the starting point). With a
+    scale below the noise the Cauchy cost converges linearly: allow ~100 iterations."""
     F = _checks.matrix3(F, "F")
     if not np.any(F):
         raise ValueError("F: the zero matrix is no fundamental matrix")
@@ -251,8 +252,9 @@ def _refine_fundamental(x1, x2, w, scale, F, max_iterations):
 
     Parametrisation (as COLMAP and PoseLib): F = T2^T U diag(1, sigma, 0) V^T T1, T1, T2
     Hartley's similarities of the two point sets (balance the parameters' scales), U, V
-    rotations updated as U exp([a]x), V exp([b]x), and sigma in [0, 1] additively: 7 dof, rank 2
-    by construction."""
+    rotations updated as U exp([a]x), V exp([b]x), and sigma additively (unbounded: the
+    normalised F's two singular values are often nearly equal, and the optimum may swap them):
+    7 dof, rank 2 by construction."""
     T1 = _similarity(x1, w)
     T2 = _similarity(x2, w)
     Fn = np.linalg.inv(T2).T @ F @ np.linalg.inv(T1)
@@ -294,7 +296,7 @@ def _refine_fundamental(x1, x2, w, scale, F, max_iterations):
             Vn = Vt.T.copy()
             _rotate_right_by(step[3:6], Vn)
             Vtn = np.ascontiguousarray(Vn.T)
-            sn = min(max(sigma + step[6], 0.0), 1.0)
+            sn = sigma + step[6]
             Fn = _compose_fundamental(T1, T2, Un, sn, Vtn)
             cn = _sampson_cost(Fn, x1, x2, w, scale)
             if cn < cost:

@@ -105,7 +105,7 @@ def estimate_fundamental(x1, x2, threshold=1.0, confidence=0.999, max_iterations
         near = r < _F_REFINE_REACH * res.threshold
         if near.sum() < SAMPLE_SIZES[FUNDAMENTAL]:
             break
-        _refine_fundamental(x1[near], x2[near], np.ones(int(near.sum())), sigma, F, 30)
+        _refine_fundamental(x1[near], x2[near], np.ones(int(near.sum())), sigma, F, 100)
     _sampson(F, x1, x2, r)
     return replace(res, model=F, inliers=r < res.threshold)
 
