@@ -68,8 +68,8 @@ def refine_absolute_pose(R, t, X, x, K, max_iterations=30):
 # ---------------------------------------------------------------------------- kernels
 
 @njit(cache=True)
-def _rotate_by(w, R):
-    """R <- exp([w]x) R in place (Rodrigues)."""
+def _rodrigues(w):
+    """exp([w]x) (3, 3)."""
     th = np.sqrt(w[0] * w[0] + w[1] * w[1] + w[2] * w[2])
     K = np.zeros((3, 3))
     K[0, 1] = -w[2]
@@ -79,21 +79,27 @@ def _rotate_by(w, R):
     K[2, 0] = -w[1]
     K[2, 1] = w[0]
     if th < 1e-12:
-        E = np.eye(3) + K
-    else:
-        E = np.eye(3) + np.sin(th) / th * K + (1.0 - np.cos(th)) / (th * th) * (K @ K)
-    R[:] = E @ R
+        return np.eye(3) + K
+    return np.eye(3) + np.sin(th) / th * K + (1.0 - np.cos(th)) / (th * th) * _mul3(K, K)
+
+
+@njit(cache=True)
+def _rotate_by(w, R):
+    """R <- exp([w]x) R in place."""
+    R[:] = _rodrigues(w) @ R
     # re-orthonormalise against drift
     u, _, vt = np.linalg.svd(R)
     R[:] = u @ vt
 
 
 @njit(cache=True)
-def _rotate_right_by(w, R):
-    """R <- R exp([w]x) in place."""
-    Rt = np.ascontiguousarray(R.T)
-    _rotate_by(-w, Rt)
-    R[:] = Rt.T
+def _mul3(A, B):
+    """A @ B of 3 x 3 matrices in scalar loops (numba's @ is a BLAS call: slow at this size)."""
+    C = np.empty((3, 3))
+    for i in range(3):
+        for j in range(3):
+            C[i, j] = A[i, 0] * B[0, j] + A[i, 1] * B[1, j] + A[i, 2] * B[2, j]
+    return C
 
 
 @njit(cache=True)
@@ -236,15 +242,6 @@ def _similarity(x, w):
 
 
 @njit(cache=True)
-def _compose_fundamental(T1, T2, U, sigma, Vt):
-    """F = T2^T U diag(1, sigma, 0) Vt T1."""
-    D = np.zeros((3, 3))
-    D[0, 0] = 1.0
-    D[1, 1] = sigma
-    return np.ascontiguousarray(T2.T) @ U @ D @ Vt @ T1
-
-
-@njit(cache=True)
 def _refine_fundamental(x1, x2, w, scale, F, max_iterations):
     """LM on the pixel Sampson cost (weights w; Cauchy loss of `scale` px when scale > 0, else
     squared) of x1, x2 (N, 2) over rank-2 matrices F (3, 3), in place, left at unit Frobenius
@@ -256,8 +253,8 @@ def _refine_fundamental(x1, x2, w, scale, F, max_iterations):
     normalised F's two singular values are often nearly equal, and the optimum may swap them):
     7 dof, rank 2 by construction."""
     T1 = _similarity(x1, w)
-    T2 = _similarity(x2, w)
-    Fn = np.linalg.inv(T2).T @ F @ np.linalg.inv(T1)
+    T2t = np.ascontiguousarray(_similarity(x2, w).T)
+    Fn = np.linalg.inv(T2t) @ F @ np.linalg.inv(T1)
     U, S, Vt = np.linalg.svd(Fn)
     U = np.ascontiguousarray(U)
     Vt = np.ascontiguousarray(Vt)
@@ -266,44 +263,45 @@ def _refine_fundamental(x1, x2, w, scale, F, max_iterations):
         U[:, 2] = -U[:, 2]
     if np.linalg.det(Vt) < 0.0:
         Vt[2] = -Vt[2]
-    sigma = S[1] / S[0]
-    F[:] = _compose_fundamental(T1, T2, U, sigma, Vt)
+    D = np.zeros((3, 3))  # diag(1, sigma, 0)
+    D[0, 0] = 1.0
+    D[1, 1] = S[1] / S[0]
+    P = _mul3(T2t, U)
+    Q = _mul3(Vt, T1)
+    F[:] = _mul3(_mul3(P, D), Q)
     cost = _sampson_cost(F, x1, x2, w, scale)
     lam = 1e-3
     dF = np.empty((7, 3, 3))
     JtJ = np.empty((7, 7))
     Jtr = np.empty(7)
     Ek = np.empty((3, 3))
-    D = np.zeros((3, 3))
-    T2t = np.ascontiguousarray(T2.T)
+    ek = np.empty(3)
     for _ in range(max_iterations):
-        D[0, 0] = 1.0
-        D[1, 1] = sigma
         # d/da_k: U [e_k]x D V^T; d/db_k: -U D [e_k]x V^T; d/dsigma: U diag(0, 1, 0) V^T
         for k in range(3):
-            ek = np.zeros(3)
+            ek[:] = 0.0
             ek[k] = 1.0
             _skew(ek, Ek)
-            dF[k] = T2t @ U @ Ek @ D @ Vt @ T1
-            dF[3 + k] = -(T2t @ U @ D @ Ek @ Vt @ T1)
-        dF[6] = T2t @ np.outer(U[:, 1], Vt[1]) @ T1
+            dF[k] = _mul3(_mul3(P, _mul3(Ek, D)), Q)
+            dF[3 + k] = -_mul3(_mul3(P, _mul3(D, Ek)), Q)
+        for i in range(3):
+            for j in range(3):
+                dF[6, i, j] = P[i, 1] * Q[1, j]
         _sampson_normal_equations(F, dF, x1, x2, w, scale, JtJ, Jtr)
         improved = False
         while lam < 1e10:
             step = _damped_step(JtJ, Jtr, lam)
-            Un = U.copy()
-            _rotate_right_by(step[:3], Un)
-            Vn = Vt.T.copy()
-            _rotate_right_by(step[3:6], Vn)
-            Vtn = np.ascontiguousarray(Vn.T)
-            sn = sigma + step[6]
-            Fn = _compose_fundamental(T1, T2, Un, sn, Vtn)
+            Un = _mul3(U, _rodrigues(step[:3]))
+            Vtn = _mul3(_rodrigues(-step[3:6]), Vt)  # (V exp([b]x))^T
+            Dn = D.copy()
+            Dn[1, 1] += step[6]
+            Pn = _mul3(T2t, Un)
+            Qn = _mul3(Vtn, T1)
+            Fn = _mul3(_mul3(Pn, Dn), Qn)
             cn = _sampson_cost(Fn, x1, x2, w, scale)
             if cn < cost:
                 improved = cost - cn > 1e-10 * cost
-                U = Un
-                Vt = Vtn
-                sigma = sn
+                U, Vt, D, P, Q = Un, Vtn, Dn, Pn, Qn
                 F[:] = Fn
                 cost = cn
                 lam = max(lam * 0.1, 1e-10)
