@@ -7,8 +7,8 @@
 - Absolute pose (6 degrees of freedom) minimising the reprojection error of 3D-2D matches,
   `refine_absolute_pose`.
 
-Pose updates are `R <- exp([w]x) R` and, for the relative pose, `t <- normalise(t + a b1 + b b2)` with
-`b1, b2` an orthonormal basis of the tangent plane of the unit sphere at `t`. Conventions
+Pose updates are `R <- exp([w]x) R` and, for the relative pose, `t <- normalise(t + a b1 +
+b b2)` with `b1, b2` an orthonormal basis of the tangent plane of the unit sphere at `t`. Conventions
 (DESIGN.md): `X2 = R X1 + t` for relative poses, `x_cam = R X + t` for absolute poses.
 The robust estimators in `geom.robust` call these kernels on their inliers (as the non-minimal
 refit of their local optimisation and as the final polish).
