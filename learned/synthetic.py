@@ -70,7 +70,6 @@ class _Stream(torch.utils.data.IterableDataset):
 
 def _one_thread(_):
     torch.set_num_threads(1)  # many workers, each with a thread pool, would oversubscribe the CPU
-    cv2.setNumThreads(1)
 
 
 def parallel_batches(make, seed, workers, *args, start=0, **kwargs):
