@@ -52,10 +52,11 @@ def supervised_loss(preds, depth, mask=None, lam=0.5, grad_weight=0.5, centres=N
         total = total + scale_invariant_log_loss(p, depth, mask, lam)
         total = total + grad_weight * gradient_loss(p, depth, mask)
     if centres is not None:
-        log_depth = torch.log(depth.clamp_min(1e-6))
+        log_depth = torch.log(depth.clamp_min(1e-6))  # invalid pixels are masked out
         if lam >= 1:
             m = mask.to(depth.dtype)
-            log_depth = log_depth - ((log_depth * m).sum(dim=(1, 2, 3)) / m.sum(dim=(1, 2, 3)).clamp_min(1))[:, None, None, None]
+            n = m.sum(dim=(1, 2, 3), keepdim=True).clamp_min(1)
+            log_depth = log_depth - (log_depth * m).sum(dim=(1, 2, 3), keepdim=True) / n
         total = total + bins_weight * bin_centre_loss(torch.log(centres), log_depth, mask)
     return total
 
@@ -136,7 +137,10 @@ def main(argv=None):
         source = functools.partial(scenes.batches, n_scenes=args.n_scenes, cache_dir=args.cache_dir)
         held_out_source = functools.partial(scenes.batches, n_scenes=max(args.val_images // 2, 1),
                                             cache_dir=args.cache_dir)
-    loss = supervised(args.lam, bins_weight=args.bins_weight) if args.mode == "supervised" else self_supervised()
+    if args.mode == "supervised":
+        loss = supervised(args.lam, bins_weight=args.bins_weight)
+    else:
+        loss = self_supervised()
     output = "metric" if args.mode == "views" or args.lam < 1 else "scale"
 
     def validate(m):
