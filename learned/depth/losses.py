@@ -170,3 +170,32 @@ def view_synthesis_loss(depths, target, sources, K, R, t, smooth_weight=1e-3, al
         small = F.interpolate(target, size=depth.shape[-2:], mode="area")
         total = total + smooth_weight / 2 ** s * smoothness_loss(1 / depth, small)
     return total
+
+
+def _nearest_squared_distance(points, sorted_set):
+    """Squared distance `(N,)` from each of `points (N,)` to the nearest value of the increasing
+    1-D `sorted_set (M,)`: one of the two neighbours found by binary search."""
+    i = torch.searchsorted(sorted_set.detach().contiguous(), points.detach().contiguous())
+    below = sorted_set[(i - 1).clamp_min(0)]
+    above = sorted_set[i.clamp_max(len(sorted_set) - 1)]
+    return torch.minimum((points - below) ** 2, (points - above) ** 2)
+
+
+def bin_centre_loss(centres, values, mask=None):
+    """AdaBins bin-centre loss (Bhat et al. 2021): the bidirectional Chamfer distance between
+    the bin centres `(B, n)` of each image and its valid target values `(B, 1, H, W)`, both in
+    the space the bins live in (e.g. log depth): the mean squared distance from each centre to
+    the nearest value plus the mean squared distance from each value to the nearest centre,
+    averaged over the images that have a valid value (0 if none has). The sets are 1-D, so the
+    nearest neighbours come from sorting, in O((N + n) log N), not from an N x n matrix."""
+    if centres.ndim != 2 or values.ndim != 4 or len(centres) != len(values) or centres.shape[1] == 0:
+        raise ValueError(f"centres and values: expected (B, n) with n > 0 and (B, 1, H, W), "
+                         f"got {tuple(centres.shape)} and {tuple(values.shape)}")
+    mask = _mask(values, mask)
+    losses = []
+    for c, v, m in zip(centres, values, mask):
+        v = v[m]
+        if len(v):
+            losses.append(_nearest_squared_distance(c, torch.sort(v).values).mean()
+                          + _nearest_squared_distance(v, torch.sort(c).values).mean())
+    return torch.stack(losses).mean() if losses else centres.new_zeros(())

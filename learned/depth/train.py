@@ -14,6 +14,10 @@ Eigen's scale-invariant log loss plus the multi-scale gradient loss on log diffe
 depth, with `--lam 1` as 'scale'. `--mode views` (self-supervised): the view-synthesis loss with
 the known relative poses of the views (`losses.view_synthesis_loss`); metric translations give
 'metric' depth. A run can be split over several commands with `--time-limit` and `--resume`.
+
+`--bins N` gives the U-Net an adaptive-bins head (`unet.UNet`, AdaBins) at the finest scale;
+supervised training then adds `--bins-weight` (default 0.1, the paper's) times the Chamfer
+loss between the log bin centres and the log true depths (`losses.bin_centre_loss`).
 """
 import argparse
 import functools
@@ -26,15 +30,20 @@ from ..plugins import default_device
 from ..training import add_arguments, fit, run
 from . import scenes
 from .data import batches, view_batches
-from .losses import gradient_loss, scale_invariant_log_loss, view_synthesis_loss
+from .losses import bin_centre_loss, gradient_loss, scale_invariant_log_loss, view_synthesis_loss
 from .metrics import depth_metrics
 from .unet import SIZES, UNet
 
 
-def supervised_loss(preds, depth, mask=None, lam=0.5, grad_weight=0.5):
+def supervised_loss(preds, depth, mask=None, lam=0.5, grad_weight=0.5, centres=None, bins_weight=0.1):
     """Sum over the multi-scale predictions `preds` (list of `(B, 1, h, w)`, upsampled
     bilinearly to the size of `depth (B, 1, H, W)`) of `SI-log(lam) + grad_weight * gradient`;
-    `mask` defaults to `depth > 0`."""
+    `mask` defaults to `depth > 0`. With the bin `centres (B, n)` of an adaptive-bins network,
+    plus `bins_weight` times the Chamfer loss between the log centres and the log depths; at
+    `lam` 1 (up to scale) the depths are first divided by their geometric mean per image, which
+    anchors the bins, and so the maps, around 1, in the middle of the default bin range (aligned
+    to the prediction instead, the term leaves the scale free and the bins drift to an end of
+    their range)."""
     mask = depth > 0 if mask is None else mask
     total = depth.new_zeros(())
     for p in preds:
@@ -42,12 +51,24 @@ def supervised_loss(preds, depth, mask=None, lam=0.5, grad_weight=0.5):
             p = F.interpolate(p, size=depth.shape[-2:], mode="bilinear", align_corners=False)
         total = total + scale_invariant_log_loss(p, depth, mask, lam)
         total = total + grad_weight * gradient_loss(p, depth, mask)
+    if centres is not None:
+        log_depth = torch.log(depth.clamp_min(1e-6))  # invalid pixels are masked out
+        if lam >= 1:
+            m = mask.to(depth.dtype)
+            n = m.sum(dim=(1, 2, 3), keepdim=True).clamp_min(1)
+            log_depth = log_depth - (log_depth * m).sum(dim=(1, 2, 3), keepdim=True) / n
+        total = total + bins_weight * bin_centre_loss(torch.log(centres), log_depth, mask)
     return total
 
 
-def supervised(lam=0.5, grad_weight=0.5):
-    """`loss(model, (images, depths))` for `learned.training.fit`: `supervised_loss`."""
-    return lambda model, b: supervised_loss(model(b[0]), b[1], lam=lam, grad_weight=grad_weight)
+def supervised(lam=0.5, grad_weight=0.5, bins_weight=0.1):
+    """`loss(model, (images, depths))` for `learned.training.fit`: `supervised_loss` (with the
+    bin-centre term when the model has adaptive bins)."""
+    def loss(model, b):
+        preds, centres = model(b[0], with_centres=True)
+        return supervised_loss(preds, b[1], lam=lam, grad_weight=grad_weight, centres=centres,
+                               bins_weight=bins_weight)
+    return loss
 
 
 def self_supervised(smooth_weight=1e-3):
@@ -96,10 +117,15 @@ def main(argv=None):
     p.add_argument("--cache-dir", default=None, help="--data scenes: folder caching the rendered frames")
     p.add_argument("--working-size", type=int, default=None,
                    help="images are resized to the area of a square of this side for inference")
+    p.add_argument("--bins", type=int, default=0, help="adaptive bins of the finest head (0: plain head)")
+    p.add_argument("--bins-weight", type=float, default=0.1, help="weight of the bin-centre (Chamfer) loss")
     args = p.parse_args(argv)
     device = default_device(args.device)
     torch.manual_seed(args.seed)
-    model = UNet.from_size(args.size).to(device)
+    try:
+        model = UNet.from_size(args.size, bins=args.bins).to(device)
+    except ValueError as err:
+        p.error(str(err))
     if args.height % model.stride or args.width % model.stride:
         p.error(f"--height and --width must be multiples of {model.stride}")
     opt, sched = optimizer(model, args.steps, args.lr)
@@ -111,7 +137,10 @@ def main(argv=None):
         source = functools.partial(scenes.batches, n_scenes=args.n_scenes, cache_dir=args.cache_dir)
         held_out_source = functools.partial(scenes.batches, n_scenes=max(args.val_images // 2, 1),
                                             cache_dir=args.cache_dir)
-    loss = supervised(args.lam) if args.mode == "supervised" else self_supervised()
+    if args.mode == "supervised":
+        loss = supervised(args.lam, bins_weight=args.bins_weight)
+    else:
+        loss = self_supervised()
     output = "metric" if args.mode == "views" or args.lam < 1 else "scale"
 
     def validate(m):

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geom.testing import seeds
-from learned.depth.losses import (gradient_loss, lr_consistency_loss, min_reprojection_loss,
+from learned.depth.losses import (bin_centre_loss, gradient_loss, lr_consistency_loss, min_reprojection_loss,
                                   normal_loss, photometric_loss, scale_invariant_log_loss,
                                   smoothness_loss, ssim, stereo_photometric_loss, surface_normals,
                                   view_synthesis_loss)
@@ -161,3 +161,45 @@ def test_view_synthesis_loss_is_minimal_at_the_true_depth():
     guess = (depth * 1.2).requires_grad_()
     view_synthesis_loss([guess], target, sources, K, R, t).backward()
     assert torch.isfinite(guess.grad).all() and guess.grad.abs().sum() > 0
+
+
+def _brute_force_chamfer(a, b):
+    d = (a[:, None] - b[None, :]) ** 2
+    return d.min(1).values.mean() + d.min(0).values.mean()
+
+
+@given(seeds(), st.integers(1, 12), st.integers(1, 40), st.floats(-5.0, 5.0))
+@settings(max_examples=30)
+def test_bin_centre_loss_is_a_symmetric_shift_invariant_chamfer_distance(seed, n, m, shift):
+    g = torch.Generator().manual_seed(seed % 2**31)
+    a = torch.randn(n, generator=g, dtype=torch.float64) * 2
+    b = torch.randn(m, generator=g, dtype=torch.float64) * 2
+    loss = bin_centre_loss(a[None], b.view(1, 1, 1, m))
+    torch.testing.assert_close(loss, _brute_force_chamfer(a, b))
+    torch.testing.assert_close(loss, bin_centre_loss(b[None], a.view(1, 1, 1, n)))
+    torch.testing.assert_close(bin_centre_loss(a[None] + shift, b.view(1, 1, 1, m) + shift), loss)
+    assert loss >= 0
+
+
+def test_bin_centre_loss_is_zero_on_the_depth_set_only():
+    values = torch.tensor([0.5, 1.0, 2.0, 3.0]).repeat(2, 1, 3, 2)  # (2, 1, 3, 8)
+    centres = torch.tensor([[3.0, 2.0, 1.0, 0.5], [0.5, 1.0, 2.0, 3.0]])  # order does not matter
+    assert float(bin_centre_loss(centres, values)) == 0
+    # without 3 in image 0 and 0.5 in image 1: a quarter of the values are 1 and 0.5 away
+    assert float(bin_centre_loss(centres[:, 1:], values)) == pytest.approx((1 / 4 + 0.25 / 4) / 2)
+    extra = torch.cat([centres, torch.tensor([[4.0], [0.5]])], dim=1)  # 4 is 1 away from 3
+    assert float(bin_centre_loss(extra, values)) == pytest.approx((1 / 5 + 0) / 2)
+
+def test_bin_centre_loss_mask_and_gradient():
+    values = torch.tensor([[1.0, 2.0], [7.0, 9.0]]).view(1, 1, 2, 2)
+    mask = torch.tensor([[True, True], [False, False]]).view(1, 1, 2, 2)
+    centres = torch.tensor([[1.0, 2.0]], requires_grad=True)
+    assert bin_centre_loss(centres, values, mask).item() == 0  # 7 and 9 are masked out
+    assert bin_centre_loss(centres, values, torch.zeros_like(mask)).item() == 0  # no valid value
+    loss = bin_centre_loss(centres, values)
+    loss.backward()
+    assert loss > 0 and torch.isfinite(centres.grad).all() and (centres.grad < 0).any()
+    with pytest.raises(ValueError, match="centres and values"):
+        bin_centre_loss(centres[0], values)
+    with pytest.raises(ValueError, match="centres and values"):
+        bin_centre_loss(centres.expand(2, 2), values)
