@@ -36,20 +36,22 @@ def refine_relative_pose(R, t, x1, x2, K1, K2, max_iterations=30):
     return R, t
 
 
-def refine_fundamental(F, x1, x2, scale=None, max_iterations=100):
+def refine_fundamental(F, x1, x2, scale=None, max_iterations=100, tolerance=1e-10):
     """Fundamental matrix F (3, 3) refined to minimise the Sampson errors (pixels) of x1, x2
     (N, 2), N >= 7 (pass the inliers), over rank-2 matrices: the sum of squared errors, or with
     `scale` (pixels) the Cauchy loss `scale^2 log(1 + d^2 / scale^2)` of each error d, which
     discounts the errors well beyond `scale`. Returns F (3, 3), rank 2, unit Frobenius norm.
     The initial F need not have rank 2 (its nearest rank-2 matrix is the starting point). With a
-    scale below the noise the Cauchy cost converges linearly: allow ~100 iterations."""
+    scale below the noise the Cauchy cost converges linearly: allow ~100 iterations. Stops when
+    an accepted step lowers the cost by less than `tolerance` times the cost."""
     F = _checks.matrix3(F, "F")
     if not np.any(F):
         raise ValueError("F: the zero matrix is no fundamental matrix")
     x1, x2 = _checks.point_pairs(x1, x2, min_count=7)
     scale = 0.0 if scale is None else _checks.positive(scale, "scale")
     F = F / np.linalg.norm(F)
-    _refine_fundamental(x1, x2, np.ones(len(x1)), scale, F, int(max_iterations))
+    _refine_fundamental(x1, x2, np.ones(len(x1)), scale, F, int(max_iterations),
+                        _checks.positive(tolerance, "tolerance"))
     return F
 
 
@@ -242,7 +244,7 @@ def _similarity(x, w):
 
 
 @njit(cache=True)
-def _refine_fundamental(x1, x2, w, scale, F, max_iterations):
+def _refine_fundamental(x1, x2, w, scale, F, max_iterations, tolerance):
     """LM on the pixel Sampson cost (weights w; Cauchy loss of `scale` px when scale > 0, else
     squared) of x1, x2 (N, 2) over rank-2 matrices F (3, 3), in place, left at unit Frobenius
     norm. Returns the final cost.
@@ -300,7 +302,7 @@ def _refine_fundamental(x1, x2, w, scale, F, max_iterations):
             Fn = _mul3(_mul3(Pn, Dn), Qn)
             cn = _sampson_cost(Fn, x1, x2, w, scale)
             if cn < cost:
-                improved = cost - cn > 1e-10 * cost
+                improved = cost - cn > tolerance * cost
                 U, Vt, D, P, Q = Un, Vtn, Dn, Pn, Qn
                 F[:] = Fn
                 cost = cn

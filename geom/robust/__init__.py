@@ -53,6 +53,9 @@ _OUTLIER_BAND = (3.0, 9.0)
 # outliers slightly worse (bench_multimodel's sequential geom.robust baseline on AdelaideRMF F,
 # 24 seeds: 15.97 -> 16.62 % misclassified); refine=False keeps RANSAC's model and mask.
 _F_REFINE_REACH = 3.0
+# Each round's LM stops once a step gains less than this share of the cost: kusvod2 as above
+# (0.1612 vs 0.1610 px at 1e-10) in 0.9 instead of 1.45 ms per pair.
+_F_REFINE_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,8 @@ def estimate_fundamental(x1, x2, threshold=1.0, confidence=0.999, max_iterations
         near = r < _F_REFINE_REACH * res.threshold
         if near.sum() < SAMPLE_SIZES[FUNDAMENTAL]:
             break
-        _refine_fundamental(x1[near], x2[near], np.ones(int(near.sum())), sigma, F, 100)
+        _refine_fundamental(x1[near], x2[near], np.ones(int(near.sum())), sigma, F, 100,
+                            _F_REFINE_TOLERANCE)
     _sampson(F, x1, x2, r)
     return replace(res, model=F, inliers=r < res.threshold)
 

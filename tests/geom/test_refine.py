@@ -145,3 +145,5 @@ def test_bad_input():
         refine_fundamental(p.F, p.x1, np.where(np.eye(10, 2) > 0, np.nan, p.x2))
     with pytest.raises(ValueError, match="scale: must be a positive"):
         refine_fundamental(p.F, p.x1, p.x2, scale=0.0)
+    with pytest.raises(ValueError, match="tolerance: must be a positive"):
+        refine_fundamental(p.F, p.x1, p.x2, tolerance=-1e-6)
