@@ -37,20 +37,22 @@ def make_pair(rng, height, width, n_objects=(2, 5), max_motion=None):
     The background moves by a random affine motion whose translation is up to
     `max_motion * max(H, W)` pixels (`max_motion` None: drawn log-uniformly in `MOTION_RANGE`);
     each object follows the background and adds its own affine motion about its centre
-    (translation up to twice that)."""
+    (translation up to twice that). Rotations and scalings shrink with `max_motion` too, so that
+    a small-motion pair is small everywhere, not only near the centre."""
     rng = np.random.default_rng(rng)
     if max_motion is None:
         max_motion = float(np.exp(rng.uniform(*np.log(MOTION_RANGE))))
     shift = max_motion * max(height, width)
+    k = min(1.0, max_motion / MOTION_RANGE[1])  # rotation and scale relative to the largest
     centre = ((width - 1) / 2, (height - 1) / 2)
-    layers = [(None, np.eye(2, 3), random_affine(rng, shift, centre=centre))]
+    layers = [(None, np.eye(2, 3), random_affine(rng, shift, 0.1 * k, 0.08 * k, centre))]
     for _ in range(rng.integers(n_objects[0], n_objects[1] + 1)):
         mask = random_mask(rng, height, width)
         place = random_affine(rng, 0.3 * max(height, width), 0.5, 0.3, centre)
         m = cv2.moments(mask)
         area = max(m["m00"], 1e-9)  # a degenerate (empty) shape moves about the origin
         own_centre = place @ [m["m10"] / area, m["m01"] / area, 1.0]
-        own = _compose(random_affine(rng, 2 * shift, 0.2, 0.15, own_centre), layers[0][2])
+        own = _compose(random_affine(rng, 2 * shift, 0.2 * k, 0.15 * k, own_centre), layers[0][2])
         layers.append((mask, place, own))
     img1 = np.zeros((height, width, 3), np.float32)
     img2 = np.zeros_like(img1)
