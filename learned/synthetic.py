@@ -1,6 +1,8 @@
 """Random textures and shape masks (cv2) for the synthetic training data of `learned.flow.data`
-and `learned.depth.data` (all randomness from a numpy `Generator`), and parallel generation of
-their batches for training."""
+and `learned.depth.data` (all randomness from a numpy `Generator`), the cache of rendered
+training sets, and parallel generation of their batches for training."""
+from pathlib import Path
+
 import cv2
 import numpy as np
 import torch
@@ -43,6 +45,22 @@ def random_mask(rng, height, width):
         pts = np.stack([cx + rad * np.cos(ang), cy + rad * np.sin(ang)], -1).astype(np.int32)
         cv2.fillPoly(mask, [pts], 1.0)
     return mask
+
+
+def cached_arrays(path, make):
+    """The dict of arrays `make()` returns, read from the `.npz` file `path` when it exists, else
+    computed and written there (never half-written); `path` None: no cache."""
+    if path is not None and Path(path).is_file():
+        with np.load(path) as f:
+            return {k: f[k] for k in f.files}
+    arrays = make()
+    if path is not None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez(tmp, **arrays)
+        tmp.replace(path)
+    return arrays
 
 
 def batch_stream(make_batch, seed, start=0, stride=1):

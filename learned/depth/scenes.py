@@ -15,7 +15,7 @@ import torch
 from geom.synth.generators import flying_layers, moving_bodies, orbit_ring, random_scene
 from geom.synth.render import render
 
-from ..synthetic import batch_stream
+from ..synthetic import batch_stream, cached_arrays
 
 # generator name -> scene(seed, width, height) with 2 frames (two views of each scene)
 GENERATORS = {
@@ -34,22 +34,17 @@ def render_frames(n_scenes, height, width, seed=0, cache_dir=None):
     scene `i` with generator seed `seed * 1_000_000 + i` (distinct seeds: distinct scenes).
     With `cache_dir`, read from / write to `cache_dir/scenes_<seed>_<n>_<W>x<H>.npz`."""
     path = None if cache_dir is None else Path(cache_dir) / f"scenes_{seed}_{n_scenes}_{width}x{height}.npz"
-    if path is not None and path.is_file():
-        with np.load(path) as f:
-            return f["images"], f["depths"]
-    makers = list(GENERATORS.values())
-    images, depths = [], []
-    for i in range(n_scenes):
-        for frame in render(makers[i % len(makers)](seed * 1_000_000 + i, width, height)).frames:
-            images.append(frame.image)
-            depths.append(np.where(np.isfinite(frame.depth), frame.depth, 0).astype(np.float32))
-    images, depths = np.stack(images), np.stack(depths)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, images=images, depths=depths)
-        tmp.replace(path)
-    return images, depths
+
+    def make():
+        makers = list(GENERATORS.values())
+        images, depths = [], []
+        for i in range(n_scenes):
+            for frame in render(makers[i % len(makers)](seed * 1_000_000 + i, width, height)).frames:
+                images.append(frame.image)
+                depths.append(np.where(np.isfinite(frame.depth), frame.depth, 0).astype(np.float32))
+        return {"images": np.stack(images), "depths": np.stack(depths)}
+    out = cached_arrays(path, make)
+    return out["images"], out["depths"]
 
 
 def augment(rng, image, depth, height, width):

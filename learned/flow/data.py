@@ -1,4 +1,5 @@
-"""Synthetic optical-flow pairs generated on the fly (FlyingChairs-like, with cv2).
+"""Synthetic optical-flow pairs generated on the fly (FlyingChairs-like, with cv2), mixed with
+pairs rendered from `geom.synth` scenes (`learned.flow.scenes`) in the training batches.
 
 A pair is a stack of textured layers (a background and a few random shapes), each moved by its
 own random affine motion between the two frames; the exact flow of the top-most layer at every
@@ -9,6 +10,7 @@ import numpy as np
 import torch
 
 from ..synthetic import batch_stream, random_mask, random_texture
+from .scenes import sample
 
 
 def random_affine(rng, max_shift, max_rot=0.1, max_scale=0.08, centre=(0.0, 0.0)):
@@ -109,13 +111,20 @@ def photometric_jitter(rng, *images, asymmetric=0.2, colour=False):
 
 
 def batches(seed, batch_size, height, width, augment=True, colour=False, start=0, stride=1,
-            **pair_options):
+            scenes=None, scene_fraction=0.5, **pair_options):
     """Endless generator of training batches `(img1, img2, flow)` as tensors `(B, 3, H, W)`,
     `(B, 3, H, W)`, `(B, 2, H, W)`: batches number `start, start + stride, ...` of the
-    deterministic sequence of `seed` (see `learned.synthetic.batch_stream`). `augment`:
-    photometric jitter (`colour`: with saturation and hue)."""
+    deterministic sequence of `seed` (see `learned.synthetic.batch_stream`). `scenes`: the
+    rendered pairs `(images, flows)` of `scenes.render_pairs`, from which a fraction
+    `scene_fraction` of the pairs is drawn (`scenes.sample`), the others being `make_pair`'s.
+    `augment`: photometric jitter (`colour`: with saturation and hue)."""
+    def pair(rng):
+        if scenes is not None and rng.random() < scene_fraction:
+            return sample(rng, *scenes, height, width)
+        return make_pair(rng, height, width, **pair_options)
+
     def batch(rng):
-        pairs = [make_pair(rng, height, width, **pair_options) for _ in range(batch_size)]
+        pairs = [pair(rng) for _ in range(batch_size)]
         if augment:
             pairs = [(*photometric_jitter(rng, a, b, colour=colour), f) for a, b, f in pairs]
         return tuple(torch.from_numpy(np.stack([p[k] for p in pairs])).permute(0, 3, 1, 2).contiguous()

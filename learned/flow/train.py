@@ -1,4 +1,5 @@
-"""Train the RAFT-style flow network on synthetic pairs generated on the fly.
+"""Train the RAFT-style flow network on synthetic pairs generated on the fly (and, with
+`--scene-pairs`, on pairs rendered from `geom.synth` scenes).
 
     python -m learned.flow.train --out learned/weights/raft_small.pt --size small --steps 100000
 
@@ -18,6 +19,7 @@ from .data import batches, make_pair
 from .loss import sequence_loss
 from .metrics import epe
 from .raft import RAFT, SIZES
+from .scenes import render_pairs, sample
 
 
 def optimizer(model, steps, lr=4e-4, weight_decay=1e-4):
@@ -42,13 +44,11 @@ def train(model, data, steps, lr=4e-4, clip=1.0, iters=None, device="cpu", log_e
 
 
 @torch.no_grad()
-def evaluate(model, seed, n_pairs, height, width, device="cpu"):
-    """Mean EPE of `model` on `n_pairs` held-out synthetic pairs drawn with `seed`."""
+def evaluate(model, pairs, device="cpu"):
+    """Mean EPE of `model` on the pairs `(img1, img2, flow)` (as `make_pair` returns them)."""
     model.to(device).eval()
-    rng = np.random.default_rng(seed)
     errors = []
-    for _ in range(n_pairs):
-        a, b, gt = make_pair(rng, height, width)
+    for a, b, gt in pairs:
         t = [torch.from_numpy(x).permute(2, 0, 1)[None].to(device) for x in (a, b)]
         flow = model(*t)[-1][0].permute(1, 2, 0).cpu().numpy()
         errors.append(epe(flow, gt))
@@ -62,6 +62,11 @@ def main(argv=None):
     p.add_argument("--iters", type=int, default=None, help="update iterations while training")
     p.add_argument("--val-pairs", type=int, default=16, help="held-out synthetic pairs to evaluate")
     p.add_argument("--colour-jitter", action="store_true", help="augment saturation and hue too")
+    p.add_argument("--scene-pairs", type=int, default=0,
+                   help="pairs rendered once from geom.synth scenes to train on too (learned.flow.scenes)")
+    p.add_argument("--scene-fraction", type=float, default=0.5,
+                   help="with --scene-pairs: fraction of the training pairs drawn from them")
+    p.add_argument("--cache-dir", default=None, help="with --scene-pairs: folder caching the rendered pairs")
     args = p.parse_args(argv)
     if args.height % RAFT.stride or args.width % RAFT.stride:
         p.error(f"--height and --width must be multiples of {RAFT.stride}")
@@ -70,12 +75,23 @@ def main(argv=None):
     model = RAFT.from_size(args.size).to(device)
     opt, sched = optimizer(model, args.steps, args.lr)
     val_seed = args.seed + 1_000_003
+    render_size = (args.height * 5 // 4, args.width * 5 // 4)  # room for random crops
+    scenes = render_pairs(args.scene_pairs, *render_size, args.seed, args.cache_dir) if args.scene_pairs else None
 
     def validate(m):
-        return {"epe": evaluate(m, val_seed, args.val_pairs, args.height, args.width, device)}
+        rng = np.random.default_rng(val_seed)
+        results = {"epe": evaluate(m, [make_pair(rng, args.height, args.width)
+                                       for _ in range(args.val_pairs)], device)}
+        if scenes is not None:
+            held_out = render_pairs(args.val_pairs, *render_size, val_seed, args.cache_dir)
+            results["scene_epe"] = evaluate(m, [sample(rng, *held_out, args.height, args.width)
+                                                for _ in range(args.val_pairs)], device)
+        return results
 
-    run(args, argv, "learned.flow.train", model, flow_loss(args.iters), opt, sched,
-        functools.partial(batches, colour=args.colour_jitter), validate, device, clip=1.0)
+    make_batches = functools.partial(batches, colour=args.colour_jitter, scenes=scenes,
+                                     scene_fraction=args.scene_fraction)
+    run(args, argv, "learned.flow.train", model, flow_loss(args.iters), opt, sched, make_batches,
+        validate, device, clip=1.0)
 
 
 if __name__ == "__main__":

@@ -46,3 +46,11 @@ def test_a_further_stage_starts_from_the_given_weights(tmp_path):
         assert torch.equal(x, y), name
     with pytest.raises(SystemExit, match="not the raft"):
         main(["--out", str(tmp_path / "third.pt"), "--init", str(first), "--size", "small"] + TINY[2:])
+
+
+def test_training_on_rendered_scenes_reports_their_held_out_error(tmp_path, capsys):
+    out = tmp_path / "raft_tiny.pt"
+    main(["--out", str(out), "--scene-pairs", "2", "--cache-dir", str(tmp_path)] + TINY)
+    assert "scene_epe" in capsys.readouterr().out
+    assert learned.load_flow(out).meta["synthetic"]["scene_epe"] > 0
+    assert len(list(tmp_path.glob("flow_scenes_*.npz"))) == 2  # training and held-out pairs
