@@ -124,13 +124,19 @@ def _entry_points(task):
     return {ep.name: ep for ep in entry_points(group=f"mvdepth.{task}")}
 
 
+def _networks(task, shipped):
+    """Names of the project's `task` networks whose weights are (`shipped`) or are not present."""
+    return [n for n, (t, file, _) in NETWORKS.items() if t == task and (WEIGHTS_DIR / file).is_file() == shipped]
+
+
 def available():
-    """Names `load_flow` / `load_depth` accept: `{'flow': [...], 'depth': [...]}` (OpenCV
-    flows, the project's networks whether or not their weights are present, entry points)."""
+    """Names `load_flow` / `load_depth` load now: `{'flow': [...], 'depth': [...]}` (OpenCV
+    flows, the project's networks whose weights are present, entry points). The networks whose
+    weights are not shipped yet are named by the error of an unknown name."""
     out = {}
     for task in ("flow", "depth"):
         names = list(OPENCV_FLOWS) if task == "flow" else []
-        names += [n for n, (t, _, _) in NETWORKS.items() if t == task]
+        names += _networks(task, shipped=True)
         names += sorted(set(_entry_points(task)) - set(names))
         out[task] = names
     return out
@@ -164,8 +170,10 @@ def _load(task, name_or_path, device):
     if Path(name).suffix in (".pt", ".pth"):
         raise FileNotFoundError(f"{name}: weights file not found")
     extra = f", {DEPTH_ANYTHING}<folder or hub id>" if task == "depth" else ""
+    unshipped = _networks(task, shipped=False)
+    later = f"; weights not shipped yet (load one for its training command): {', '.join(unshipped)}" if unshipped else ""
     raise ValueError(f"unknown {task} plug-in {name!r}; available: {', '.join(available()[task])} "
-                     f"(or a weights file path, an .onnx file{extra})")
+                     f"(or a weights file path, an .onnx file{extra}){later}")
 
 
 def load_flow(name_or_path, device=None):

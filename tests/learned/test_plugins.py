@@ -23,11 +23,15 @@ def _shifted_pair(dx, dy, h=96, w=128, seed=0):
     return np.ascontiguousarray(img1), np.ascontiguousarray(img2)
 
 
-def test_available_lists_opencv_flows_and_networks():
+def test_available_lists_opencv_flows_and_shipped_networks():
     names = learned.available()
     assert {"dis-ultrafast", "dis-fast", "dis-medium", "farneback", "deepflow", "dual-tvl1",
-            "rlof", "raft-small"} <= set(names["flow"])
-    assert {"unet-small", "unet-synth"} <= set(names["depth"])
+            "rlof"} <= set(names["flow"])
+    assert "unet-synth" in names["depth"]
+    for task, found in names.items():
+        for name, (t, file, _) in plugins.NETWORKS.items():
+            if t == task:
+                assert (name in found) == (plugins.WEIGHTS_DIR / file).is_file()
 
 
 @pytest.mark.parametrize("name", list(plugins.OPENCV_FLOWS))
@@ -48,10 +52,10 @@ def test_opencv_flow_accepts_grey_uint8_and_rgb_float():
 
 
 def test_unknown_name_lists_available():
-    with pytest.raises(ValueError, match="unknown flow plug-in 'nope'.*dis-medium.*raft-small"):
+    with pytest.raises(ValueError, match="unknown flow plug-in 'nope'.*dis-medium.*not shipped yet.*raft-small"):
         learned.load_flow("nope")
-    with pytest.raises(ValueError, match="unknown depth plug-in 'dis-medium'.*unet-small.*"
-                                         "an .onnx file, depth-anything:<folder or hub id>"):
+    with pytest.raises(ValueError, match="unknown depth plug-in 'dis-medium'.*unet-synth.*"
+                                         "an .onnx file, depth-anything:<folder or hub id>.*unet-small"):
         learned.load_depth("dis-medium")
     with pytest.raises(ValueError, match="name_or_path"):
         learned.load_flow(3)
