@@ -76,14 +76,16 @@ def main(argv=None):
     opt, sched = optimizer(model, args.steps, args.lr)
     val_seed = args.seed + 1_000_003
     render_size = (args.height * 5 // 4, args.width * 5 // 4)  # room for random crops
-    scenes = render_pairs(args.scene_pairs, *render_size, args.seed, args.cache_dir) if args.scene_pairs else None
+    scenes = held_out = None
+    if args.scene_pairs:
+        scenes = render_pairs(args.scene_pairs, *render_size, args.seed, args.cache_dir)
+        held_out = render_pairs(args.val_pairs, *render_size, val_seed, args.cache_dir)
 
     def validate(m):
         rng = np.random.default_rng(val_seed)
         results = {"epe": evaluate(m, [make_pair(rng, args.height, args.width)
                                        for _ in range(args.val_pairs)], device)}
-        if scenes is not None:
-            held_out = render_pairs(args.val_pairs, *render_size, val_seed, args.cache_dir)
+        if held_out is not None:
             results["scene_epe"] = evaluate(m, [sample(rng, *held_out, args.height, args.width)
                                                 for _ in range(args.val_pairs)], device)
         return results
