@@ -11,6 +11,7 @@ from .multibody.pipeline import monocular_depths
 from .sfm.dense import depth_preview
 from .sfm.export import write_depths
 from .sfm.images import load_images, read_image
+from .sfm.pipeline import count_progress, print_progress
 
 # what the numbers of a depth plug-in's map mean, by its `output` (learned.plugins)
 OUTPUT_MEANING = {"metric": "metric depth", "scale": "depth up to a scale factor",
@@ -47,7 +48,8 @@ def run_depth(images, output, model="unet-synth", overwrite=False):
     if len(set(stems)) != len(stems):
         raise ValueError("IMAGES: file names (without suffix) must be distinct")
     estimator = learned.load_depth(model)
-    depths = monocular_depths(estimator, [read_image(p) for p in paths])
+    depths = monocular_depths(estimator, [read_image(p) for p in paths],
+                              lambda d, n: count_progress(print_progress, "depth maps", d, n))
     with output_folder(output, overwrite) as tmp:
         write_depths(tmp / "depth", {p.name: d for p, d in zip(paths, depths)}, depth_preview)
     print(f"wrote {output}: depth of {len(paths)} image(s) by {model}, output "

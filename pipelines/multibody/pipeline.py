@@ -15,7 +15,7 @@ from pipelines.sfm import features as sfm_features
 from pipelines.sfm import flowmatches
 from pipelines.sfm import images as sfm_images
 from pipelines.sfm import incremental
-from pipelines.sfm.pipeline import Timer, print_progress
+from pipelines.sfm.pipeline import Timer, count_progress, print_progress
 
 from . import correspondences, dense, evaluate, motion, output, segmentation
 
@@ -69,13 +69,16 @@ def load_depth_plugin(name):
     return est, ""
 
 
-def monocular_depths(estimator, images):
-    """Per image, the estimator's depth map as depth (inverse maps inverted; <= 0 -> NaN)."""
+def monocular_depths(estimator, images, progress=None):
+    """Per image, the estimator's depth map as depth (inverse maps inverted; <= 0 -> NaN);
+    progress: optional callable(done, total) after each image."""
     out = []
     for img in images:
         d = np.asarray(estimator(img), np.float64)
         d = np.where(d > 0, d, np.nan)
         out.append(1.0 / d if getattr(estimator, "inverse", False) else d)
+        if progress is not None:
+            progress(len(out), len(images))
     return out
 
 
@@ -89,7 +92,7 @@ def reconstruct(imgs, Ks, depth_estimator=None, depth_name=None, threshold=1.0, 
     matches = timer("matching", correspondences.sift_matches, feats)
     if flow is not None:
         feats, matches = timer("flow", flowmatches.add_flow_matches, feats, imgs.images,
-                               matches, flow)
+                               matches, flow, progress=lambda d, n: count_progress(progress, "flow pairs", d, n))
     progress("matches per pair: "
              + ", ".join(f"{i}-{j}: {len(m)}" for (i, j), m in matches.items()))
     seg = timer("segmentation", segmentation.segment, feats, matches, threshold, seed=seed)

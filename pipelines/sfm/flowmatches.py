@@ -10,13 +10,14 @@ import numpy as np
 from . import features as sfm_features
 
 
-def add_flow_matches(feats, images, matches, flow, step=16, max_error=1.0):
+def add_flow_matches(feats, images, matches, flow, step=16, max_error=1.0, progress=None):
     """(features, matches) with the flow matches of every pair of `matches` added.
 
     feats: per image `Features`; images: per image (H, W, 3) uint8; matches: dict (i, j) ->
     (M, 2) keypoint index pairs; flow: a flow plug-in (`flow(img1, img2) -> (H, W, 2)`); step:
     grid spacing in pixels; max_error: forward-backward disagreement (pixels) above which a flow
-    match is dropped. The new keypoints have zero descriptors and the image's colour."""
+    match is dropped; progress: optional callable(done, total) after each pair. The new
+    keypoints have zero descriptors and the image's colour."""
     kps = [[f.keypoints] for f in feats]
     h, w = images[0].shape[:2]
     ys, xs = np.mgrid[step // 2:h:step, step // 2:w:step]
@@ -36,6 +37,8 @@ def add_flow_matches(feats, images, matches, flow, step=16, max_error=1.0):
         kps[j].append(x2[keep])
         sizes[j] += len(keep)
         out[(i, j)] = np.concatenate([m, new])
+        if progress is not None:
+            progress(len(out), len(matches))
     augmented = []
     for f, img, pts in zip(feats, images, kps):
         xy = np.concatenate(pts)

@@ -111,15 +111,15 @@ def match_images(source, intrinsics=None, progress=print_progress, timer=None, p
     for note in notes:
         progress(note)
     feats = timer("features", features.extract_all, imgs.images,
-                  lambda d, n: _count(progress, "features", d, n))
+                  lambda d, n: count_progress(progress, "features", d, n))
     selected = timer("pair selection", pairs.select_pairs, feats, imgs.names, pair_method)
     matches = None
     if flow is not None:
         matches = timer("matching", features.pair_matches, feats, selected)
         feats, matches = timer("flow", flowmatches.add_flow_matches, feats, imgs.images,
-                               matches, flow)
+                               matches, flow, progress=lambda d, n: count_progress(progress, "flow pairs", d, n))
     verified = timer("matching", features.match_and_verify, feats, Ks, selected,
-                     progress=lambda d, n: _count(progress, "matching pairs", d, n),
+                     progress=lambda d, n: count_progress(progress, "matching pairs", d, n),
                      matches=matches)
     n = len(imgs.names)
     if not verified:
@@ -131,7 +131,8 @@ def match_images(source, intrinsics=None, progress=print_progress, timer=None, p
     return Matches(imgs, Ks, feats, selected, verified, notes)
 
 
-def _count(progress, what, done, total):
+def count_progress(progress, what, done, total):
+    """`progress(message)` about `done` of `total` items, at every tenth and the last."""
     if done == total or done % max(1, total // 10) == 0:
         progress(f"{what}: {done}/{total}")
 

@@ -32,8 +32,10 @@ def test_depth_cli_writes_depth_per_image(frames, tmp_path, capsys):
     out = tmp_path / "out"
     assert cli.main(["depth", str(frames / "frame_000.png"), str(frames / "frame_001.png"),
                      "-o", str(out)]) == 0
-    summary = capsys.readouterr().out.strip()
+    printed = capsys.readouterr()
+    summary = printed.out.strip()
     assert "\n" not in summary and "output scale" in summary
+    assert printed.err.split() == ["depth", "maps:", "1/2", "depth", "maps:", "2/2"]
     for stem in ("frame_000", "frame_001"):
         depth = np.load(out / "depth" / f"{stem}.npy")
         assert depth.shape == (96, 128) and depth.dtype == np.float32

@@ -38,8 +38,10 @@ def _zero_flow(a, b):
 
 def test_flow_matches_added_on_a_grid(two_views):
     images, feats, _ = two_views
+    done = []
     aug, matches = flowmatches.add_flow_matches(feats, images, {(0, 1): np.zeros((0, 2), np.int64)},
-                                                _zero_flow, step=16)
+                                                _zero_flow, step=16, progress=lambda d, n: done.append((d, n)))
+    assert done == [(1, 1)]
     n = (240 // 16) * (320 // 16)
     assert len(matches[(0, 1)]) == n  # every grid point, zero flow: consistent both ways
     x0 = aug[0].keypoints[matches[(0, 1)][:, 0]]
