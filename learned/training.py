@@ -114,7 +114,8 @@ def run(args, argv, prog, model, loss, optimizer, scheduler, make_batches, evalu
     """What a training script does once it has built its pieces: resume from `OUT.state` when
     asked, `fit` on `make_batches(seed, batch_size, height, width, start=, stride=)`, and write
     the weights (`checkpoint.save`, with `meta`, the reproducing command, the steps done and,
-    when the run is complete, `synthetic` = `evaluate(model)`, a dict of held-out metrics).
+    when the run is complete, `evaluation` = `evaluate(model)`, a dict of the script's check:
+    held-out synthetic metrics, or the photometric error of real views).
     Returns the step reached."""
     state = Path(f"{args.out}.state")
     if state.exists() and not args.resume:
@@ -141,8 +142,8 @@ def run(args, argv, prog, model, loss, optimizer, scheduler, make_batches, evalu
     done = step >= args.steps
     results = evaluate(model) if done else {}
     if done:
-        log("held-out synthetic: " + "  ".join(f"{k} {v:.4f}" for k, v in results.items()))
-    checkpoint.save(args.out, model, command=command, steps=step, complete=done, synthetic=results,
+        log("evaluation: " + "  ".join(f"{k} {v:.4f}" for k, v in results.items()))
+    checkpoint.save(args.out, model, command=command, steps=step, complete=done, evaluation=results,
                     final_loss=float(np.mean(losses[-100:])) if losses else None, **meta)
     log(f"wrote {args.out}" + ("" if done else f" (step {step} of {args.steps}; continue with: "
                                                 f"{command} --resume)"))

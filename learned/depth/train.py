@@ -11,9 +11,15 @@ inference, so that the network sees objects at about the scale it was trained on
 `--mode supervised` (RGB-D batches): at every output scale (upsampled to full resolution),
 Eigen's scale-invariant log loss plus the multi-scale gradient loss on log differences; with
 `--lam` below 1 the loss keeps the absolute scale and the weights are recorded as 'metric'
-depth, with `--lam 1` as 'scale'. `--mode views` (self-supervised): the view-synthesis loss with
-the known relative poses of the views (`losses.view_synthesis_loss`); metric translations give
-'metric' depth. A run can be split over several commands with `--time-limit` and `--resume`.
+depth, with `--lam 1` as 'scale'. Self-supervised (`losses.view_synthesis_loss`, known poses
+instead of a pose network): `--mode views` trains on toy posed planes (`data.view_batches`,
+metric), or with `--views CAMERAS.json --images DIR` on real images with their cameras, e.g.
+the poses of `mvdepth sfm` (`views.sequence_groups`); `--mode stereo --stereo LIST` on rectified
+stereo pairs (`views.stereo_groups`, Monodepth2's stereo training). Real views are recorded as
+'scale' (an SfM reconstruction's scale is arbitrary) unless `--metric`; their final check
+is the photometric error of every view (`views_photometric`). Start from given weights with
+`--init` to fine-tune, e.g. `unet-synth` on a user's own sequence. A run can be split over
+several commands with `--time-limit` and `--resume`.
 
 `--bins N` gives the U-Net an adaptive-bins head (`unet.UNet`, AdaBins) at the finest scale;
 supervised training then adds `--bins-weight` (default 0.1, the paper's) times the Chamfer
@@ -26,11 +32,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from geom.io import load_cameras_json
+
 from ..plugins import default_device
 from ..training import add_arguments, fit, run
-from . import scenes
+from ..warp import depth_pose_flow
+from . import scenes, views
 from .data import batches, view_batches
-from .losses import bin_centre_loss, gradient_loss, scale_invariant_log_loss, view_synthesis_loss
+from .losses import (bin_centre_loss, gradient_loss, min_reprojection_loss, scale_invariant_log_loss,
+                     view_synthesis_loss)
 from .metrics import depth_metrics
 from .unet import SIZES, UNet
 
@@ -77,6 +87,26 @@ def self_supervised(smooth_weight=1e-3):
     return lambda model, b: view_synthesis_loss(model(b[0]), *b[:5], smooth_weight=smooth_weight)
 
 
+@torch.no_grad()
+def views_photometric(model, groups, height, width, device="cpu"):
+    """The check of a model trained on real views: `{'photometric': mean per-pixel minimum
+    reprojection error (no auto-masking) over the target pixels that land inside a source,
+    'seen': the fraction of such pixels}` of the finest depth of `model`, over every target of
+    the `views.ViewGroup`s `groups`, unaugmented, at `(height, width)` (NaN when none is seen)."""
+    model.to(device).eval()
+    images = views.load_images(groups, height, width)
+    total, seen = 0.0, 0
+    for g in groups:
+        target, sources, K, R, t = (torch.from_numpy(a)[None].to(device)
+                                    for a in views.group_sample(images, g, height, width))
+        depth = model(target)[0]
+        flows = [depth_pose_flow(depth, K, R[:, k], t[:, k]) for k in range(sources.shape[1])]
+        error, mask = min_reprojection_loss(target, list(sources.unbind(1)), flows, automask=False)
+        n = int(mask.sum())
+        total, seen = total + error.item() * n, seen + n
+    return {"photometric": total / seen if seen else float("nan"), "seen": seen / (len(groups) * height * width)}
+
+
 def optimizer(model, steps, lr=1e-3):
     """Adam with a cosine learning rate over `steps`."""
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -108,13 +138,21 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0], prog="python -m learned.depth.train")
     add_arguments(p, steps=50000, lr=1e-3)
     p.add_argument("--size", default="small", choices=sorted(SIZES))
-    p.add_argument("--mode", default="supervised", choices=("supervised", "views"))
+    p.add_argument("--mode", default="supervised", choices=("supervised", "views", "stereo"))
     p.add_argument("--lam", type=float, default=0.5, help="lambda of the scale-invariant log loss")
     p.add_argument("--val-images", type=int, default=16, help="held-out synthetic images to evaluate")
     p.add_argument("--data", default="planes", choices=("planes", "scenes"),
                    help="supervised data: toy planes or rendered geom.synth scenes")
     p.add_argument("--n-scenes", type=int, default=600, help="--data scenes: scenes rendered (2 views each)")
     p.add_argument("--cache-dir", default=None, help="--data scenes: folder caching the rendered frames")
+    p.add_argument("--views", default=None, metavar="CAMERAS.json",
+                   help="--mode views: cameras of real images (e.g. from mvdepth sfm) instead of toy planes")
+    p.add_argument("--images", default=None, metavar="DIR", help="with --views: the folder of the images")
+    p.add_argument("--sources", type=int, default=2, help="with --views: source views per target")
+    p.add_argument("--stereo", default=None, metavar="LIST",
+                   help="--mode stereo: list file of rectified pairs 'LEFT RIGHT fx fy cx cy baseline'")
+    p.add_argument("--metric", action="store_true",
+                   help="with --views / --stereo: the poses are metric, so is the depth")
     p.add_argument("--working-size", type=int, default=None,
                    help="images are resized to the area of a square of this side for inference")
     p.add_argument("--bins", type=int, default=0, help="adaptive bins of the finest head (0: plain head)")
@@ -128,25 +166,42 @@ def main(argv=None):
         p.error(str(err))
     if args.height % model.stride or args.width % model.stride:
         p.error(f"--height and --width must be multiples of {model.stride}")
+    if (args.views is not None) != (args.images is not None) or (args.views and args.mode != "views"):
+        p.error("--views and --images go together, with --mode views")
+    if (args.stereo is not None) != (args.mode == "stereo"):
+        p.error("--mode stereo needs --stereo LIST, and --stereo needs --mode stereo")
+    if args.mode != "supervised" and args.data != "planes":
+        p.error("--data scenes is for --mode supervised")
     opt, sched = optimizer(model, args.steps, args.lr)
-    if args.mode == "views" and args.data != "planes":
-        p.error("--mode views trains on --data planes only")
-    source = batches if args.mode == "supervised" else view_batches
-    held_out_source = source
-    if args.data == "scenes":
-        source = functools.partial(scenes.batches, n_scenes=args.n_scenes, cache_dir=args.cache_dir)
-        held_out_source = functools.partial(scenes.batches, n_scenes=max(args.val_images // 2, 1),
-                                            cache_dir=args.cache_dir)
+    output = "metric" if args.lam < 1 else "scale"
     if args.mode == "supervised":
         loss = supervised(args.lam, bins_weight=args.bins_weight)
+        source = held_out_source = batches
+        if args.data == "scenes":
+            source = functools.partial(scenes.batches, n_scenes=args.n_scenes, cache_dir=args.cache_dir)
+            held_out_source = functools.partial(scenes.batches, n_scenes=max(args.val_images // 2, 1),
+                                                cache_dir=args.cache_dir)
     else:
         loss = self_supervised()
-    output = "metric" if args.mode == "views" or args.lam < 1 else "scale"
+        source = held_out_source = view_batches
+        output = "metric"
+    groups = None
+    try:
+        if args.views is not None:
+            groups = views.sequence_groups(load_cameras_json(args.views), args.images, args.sources)
+        elif args.stereo is not None:
+            groups = views.stereo_groups(args.stereo)
+    except (ValueError, OSError) as err:
+        p.error(str(err))
+    if groups is not None:
+        source = functools.partial(views.batches, groups=groups)
+        output = "metric" if args.metric else "scale"
 
     def validate(m):
+        if groups is not None:
+            return views_photometric(m, groups, args.height, args.width, device)
         held_out = held_out_source(args.seed + 1_000_003, 1, args.height, args.width)
-        align = None if output == "metric" else "median"
-        return evaluate(m, held_out, args.val_images, align, device)
+        return evaluate(m, held_out, args.val_images, None if output == "metric" else "median", device)
 
     run(args, argv, "learned.depth.train", model, loss, opt, sched, source, validate, device,
         output=output, inverse=False, working_size=args.working_size)

@@ -134,13 +134,13 @@ def test_training_script_writes_loadable_weights(tmp_path, capsys):
     out = tmp_path / "unet_tiny.pt"
     main(["--out", str(out), "--size", "tiny", "--steps", "2", "--batch-size", "1", "--height", "32",
           "--width", "32", "--lam", "1", "--val-images", "2", "--log-every", "1"])
-    assert "held-out synthetic: abs_rel" in capsys.readouterr().out
+    assert "evaluation: abs_rel" in capsys.readouterr().out
     est = learned.load_depth(out)
     assert est.output == "scale" and est.inverse is False
     assert est.meta["command"].startswith("python -m learned.depth.train --out")
     main(["--out", str(out), "--size", "tiny", "--mode", "views", "--steps", "1", "--batch-size", "1",
           "--height", "32", "--width", "32", "--val-images", "1"])
-    assert "held-out synthetic: abs_rel" in capsys.readouterr().out
+    assert "evaluation: abs_rel" in capsys.readouterr().out
     assert learned.load_depth(out).output == "metric"
     main(["--out", str(out), "--size", "tiny", "--bins", "4", "--steps", "2", "--batch-size", "1",
           "--height", "32", "--width", "32", "--lam", "1", "--val-images", "1"])

@@ -12,10 +12,10 @@ def test_training_script_writes_loadable_weights(tmp_path, capsys):
     out = tmp_path / "raft_tiny.pt"
     main(["--out", str(out)] + TINY)
     printed = capsys.readouterr().out
-    assert "step 3/3" in printed and "held-out synthetic: epe" in printed
+    assert "step 3/3" in printed and "evaluation: epe" in printed
     est = learned.load_flow(out)
     assert est.meta["command"] == f"python -m learned.flow.train --out {out} " + " ".join(TINY)
-    assert est.meta["steps"] == 3 and est.meta["complete"] and est.meta["synthetic"]["epe"] > 0
+    assert est.meta["steps"] == 3 and est.meta["complete"] and est.meta["evaluation"]["epe"] > 0
     assert not (tmp_path / "raft_tiny.pt.state").exists()
 
 
@@ -52,5 +52,5 @@ def test_training_on_rendered_scenes_reports_their_held_out_error(tmp_path, caps
     out = tmp_path / "raft_tiny.pt"
     main(["--out", str(out), "--scene-pairs", "2", "--cache-dir", str(tmp_path)] + TINY)
     assert "scene_epe" in capsys.readouterr().out
-    assert learned.load_flow(out).meta["synthetic"]["scene_epe"] > 0
+    assert learned.load_flow(out).meta["evaluation"]["scene_epe"] > 0
     assert len(list(tmp_path.glob("flow_scenes_*.npz"))) == 2  # training and held-out pairs
