@@ -67,22 +67,29 @@ def synthetic_frames(n_scenes, width=320, height=240):
     return out
 
 
-def real_sets():
-    """name -> list of `(image RGB uint8, gt depth (0 = unknown), max_depth)`; missing data left out."""
-    sets = {}
+def real_pairs():
+    """name -> (stereo pair: a KITTI frame or a Middlebury `StereoPair`, `(left image RGB uint8,
+    gt depth (0 = unknown), max_depth)`) of the real rectified pairs; missing data left out.
+    KITTI: LiDAR depth `f b / disparity` up to 80 m; Middlebury: `1 / disparity` (up to scale)."""
+    out = {}
     kitti = dataset_path("kitti2012_stereo_sample")
     if kitti is not None:
         f = load_stereo_frame(kitti, color=True)
         depth = np.where(f.masks["occ"], f.focal * f.baseline / np.where(f.masks["occ"], f.disparity, 1), 0)
         depth[depth > 80] = 0
-        sets["kitti 000070"] = [(f.left, depth.astype(np.float32), 80.0)]
+        out["kitti 000070"] = (f, (f.left, depth.astype(np.float32), 80.0))
     mb = dataset_path("middlebury_stereo_v2")
     if mb is not None:
         for scene in SCENES:
             p = load_pair(mb, scene)
             depth = np.where(p.masks["all"], 1.0 / np.where(p.masks["all"], p.disparity, 1), 0)
-            sets[f"middlebury {scene}"] = [(p.left, depth.astype(np.float32), None)]
-    return sets
+            out[f"middlebury {scene}"] = (p, (p.left, depth.astype(np.float32), None))
+    return out
+
+
+def real_sets():
+    """name -> list of `(image RGB uint8, gt depth (0 = unknown), max_depth)`; missing data left out."""
+    return {name: [sample] for name, (_, sample) in real_pairs().items()}
 
 
 def evaluate(est, samples):

@@ -26,6 +26,14 @@ def check_image(img, name="img"):
     return out[..., None] if out.ndim == 2 else out
 
 
+def read_rgb(path):
+    """An image file as uint8 `(H, W, 3)` RGB; a missing or unreadable file is a ValueError."""
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise ValueError(f"{path}: cannot read the image (missing or not an image)")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
 def check_pair(img1, img2):
     """Validate two images of the same size; return both as float32 `(H, W, C)`."""
     a, b = check_image(img1, "img1"), check_image(img2, "img2")

@@ -110,13 +110,14 @@ def _reproducing_command(prog, argv):
 
 
 def run(args, argv, prog, model, loss, optimizer, scheduler, make_batches, evaluate, device,
-        clip=None, **meta):
+        clip=None, prepare=None, **meta):
     """What a training script does once it has built its pieces: resume from `OUT.state` when
     asked, `fit` on `make_batches(seed, batch_size, height, width, start=, stride=)`, and write
     the weights (`checkpoint.save`, with `meta`, the reproducing command, the steps done and,
     when the run is complete, `evaluation` = `evaluate(model)`, a dict of the script's check:
     held-out synthetic metrics, or the photometric error of real views).
-    Returns the step reached."""
+    `prepare(model)`, when given, runs once before the first step of a new run (after `--init`,
+    not on `--resume`), e.g. to calibrate the model's output scale. Returns the step reached."""
     state = Path(f"{args.out}.state")
     if state.exists() and not args.resume:
         raise SystemExit(f"{state} exists: pass --resume to continue that run, or delete it")
@@ -134,6 +135,8 @@ def run(args, argv, prog, model, loss, optimizer, scheduler, make_batches, evalu
         torch.backends.cuda.matmul.allow_tf32 = True
     if start:
         log(f"resuming at step {start} from {state}")
+    elif prepare is not None:
+        prepare(model)
     data = parallel_batches(make_batches, args.seed, args.workers, args.batch_size, args.height,
                             args.width, start=start)
     losses, step = fit(model, data, loss, optimizer, scheduler, args.steps, start, clip, device,

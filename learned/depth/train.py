@@ -36,11 +36,11 @@ from geom.io import load_cameras_json
 
 from ..plugins import default_device
 from ..training import add_arguments, fit, run
-from ..warp import depth_pose_flow
+from ..warp import depth_pose_flow, warp
 from . import scenes, views
 from .data import batches, view_batches
-from .losses import (bin_centre_loss, gradient_loss, min_reprojection_loss, scale_invariant_log_loss,
-                     view_synthesis_loss)
+from .losses import (bin_centre_loss, gradient_loss, min_reprojection_loss, photometric_error,
+                     scale_invariant_log_loss, view_synthesis_loss)
 from .metrics import depth_metrics
 from .unet import SIZES, UNet
 
@@ -105,6 +105,39 @@ def views_photometric(model, groups, height, width, device="cpu"):
         n = int(mask.sum())
         total, seen = total + error.item() * n, seen + n
     return {"photometric": total / seen if seen else float("nan"), "seen": seen / (len(groups) * height * width)}
+
+
+@torch.no_grad()
+def scale_error(depth, target, sources, K, R, t):
+    """Mean photometric error of the views `(target (B, 3, H, W), sources (B, S, 3, H, W), K, R, t)`
+    explained by `depth (B, 1, H, W)`: per pixel the smallest error over the warped sources,
+    where the warp leaves every source the smallest error of the unwarped sources (so that a
+    depth that sends every pixel out of view scores like no motion, not like a perfect match)."""
+    warped, identity = [], []
+    for k, src in enumerate(sources.unbind(1)):
+        image, inside = warp(src, depth_pose_flow(depth, K, R[:, k], t[:, k]))
+        warped.append(torch.where(inside, photometric_error(target, image), torch.full_like(depth, 1e3)))
+        identity.append(photometric_error(target, src))
+    best = torch.cat(warped, dim=1).min(dim=1, keepdim=True).values
+    unwarped = torch.cat(identity, dim=1).min(dim=1, keepdim=True).values
+    return torch.where(best < 1e3, best, unwarped).mean().item()
+
+
+@torch.no_grad()
+def calibrate_scale(model, batch, factors=np.geomspace(1e-3, 1e3, 49)):
+    """Rescale `model` (`UNet.rescale`) by the factor of `factors`, refined by steps of 2^(1/8),
+    whose finest depth explains the posed views `batch` (a `views.batches` tuple) best
+    (`scale_error`): a network of arbitrary scale (e.g. `unet-synth`, up to scale) starts in
+    the scale of the poses, where the photometric loss has a basin. Returns the factor."""
+    model.eval()
+    depth = model(batch[0])[0]
+
+    def best(candidates):
+        return min(candidates, key=lambda s: scale_error(s * depth, *batch[:5]))
+    s = best(factors)
+    s = best(s * 2.0 ** (np.arange(-8, 9) / 8))
+    model.rescale(float(s))
+    return float(s)
 
 
 def optimizer(model, steps, lr=1e-3):
@@ -197,6 +230,10 @@ def main(argv=None):
         source = functools.partial(views.batches, groups=groups)
         output = "metric" if args.metric else "scale"
 
+    def calibrate(m):
+        batch = next(views.batches(args.seed + 7, 8, args.height, args.width, groups=groups))
+        print(f"output scale calibrated to the poses: x{calibrate_scale(m.to(device), [x.to(device) for x in batch]):.4g}")
+
     def validate(m):
         if groups is not None:
             return views_photometric(m, groups, args.height, args.width, device)
@@ -204,7 +241,8 @@ def main(argv=None):
         return evaluate(m, held_out, args.val_images, None if output == "metric" else "median", device)
 
     run(args, argv, "learned.depth.train", model, loss, opt, sched, source, validate, device,
-        output=output, inverse=False, working_size=args.working_size)
+        prepare=None if groups is None else calibrate, output=output, inverse=False,
+        working_size=args.working_size)
 
 
 if __name__ == "__main__":

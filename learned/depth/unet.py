@@ -100,6 +100,20 @@ class UNet(nn.Module):
             return outs[::-1]
         return outs[::-1], None if log_centres is None else torch.exp(log_centres)
 
+    @torch.no_grad()
+    def rescale(self, factor):
+        """Multiply every output map by `factor > 0`, in place: the plain heads' biases gain
+        `log factor`, an adaptive-bins head's range is scaled (its config with it)."""
+        if not factor > 0 or not math.isfinite(factor):
+            raise ValueError(f"factor: expected a finite positive number, got {factor!r}")
+        shift = math.log(factor)
+        for s, head in enumerate(self.heads):
+            if not (s == 0 and self.bin_widths is not None):
+                head.bias += shift
+        if self.bin_widths is not None:
+            self.log_range = tuple(v + shift for v in self.log_range)
+            self.config["bin_range"] = tuple(math.exp(v) for v in self.log_range)
+
     @classmethod
     def from_size(cls, size, **overrides):
         """The network of a named size (`SIZES`), with keyword `overrides` (e.g. `bins=16`)."""

@@ -23,6 +23,7 @@ import torch
 
 from geom.camera import Camera
 
+from ..images import read_rgb
 from ..synthetic import batch_stream
 
 
@@ -102,14 +103,6 @@ def stereo_groups(list_file):
     if not groups:
         raise ValueError(f"{list_file}: no stereo pairs listed")
     return groups
-
-
-def read_rgb(path):
-    """An image file as uint8 `(H, W, 3)` RGB; a missing or unreadable file is a ValueError."""
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise ValueError(f"{path}: cannot read the image (missing or not an image)")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
 def image_size(path):

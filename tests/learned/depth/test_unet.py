@@ -22,6 +22,21 @@ def test_multi_scale_positive_outputs():
     assert 0.5e6 < sum(p.numel() for p in small.parameters()) < 2e6
 
 
+@pytest.mark.parametrize("bins", [0, 4])
+def test_rescale_multiplies_every_output(bins):
+    torch.manual_seed(0)
+    model = UNet.from_size("tiny", bins=bins).eval()
+    x = torch.rand(1, 3, 16, 24)
+    before = model(x)
+    model.rescale(3.5)
+    for a, b in zip(before, model(x)):
+        torch.testing.assert_close(b, 3.5 * a, rtol=1e-5, atol=0)
+    if bins:
+        assert model.config["bin_range"] == pytest.approx((0.035, 350.0))
+    with pytest.raises(ValueError, match="factor: expected a finite positive"):
+        model.rescale(0.0)
+
+
 def test_bad_sizes():
     with pytest.raises(ValueError, match="divisible by 4"):
         UNet.from_size("tiny")(torch.rand(1, 3, 10, 12))

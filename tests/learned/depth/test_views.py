@@ -12,7 +12,7 @@ from geom import synth
 from geom.io import load_cameras_json
 from learned.depth import views
 from learned.depth.losses import min_reprojection_loss
-from learned.depth.train import main
+from learned.depth.train import calibrate_scale, main, views_photometric
 from learned.warp import depth_pose_flow
 
 SIZE = (64, 48)  # training size (W, H): half the rendered 128 x 96
@@ -162,25 +162,44 @@ def test_training_on_real_views_and_stereo_pairs(tmp_path, ring, stereo_list, ca
 
 
 class _FixedDepth(torch.nn.Module):
-    """A 'network' whose finest map is the true depth of the group's target, times `factor`."""
+    """A 'network' whose finest map is the true depth of each target, times `factor`."""
 
     def __init__(self, depths, factor):
         super().__init__()
         self.depths, self.factor = depths, factor
 
+    def rescale(self, factor):
+        self.factor *= factor
+
     def forward(self, target):
-        for image, depth in self.depths:
-            if torch.equal(image, target[0]):
-                return [self.factor * torch.from_numpy(np.ascontiguousarray(depth))[None, None]]
+        return [self.factor * torch.stack([self._depth(image) for image in target])]
+
+    def _depth(self, image):
+        for known, depth in self.depths:
+            if torch.equal(known, image):
+                return torch.from_numpy(np.ascontiguousarray(depth))[None]
         raise AssertionError("unknown target")
 
 
-def test_views_photometric_ranks_the_true_depth_first(ring):
-    from learned.depth.train import views_photometric
+def _ring_depths(ring):
     groups = views.sequence_groups(load_cameras_json(ring / "cameras.json"), ring, n_sources=2)
     images = views.load_images(groups, SIZE[1], SIZE[0])
-    depths = [(torch.from_numpy(views.group_sample(images, g, SIZE[1], SIZE[0])[0]), _true_depth(g.target))
-              for g in groups]
+    return groups, [(torch.from_numpy(views.group_sample(images, g, SIZE[1], SIZE[0])[0]), _true_depth(g.target))
+                    for g in groups]
+
+
+def test_views_photometric_ranks_the_true_depth_first(ring):
+    groups, depths = _ring_depths(ring)
     checks = {f: views_photometric(_FixedDepth(depths, f), groups, SIZE[1], SIZE[0]) for f in (1.0, 1.4, 1 / 1.4)}
     assert checks[1.0]["photometric"] < 0.7 * min(checks[1.4]["photometric"], checks[1 / 1.4]["photometric"])
     assert 0.3 < checks[1.0]["seen"] <= 1.0
+
+
+@pytest.mark.parametrize("wrong", [1 / 30, 8.0])
+def test_scale_calibration_finds_the_scale_of_the_poses(ring, wrong):
+    groups, depths = _ring_depths(ring)
+    model = _FixedDepth(depths, wrong)
+    batch = tuple(torch.stack(p) for p in zip(*(torch.utils.data.default_convert(
+        views.group_sample(views.load_images(groups, SIZE[1], SIZE[0]), g, SIZE[1], SIZE[0])) for g in groups)))
+    factor = calibrate_scale(model, batch)
+    assert model.factor == pytest.approx(1.0, rel=0.1) and factor == pytest.approx(1 / wrong, rel=0.1)
