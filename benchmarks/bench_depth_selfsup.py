@@ -29,7 +29,6 @@ import numpy as np
 import learned
 from geom.io import save_cameras_json
 from learned.depth import train
-from learned.plugins import NETWORKS, WEIGHTS_DIR
 from pipelines.datasets import dataset_path
 from pipelines.datasets.middlebury_mview import load_cameras
 from pipelines.sfm.pipeline import sparse_reconstruction
@@ -37,8 +36,7 @@ from pipelines.sfm.pipeline import sparse_reconstruction
 from .bench_depth import evaluate, real_pairs
 from .harness import print_table
 
-INIT = WEIGHTS_DIR / NETWORKS["unet-synth"][1]
-WORKING_SIZE = 160  # unet-synth's: training images are resized to about that area
+WORKING_SIZE = learned.load_depth("unet-synth", device="cpu").working_size  # training images: about that area
 
 
 def _size(width, height):
@@ -66,10 +64,9 @@ def stereo_pairs(folder):
 
 def fine_tune(out, mode_args, size, steps, seed):
     """Fine-tune unet-synth with `learned.depth.train` (quietly); returns (estimator, seconds)."""
-    args = ["--out", str(out), "--init", str(INIT), "--size", "compact", "--working-size",
-            str(WORKING_SIZE), "--steps", str(steps), "--batch-size", "4", "--lr", "2e-4",
-            "--width", str(size[0]), "--height", str(size[1]), "--seed", str(seed),
-            "--log-every", "0"] + mode_args
+    args = ["--out", str(out), "--init", "unet-synth", "--size", "compact", "--steps", str(steps),
+            "--batch-size", "4", "--lr", "2e-4", "--width", str(size[0]), "--height", str(size[1]),
+            "--seed", str(seed), "--log-every", "0"] + mode_args
     t0 = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
         train.main(args)

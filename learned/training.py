@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from . import checkpoint
+from .plugins import NETWORKS, WEIGHTS_DIR
 from .synthetic import parallel_batches
 
 
@@ -91,7 +92,8 @@ def add_arguments(parser, steps, lr, height=256, width=320):
                    help="seconds after which to save the state and stop (continue with --resume)")
     p.add_argument("--resume", action="store_true", help="continue the run saved in OUT.state")
     p.add_argument("--init", default=None,
-                   help="weights file (learned.checkpoint) to start from: a further training stage")
+                   help="weights to start from, a file (learned.checkpoint) or a shipped network's "
+                        "name (e.g. unet-synth): a further training stage or a fine-tuning")
 
 
 def _reproducing_command(prog, argv):
@@ -115,18 +117,21 @@ def run(args, argv, prog, model, loss, optimizer, scheduler, make_batches, evalu
     asked, `fit` on `make_batches(seed, batch_size, height, width, start=, stride=)`, and write
     the weights (`checkpoint.save`, with `meta`, the reproducing command, the steps done and,
     when the run is complete, `evaluation` = `evaluate(model)`, a dict of the script's check:
-    held-out synthetic metrics, or the photometric error of real views).
+    held-out synthetic metrics, or the photometric error of real views). With `--init`, the
+    `meta` values left None are the initial weights' (e.g. their working size).
     `prepare(model)`, when given, runs once before the first step of a new run (after `--init`,
     not on `--resume`), e.g. to calibrate the model's output scale. Returns the step reached."""
     state = Path(f"{args.out}.state")
     if state.exists() and not args.resume:
         raise SystemExit(f"{state} exists: pass --resume to continue that run, or delete it")
     if args.init:  # before the state: a resumed run continues from its own weights
-        initial, init_meta = checkpoint.load(args.init)
+        name = args.init
+        initial, init_meta = checkpoint.load(WEIGHTS_DIR / NETWORKS[name][1] if name in NETWORKS else name)
         if (initial.arch, initial.config) != (model.arch, model.config):
             raise SystemExit(f"{args.init}: a {initial.arch} {initial.config}, not the {model.arch} "
                              f"{model.config} being trained")
         model.load_state_dict(initial.state_dict())
+        meta = {k: init_meta.get(k) if v is None else v for k, v in meta.items()}  # e.g. working_size
         meta["init_command"] = init_meta.get("command")
     start = load_state(state, model, optimizer, scheduler) if args.resume else 0
     log = functools.partial(print, flush=True)

@@ -154,6 +154,13 @@ def test_training_on_real_views_and_stereo_pairs(tmp_path, ring, stereo_list, ca
     assert est.output == "scale" and 0 <= est.meta["evaluation"]["seen"] <= 1
     main(["--out", str(out), "--mode", "stereo", "--stereo", str(stereo_list), "--metric"] + TINY)
     assert learned.load_depth(out).output == "metric"
+    # fine-tuning the shipped network by name keeps its working size, starts in the poses' scale
+    main(["--out", str(out), "--mode", "stereo", "--stereo", str(stereo_list), "--init", "unet-synth"]
+         + TINY[2:] + ["--size", "compact"])
+    assert "output scale calibrated to the poses: x" in capsys.readouterr().out
+    est = learned.load_depth(out)
+    assert est.working_size == learned.load_depth("unet-synth").working_size == 160
+    assert est.meta["init_command"] == learned.load_depth("unet-synth").meta["command"]
     for bad in (["--mode", "views", "--views", str(ring / "cameras.json")],  # no --images
                 ["--mode", "stereo"], ["--stereo", str(stereo_list)]):
         with pytest.raises(SystemExit):
