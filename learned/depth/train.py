@@ -17,7 +17,7 @@ metric), or with `--views CAMERAS.json --images DIR` on real images with their c
 the poses of `mvdepth sfm` (`views.sequence_groups`); `--mode stereo --stereo LIST` on rectified
 stereo pairs (`views.stereo_groups`, Monodepth2's stereo training). Real views are recorded as
 'scale' (an SfM reconstruction's scale is arbitrary) unless `--metric`; their final check
-is the photometric error of every view (`views_photometric`). Start from given weights with
+is the photometric error of every view (`views.photometric_check`). Start from given weights with
 `--init` to fine-tune, e.g. `unet-synth` on a user's own sequence. A run can be split over
 several commands with `--time-limit` and `--resume`.
 
@@ -36,11 +36,9 @@ from geom.io import load_cameras_json
 
 from ..plugins import default_device
 from ..training import add_arguments, fit, run
-from ..warp import depth_pose_flow, warp
 from . import scenes, views
 from .data import batches, view_batches
-from .losses import (bin_centre_loss, gradient_loss, min_reprojection_loss, photometric_error,
-                     scale_invariant_log_loss, view_synthesis_loss)
+from .losses import bin_centre_loss, gradient_loss, scale_invariant_log_loss, view_synthesis_loss
 from .metrics import depth_metrics
 from .unet import SIZES, UNet
 
@@ -85,59 +83,6 @@ def self_supervised(smooth_weight=1e-3):
     """`loss(model, (target, sources, K, R, t, ...))` for `learned.training.fit`
     (`data.view_batches`): `view_synthesis_loss`."""
     return lambda model, b: view_synthesis_loss(model(b[0]), *b[:5], smooth_weight=smooth_weight)
-
-
-@torch.no_grad()
-def views_photometric(model, groups, height, width, device="cpu"):
-    """The check of a model trained on real views: `{'photometric': mean per-pixel minimum
-    reprojection error (no auto-masking) over the target pixels that land inside a source,
-    'seen': the fraction of such pixels}` of the finest depth of `model`, over every target of
-    the `views.ViewGroup`s `groups`, unaugmented, at `(height, width)` (NaN when none is seen)."""
-    model.to(device).eval()
-    images = views.load_images(groups, height, width)
-    total, seen = 0.0, 0
-    for g in groups:
-        target, sources, K, R, t = (torch.from_numpy(a)[None].to(device)
-                                    for a in views.group_sample(images, g, height, width))
-        depth = model(target)[0]
-        flows = [depth_pose_flow(depth, K, R[:, k], t[:, k]) for k in range(sources.shape[1])]
-        error, mask = min_reprojection_loss(target, list(sources.unbind(1)), flows, automask=False)
-        n = int(mask.sum())
-        total, seen = total + error.item() * n, seen + n
-    return {"photometric": total / seen if seen else float("nan"), "seen": seen / (len(groups) * height * width)}
-
-
-@torch.no_grad()
-def scale_error(depth, target, sources, K, R, t):
-    """Mean photometric error of the views `(target (B, 3, H, W), sources (B, S, 3, H, W), K, R, t)`
-    explained by `depth (B, 1, H, W)`: per pixel the smallest error over the warped sources,
-    where the warp leaves every source the smallest error of the unwarped sources (so that a
-    depth that sends every pixel out of view scores like no motion, not like a perfect match)."""
-    warped, identity = [], []
-    for k, src in enumerate(sources.unbind(1)):
-        image, inside = warp(src, depth_pose_flow(depth, K, R[:, k], t[:, k]))
-        warped.append(torch.where(inside, photometric_error(target, image), torch.full_like(depth, 1e3)))
-        identity.append(photometric_error(target, src))
-    best = torch.cat(warped, dim=1).min(dim=1, keepdim=True).values
-    unwarped = torch.cat(identity, dim=1).min(dim=1, keepdim=True).values
-    return torch.where(best < 1e3, best, unwarped).mean().item()
-
-
-@torch.no_grad()
-def calibrate_scale(model, batch, factors=np.geomspace(1e-3, 1e3, 49)):
-    """Rescale `model` (`UNet.rescale`) by the factor of `factors`, refined by steps of 2^(1/8),
-    whose finest depth explains the posed views `batch` (a `views.batches` tuple) best
-    (`scale_error`): a network of arbitrary scale (e.g. `unet-synth`, up to scale) starts in
-    the scale of the poses, where the photometric loss has a basin. Returns the factor."""
-    model.eval()
-    depth = model(batch[0])[0]
-
-    def best(candidates):
-        return min(candidates, key=lambda s: scale_error(s * depth, *batch[:5]))
-    s = best(factors)
-    s = best(s * 2.0 ** (np.arange(-8, 9) / 8))
-    model.rescale(float(s))
-    return float(s)
 
 
 def optimizer(model, steps, lr=1e-3):
@@ -232,11 +177,12 @@ def main(argv=None):
 
     def calibrate(m):
         batch = next(views.batches(args.seed + 7, 8, args.height, args.width, groups=groups))
-        print(f"output scale calibrated to the poses: x{calibrate_scale(m.to(device), [x.to(device) for x in batch]):.4g}")
+        factor = views.calibrate_scale(m.to(device), [x.to(device) for x in batch])
+        print(f"output scale calibrated to the poses: x{factor:.4g}", flush=True)
 
     def validate(m):
         if groups is not None:
-            return views_photometric(m, groups, args.height, args.width, device)
+            return views.photometric_check(m, groups, args.height, args.width, device)
         held_out = held_out_source(args.seed + 1_000_003, 1, args.height, args.width)
         return evaluate(m, held_out, args.val_images, None if output == "metric" else "median", device)
 

@@ -12,7 +12,9 @@ network. Two sources:
 A `ViewGroup` holds a target image, its sources, the intrinsics `K (3, 3)` they share and the
 relative poses target -> source `R (S, 3, 3)`, `t (S, 3)` (`X_s = R X + t`, house convention).
 `batches` resizes whole images to the training size (K scaled per axis, pixel centres kept:
-`x' = s (x + 1/2) - 1/2`) and yields what `losses.view_synthesis_loss` takes.
+`x' = s (x + 1/2) - 1/2`) and yields what `losses.view_synthesis_loss` takes;
+`calibrate_scale` brings a network of arbitrary scale into the scale of the poses before
+training, and `photometric_check` is the final check of a model trained on such views.
 """
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,8 @@ from geom.camera import Camera
 
 from ..images import read_rgb
 from ..synthetic import batch_stream
+from ..warp import depth_pose_flow, warp
+from .losses import min_reprojection_loss, photometric_error
 
 
 @dataclass(frozen=True, eq=False)
@@ -166,3 +170,56 @@ def batches(seed, batch_size, height, width, start=0, stride=1, groups=()):
                       for i in rng.integers(0, len(groups), batch_size)))
         return tuple(torch.from_numpy(np.stack(p)) for p in parts)
     return batch_stream(batch, seed, start, stride)
+
+
+@torch.no_grad()
+def photometric_check(model, groups, height, width, device="cpu"):
+    """The check of a model trained on real views: `{'photometric': mean per-pixel minimum
+    reprojection error (no auto-masking) over the target pixels that land inside a source,
+    'seen': the fraction of such pixels}` of the finest depth of `model`, over every target of
+    the `ViewGroup`s `groups`, unaugmented, at `(height, width)` (NaN when none is seen)."""
+    model.to(device).eval()
+    images = load_images(groups, height, width)
+    total, seen = 0.0, 0
+    for g in groups:
+        target, sources, K, R, t = (torch.from_numpy(a)[None].to(device)
+                                    for a in group_sample(images, g, height, width))
+        depth = model(target)[0]
+        flows = [depth_pose_flow(depth, K, R[:, k], t[:, k]) for k in range(sources.shape[1])]
+        error, mask = min_reprojection_loss(target, list(sources.unbind(1)), flows, automask=False)
+        n = int(mask.sum())
+        total, seen = total + error.item() * n, seen + n
+    return {"photometric": total / seen if seen else float("nan"), "seen": seen / (len(groups) * height * width)}
+
+
+@torch.no_grad()
+def scale_error(depth, target, sources, K, R, t):
+    """Mean photometric error of the views `(target (B, 3, H, W), sources (B, S, 3, H, W), K, R, t)`
+    explained by `depth (B, 1, H, W)`: per pixel the smallest error over the warped sources,
+    where the warp leaves every source the smallest error of the unwarped sources (so that a
+    depth that sends every pixel out of view scores like no motion, not like a perfect match)."""
+    warped, identity = [], []
+    for k, src in enumerate(sources.unbind(1)):
+        image, inside = warp(src, depth_pose_flow(depth, K, R[:, k], t[:, k]))
+        warped.append(torch.where(inside, photometric_error(target, image), torch.full_like(depth, 1e3)))
+        identity.append(photometric_error(target, src))
+    best = torch.cat(warped, dim=1).min(dim=1, keepdim=True).values
+    unwarped = torch.cat(identity, dim=1).min(dim=1, keepdim=True).values
+    return torch.where(best < 1e3, best, unwarped).mean().item()
+
+
+@torch.no_grad()
+def calibrate_scale(model, batch, factors=np.geomspace(1e-3, 1e3, 49)):
+    """Rescale `model` (`UNet.rescale`) by the factor of `factors`, refined by steps of 2^(1/8),
+    whose finest depth explains the posed views `batch` (a `batches` tuple) best
+    (`scale_error`): a network of arbitrary scale (e.g. `unet-synth`, up to scale) starts in
+    the scale of the poses, where the photometric loss has a basin. Returns the factor."""
+    model.eval()
+    depth = model(batch[0])[0]
+
+    def best(candidates):
+        return min(candidates, key=lambda s: scale_error(s * depth, *batch[:5]))
+    s = best(factors)
+    s = best(s * 2.0 ** (np.arange(-8, 9) / 8))
+    model.rescale(float(s))
+    return float(s)

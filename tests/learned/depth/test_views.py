@@ -12,7 +12,7 @@ from geom import synth
 from geom.io import load_cameras_json
 from learned.depth import views
 from learned.depth.losses import min_reprojection_loss
-from learned.depth.train import calibrate_scale, main, views_photometric
+from learned.depth.train import main
 from learned.warp import depth_pose_flow
 
 SIZE = (64, 48)  # training size (W, H): half the rendered 128 x 96
@@ -195,9 +195,9 @@ def _ring_depths(ring):
                     for g in groups]
 
 
-def test_views_photometric_ranks_the_true_depth_first(ring):
+def test_photometric_check_ranks_the_true_depth_first(ring):
     groups, depths = _ring_depths(ring)
-    checks = {f: views_photometric(_FixedDepth(depths, f), groups, SIZE[1], SIZE[0]) for f in (1.0, 1.4, 1 / 1.4)}
+    checks = {f: views.photometric_check(_FixedDepth(depths, f), groups, SIZE[1], SIZE[0]) for f in (1.0, 1.4, 1 / 1.4)}
     assert checks[1.0]["photometric"] < 0.7 * min(checks[1.4]["photometric"], checks[1 / 1.4]["photometric"])
     assert 0.3 < checks[1.0]["seen"] <= 1.0
 
@@ -208,5 +208,5 @@ def test_scale_calibration_finds_the_scale_of_the_poses(ring, wrong):
     model = _FixedDepth(depths, wrong)
     batch = tuple(torch.stack(p) for p in zip(*(torch.utils.data.default_convert(
         views.group_sample(views.load_images(groups, SIZE[1], SIZE[0]), g, SIZE[1], SIZE[0])) for g in groups)))
-    factor = calibrate_scale(model, batch)
+    factor = views.calibrate_scale(model, batch)
     assert model.factor == pytest.approx(1.0, rel=0.1) and factor == pytest.approx(1 / wrong, rel=0.1)
