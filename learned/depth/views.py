@@ -90,12 +90,13 @@ def stereo_groups(list_file):
             continue
         fields = line.split()
         try:
-            fx, fy, cx, cy, b = (float(v) for v in fields[2:])
+            fx, fy, cx, cy, b = values = [float(v) for v in fields[2:]]
+            valid = len(fields) == 7 and np.isfinite(values).all() and min(fx, fy, b) > 0
         except ValueError:
-            fields = None
-        if fields is None or len(fields) != 7 or not (fx > 0 and fy > 0 and b > 0):
+            valid = False
+        if not valid:
             raise ValueError(f"{list_file}:{number}: expected 'LEFT RIGHT fx fy cx cy baseline' "
-                             f"with positive fx, fy, baseline, got {line.strip()!r}")
+                             f"(finite numbers, fx, fy, baseline > 0), got {line.strip()!r}")
         left, right = (list_file.parent / f for f in fields[:2])
         size = image_size(left)
         if image_size(right) != size:

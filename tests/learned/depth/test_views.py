@@ -130,6 +130,9 @@ def test_bad_views_name_the_problem(tmp_path, ring, stereo_list):
     bad.write_text("a.png b.png 100 100 50\n")
     with pytest.raises(ValueError, match=r"pairs.txt:1: expected 'LEFT RIGHT fx fy cx cy baseline'"):
         views.stereo_groups(bad)
+    bad.write_text("a.png b.png 100 100 nan 40 0.2\n")
+    with pytest.raises(ValueError, match=r"pairs.txt:1: expected"):
+        views.stereo_groups(bad)
     bad.write_text("missing.png other.png 100 100 50 40 0.2\n")
     with pytest.raises(ValueError, match="missing.png: cannot read the image"):
         views.stereo_groups(bad)
