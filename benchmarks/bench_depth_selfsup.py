@@ -78,11 +78,13 @@ def scores(est, samples):
     return [*r["med"], *r["inv-ss"]]
 
 
-def stereo_rows(folder, steps, seeds):
+def stereo_rows(folder, steps, seeds, data):
     pairs = stereo_pairs(folder)
     base = learned.load_depth("unet-synth", device="cpu")
     rows = []
     for name, (line, sample) in pairs.items():
+        if not any(d in name for d in data):
+            continue
         rows.append([name, "unet-synth (no fine-tuning)", *scores(base, [sample]), 0.0])
         for protocol, listed in (("test-time", [line]), ("other pairs", [v[0] for k, v in pairs.items() if k != name])):
             if not listed:
@@ -143,9 +145,13 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0], prog="python -m benchmarks.bench_depth_selfsup")
     p.add_argument("--steps", type=int, default=300, help="fine-tuning steps (batch 4)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--data", nargs="+", default=["kitti", "tsukuba", "teddy", "temple"],
+                   help="the data sets to run (default all)")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
-        rows = stereo_rows(folder, args.steps, args.seeds) + temple_rows(folder, args.steps, args.seeds)
+        rows = stereo_rows(folder, args.steps, args.seeds, args.data)
+        if "temple" in args.data:
+            rows += temple_rows(folder, args.steps, args.seeds)
     print_table(f"Self-supervised fine-tuning of unet-synth ({args.steps} steps, median of seeds "
                 f"{args.seeds}): AbsRel / delta1 after alignment",
                 ["data", "training", "med AbsRel", "med d1", "inv-ss AbsRel", "inv-ss d1", "time s"], rows)

@@ -196,17 +196,17 @@ def photometric_check(model, groups, height, width, device="cpu"):
 @torch.no_grad()
 def scale_error(depth, target, sources, K, R, t):
     """Mean photometric error of the views `(target (B, 3, H, W), sources (B, S, 3, H, W), K, R, t)`
-    explained by `depth (B, 1, H, W)`: per pixel the smallest error over the warped sources,
-    where the warp leaves every source the smallest error of the unwarped sources (so that a
-    depth that sends every pixel out of view scores like no motion, not like a perfect match)."""
-    warped, identity = [], []
+    explained by `depth (B, 1, H, W)`, auto-masked: per pixel the smallest error over the
+    warped sources (those it lands inside) and the unwarped ones. A depth that sends pixels out
+    of view scores like no motion there, and pixels that no motion explains (a static or
+    uniform background) cannot outweigh those that move: on a dark background, an unmasked
+    score picks a depth that sends the whole image out of view."""
+    errors = []
     for k, src in enumerate(sources.unbind(1)):
         image, inside = warp(src, depth_pose_flow(depth, K, R[:, k], t[:, k]))
-        warped.append(torch.where(inside, photometric_error(target, image), torch.full_like(depth, 1e3)))
-        identity.append(photometric_error(target, src))
-    best = torch.cat(warped, dim=1).min(dim=1, keepdim=True).values
-    unwarped = torch.cat(identity, dim=1).min(dim=1, keepdim=True).values
-    return torch.where(best < 1e3, best, unwarped).mean().item()
+        errors.append(torch.where(inside, photometric_error(target, image), torch.full_like(depth, 1e3)))
+        errors.append(photometric_error(target, src))
+    return torch.cat(errors, dim=1).min(dim=1, keepdim=True).values.mean().item()
 
 
 @torch.no_grad()
