@@ -78,6 +78,9 @@ def _rlof(a, b):
 
 
 CONTRIB_FLOWS = ("deepflow", "dual-tvl1", "rlof")  # in cv2.optflow, from opencv-contrib-python
+# smallest image side each flow takes: below it OpenCV 4.x/5.x raises, hangs or crashes the
+# process (DIS: a segmentation fault at 24x400; RLOF: at 48x48, and a hang at 1x1)
+FLOW_MIN_SIDE = {"dis-ultrafast": 32, "dis-fast": 32, "dis-medium": 32, "rlof": 64}
 OPENCV_FLOWS = {
     "dis-ultrafast": _dis(cv2.DISOpticalFlow_PRESET_ULTRAFAST),
     "dis-fast": _dis(cv2.DISOpticalFlow_PRESET_FAST),
@@ -100,6 +103,10 @@ class OpenCVFlow:
 
     def __call__(self, img1, img2):
         a, b = check_pair(img1, img2)
+        side = FLOW_MIN_SIDE.get(self.name, 1)
+        if min(a.shape[:2]) < side:
+            raise ValueError(f"flow {self.name!r} needs images of at least {side}x{side} pixels, "
+                             f"got {a.shape[1]}x{a.shape[0]}")
         return np.ascontiguousarray(self._compute(a, b), dtype=np.float32)
 
     def __repr__(self):

@@ -20,16 +20,45 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.run(args) or 0
-    except (ValueError, FileNotFoundError, FileExistsError) as err:
+    except (ValueError, OSError) as err:
         print(f"mvdepth {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"mvdepth {args.command}: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+def _number(kind, test, expected):
+    """An argparse type: `kind` (int or float) values passing `test`, else an error saying
+    `expected`."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if not test(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+    return parse
+
+
+SEED = _number(int, lambda v: 0 <= v < 2 ** 31, "an integer from 0 to 2**31 - 1")
+NON_NEGATIVE = _number(float, lambda v: 0 <= v < float("inf"), "a finite number >= 0")
+POSITIVE = _number(float, lambda v: 0 < v < float("inf"), "a finite number > 0")
+
+
+def _add_seed(p):
+    p.add_argument("--seed", type=SEED, default=0,
+                   help="random seed of the sampling; each pair's seed derives from it and the "
+                        "pair's image names (default 0)")
 
 
 def _add_demo(sub):
     p = sub.add_parser("demo", help="two-view geometry on a built-in synthetic sample, with errors "
                                     "against the known truth")
-    p.add_argument("--seed", type=int, default=1, help="random seed of the sample (default 1)")
-    p.add_argument("--noise", type=float, default=0.5, help="pixel noise sigma (default 0.5)")
+    p.add_argument("--seed", type=SEED, default=1, help="random seed of the sample (default 1)")
+    p.add_argument("--noise", type=NON_NEGATIVE, default=0.5,
+                   help="pixel noise sigma (default 0.5)")
     p.set_defaults(run=_run_demo)
 
 
@@ -80,6 +109,7 @@ def _add_sfm(sub):
                    help="also dense matches of each selected pair from this flow plug-in (e.g. "
                         "dis-medium), sampled on a grid and checked forward-backward (default: "
                         "SIFT matches only)")
+    _add_seed(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.set_defaults(run=_run_sfm)
 
@@ -90,10 +120,10 @@ def _run_sfm(a):
         if a.intrinsics is not None:
             raise ValueError("--intrinsics: only with IMAGES (the sample has its own)")
         pipeline.run_sample(a.output, a.overwrite, dense=a.dense, pair_method=a.pairs,
-                            flow=a.flow)
+                            flow=a.flow, seed=a.seed)
     else:
         pipeline.run(a.images, a.output, a.intrinsics, a.overwrite, dense=a.dense,
-                     pair_method=a.pairs, flow=a.flow)
+                     pair_method=a.pairs, flow=a.flow, seed=a.seed)
 
 
 def _add_two_view(sub):
@@ -104,6 +134,7 @@ def _add_two_view(sub):
     p.add_argument("--intrinsics", default=None, help="as for `mvdepth sfm`")
     p.add_argument("--dense", action="store_true",
                    help="also a depth map of IMG1 by rectified stereo (depth/) and dense.ply")
+    _add_seed(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.set_defaults(run=_run_two_view)
 
@@ -111,7 +142,7 @@ def _add_two_view(sub):
 def _run_two_view(a):
     from pipelines.sfm import pipeline
     pipeline.run([a.image1, a.image2], a.output, a.intrinsics, a.overwrite, dense=a.dense,
-                 dense_method="stereo")
+                 dense_method="stereo", seed=a.seed)
 
 
 def _add_multibody(sub):
@@ -127,13 +158,15 @@ def _add_multibody(sub):
     p.add_argument("--flow", default=None, metavar="NAME",
                    help="also dense matches from this flow plug-in (e.g. dis-medium), sampled on "
                         "a grid and checked forward-backward (default: SIFT matches only)")
+    _add_seed(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.set_defaults(run=_run_multibody)
 
 
 def _run_multibody(a):
     from pipelines.multibody import pipeline
-    pipeline.run(a.images, a.output, a.intrinsics, a.depth, a.overwrite, flow=a.flow)
+    pipeline.run(a.images, a.output, a.intrinsics, a.depth, a.overwrite, flow=a.flow,
+                 seed=a.seed)
 
 
 def _add_stereo(sub):
@@ -144,8 +177,9 @@ def _add_stereo(sub):
     p.add_argument("--num-disparities", type=int, default=64,
                    help="candidate disparities from --min-disparity up (default 64)")
     p.add_argument("--min-disparity", type=int, default=0, help="default 0")
-    p.add_argument("--focal", type=float, default=None, help="focal length in pixels (for depth)")
-    p.add_argument("--baseline", type=float, default=None, help="baseline (for depth)")
+    p.add_argument("--focal", type=POSITIVE, default=None,
+                   help="focal length in pixels (for depth)")
+    p.add_argument("--baseline", type=POSITIVE, default=None, help="baseline (for depth)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.set_defaults(run=_run_stereo)
 

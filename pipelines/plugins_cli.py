@@ -11,7 +11,7 @@ from .multibody.pipeline import monocular_depths
 from .sfm.dense import depth_preview
 from .sfm.export import write_depths
 from .sfm.images import load_images, read_image
-from .sfm.pipeline import count_progress, print_progress
+from .sfm.pipeline import count_progress, input_paths, print_progress
 
 # what the numbers of a depth plug-in's map mean, by its `output` (learned.plugins)
 OUTPUT_MEANING = {"metric": "metric depth", "scale": "depth up to a scale factor",
@@ -23,11 +23,12 @@ def run_flow(image1, image2, output, method="dis-medium", overwrite=False):
     (colour-wheel preview) of the flow plug-in `method` (`learned.load_flow` name or path)."""
     import learned
     from learned.flow.preview import flow_to_color
-    check_output(output, overwrite)
+    inputs = input_paths([image1, image2], method)
+    check_output(output, overwrite, inputs)
     estimator = learned.load_flow(method)
     imgs = load_images([image1, image2])
     flow = np.asarray(estimator(*imgs.images), np.float32)
-    with output_folder(output, overwrite) as tmp:
+    with output_folder(output, overwrite, inputs) as tmp:
         np.save(tmp / "flow.npy", flow)
         if not cv2.imwrite(str(tmp / "flow.png"), flow_to_color(flow)[:, :, ::-1]):
             raise OSError(f"{tmp / 'flow.png'}: could not write the image")
@@ -42,7 +43,8 @@ def run_depth(images, output, model="unet-synth", overwrite=False):
     file of `images` (any sizes); the summary says what the numbers mean (metric, up to scale,
     up to scale and shift)."""
     import learned
-    check_output(output, overwrite)
+    inputs = input_paths(images, model)
+    check_output(output, overwrite, inputs)
     paths = [Path(p) for p in images]
     stems = [p.stem for p in paths]
     if len(set(stems)) != len(stems):
@@ -50,7 +52,7 @@ def run_depth(images, output, model="unet-synth", overwrite=False):
     estimator = learned.load_depth(model)
     depths = monocular_depths(estimator, [read_image(p) for p in paths],
                               lambda d, n: count_progress(print_progress, "depth maps", d, n))
-    with output_folder(output, overwrite) as tmp:
+    with output_folder(output, overwrite, inputs) as tmp:
         write_depths(tmp / "depth", {p.name: d for p, d in zip(paths, depths)}, depth_preview)
     print(f"wrote {output}: depth of {len(paths)} image(s) by {model}, output "
           f"{estimator.output} ({OUTPUT_MEANING[estimator.output]})")

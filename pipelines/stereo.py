@@ -18,12 +18,13 @@ def run(left, right, output, num_disparities=64, min_disparity=0, focal=None, ba
         raise ValueError(f"--num-disparities: expected a positive integer, got {num_disparities}")
     if (focal is None) != (baseline is None):
         raise ValueError("--focal and --baseline: give both (depth = focal * baseline / disparity)")
-    if focal is not None and (focal <= 0 or baseline <= 0):
-        raise ValueError(f"--focal, --baseline: must be positive, got {focal} and {baseline}")
-    check_output(output, overwrite)
+    if focal is not None and not (0 < focal < np.inf and 0 < baseline < np.inf):
+        raise ValueError(f"--focal, --baseline: must be finite and positive, got {focal} and "
+                         f"{baseline}")
+    check_output(output, overwrite, [left, right])
     imgs = load_images([left, right])
     disp = stereo_disparity(imgs.images[0], imgs.images[1], num_disparities, min_disparity)
-    with output_folder(output, overwrite) as tmp:
+    with output_folder(output, overwrite, [left, right]) as tmp:
         np.save(tmp / "disparity.npy", disp.astype(np.float32))
         with np.errstate(divide="ignore"):
             cv2.imwrite(str(tmp / "disparity.png"),

@@ -15,7 +15,7 @@ from pipelines.sfm import features as sfm_features
 from pipelines.sfm import flowmatches
 from pipelines.sfm import images as sfm_images
 from pipelines.sfm import incremental
-from pipelines.sfm.pipeline import Timer, count_progress, print_progress
+from pipelines.sfm.pipeline import Timer, count_progress, input_paths, print_progress
 
 from . import correspondences, dense, evaluate, motion, output, segmentation
 
@@ -97,7 +97,7 @@ def reconstruct(imgs, Ks, depth_estimator=None, depth_name=None, threshold=1.0, 
              + ", ".join(f"{i}-{j}: {len(m)}" for (i, j), m in matches.items()))
     seg = timer("segmentation", segmentation.segment, feats, matches, threshold, seed=seed)
     progress(f"pairwise segmentation: {seg.n_bodies} bodies")
-    rec = timer("cameras", _background_cameras, imgs, feats, Ks, seg, threshold, progress)
+    rec = timer("cameras", _background_cameras, imgs, feats, Ks, seg, threshold, seed, progress)
     cameras = [rec.cameras.get(n) for n in imgs.names]
     if sum(c is not None for c in cameras) < 2:
         raise ValueError("the background's matches do not register two views")
@@ -129,18 +129,18 @@ def reconstruct(imgs, Ks, depth_estimator=None, depth_name=None, threshold=1.0, 
     return result
 
 
-def _background_cameras(imgs, feats, Ks, seg, threshold, progress):
+def _background_cameras(imgs, feats, Ks, seg, threshold, seed, progress):
     """The static pipeline (`incremental.reconstruct`) on the background's verified matches."""
     verified = []
     for k, ((i, j), bodies) in enumerate(sorted(seg.pair_bodies.items())):
         if 0 in bodies:
             v = sfm_features.verify_pair(feats[i], feats[j], Ks[i], Ks[j], bodies[0], threshold,
-                                         seed=k)
+                                         seed=seed + k)
             if v is not None:
                 verified.append(sfm_features.PairMatches(i, j, *v))
     if not verified:
         raise ValueError("no pair of views has a verified background motion")
-    return incremental.reconstruct(imgs.names, feats, Ks, imgs.size, verified,
+    return incremental.reconstruct(imgs.names, feats, Ks, imgs.size, verified, seed=seed,
                                    progress=progress)
 
 
@@ -152,9 +152,11 @@ def run(source, out, intrinsics=None, depth=None, overwrite=False, progress=prin
     bodies.json) is compared with in the report. flow: a flow plug-in name (`learned.load_flow`)
     whose dense matches augment the SIFT matches, or None (default: SIFT only)."""
     out = Path(out)
-    check_output(out, overwrite)
+    inputs = input_paths(source, intrinsics, depth, flow)
+    check_output(out, overwrite, inputs)
     timer = Timer()
     imgs = timer("load images", sfm_images.load_images, source)
+    sfm_images.require_size(imgs, sfm_features.MIN_IMAGE_SIDE, "feature matching")
     Ks, notes = sfm_images.resolve_intrinsics(imgs, intrinsics)
     estimator, note = load_depth_plugin(depth)
     notes += ["warning: " + note] if note else []
@@ -169,7 +171,7 @@ def run(source, out, intrinsics=None, depth=None, overwrite=False, progress=prin
                          progress=progress, timer=timer)
     result.notes[:0] = notes
     truth = evaluate.load_truth(imgs.folder, imgs.names)
-    with output_folder(out, overwrite) as tmp:
+    with output_folder(out, overwrite, inputs) as tmp:
         timer("write", output.write_output, tmp, imgs, result, timer.stages, truth)
     print(f"wrote {out} (open {out / 'report.html'})")
     return result

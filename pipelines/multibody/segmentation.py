@@ -13,6 +13,7 @@ import numpy as np
 
 from geom.epipolar import sampson_distance
 from geom.multimodel import fit_fundamentals
+from pipelines.sfm.features import lack_of_motion
 
 MIN_SHARED_TRACKS = 3
 
@@ -58,7 +59,9 @@ def segment(feats, matches, threshold=1.0, min_matches=16, seed=0, min_overlap=0
         else:
             notes.append(f"pair {i}-{j}: no motion with enough support; left out")
     if not pair_labels:
-        raise ValueError("no pair of views shares enough matches to find a motion")
+        cause = lack_of_motion(feats, matches, min_matches)
+        raise ValueError("no pair of views shares enough matches to find a motion"
+                         + (f": {cause}" if cause else ""))
     sizes = [len(f.keypoints) for f in feats]
     node_body = synchronise(sizes, {p: matches[p] for p in pair_labels}, pair_labels, min_overlap)
     pair_bodies = {p: {node_body[(p, model)]: matches[p][labels == model]

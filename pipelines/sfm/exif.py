@@ -41,19 +41,27 @@ def read_exif(path):
         raise ValueError(f"{path}: malformed EXIF ({err})") from None
 
 
+def jpeg_segments(data):
+    """The marker segments of JPEG file bytes before its first scan -> (marker, position, body)
+    each; the last is the start of scan (0xDA) or end of image (0xD9), with the position of its
+    marker, when the file gets that far."""
+    pos = 2  # after the start-of-image marker FF D8
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker in (0xD9, 0xDA):
+            yield marker, pos, b""
+            return
+        length = struct.unpack(">H", data[pos + 2:pos + 4])[0]
+        yield marker, pos, data[pos + 4:pos + 2 + length]
+        pos += 2 + length
+
+
 def exif_block(data):
     """The TIFF structure of the EXIF in JPEG or PNG file bytes, or None where there is none."""
-    if data[:2] == b"\xff\xd8":  # JPEG: markers FF xx with big-endian lengths, until scan data
-        pos = 2
-        while pos + 4 <= len(data) and data[pos] == 0xFF:
-            marker = data[pos + 1]
-            if marker in (0xD9, 0xDA):  # end of image, start of scan
-                return None
-            length = struct.unpack(">H", data[pos + 2:pos + 4])[0]
-            body = data[pos + 4:pos + 2 + length]
+    if data[:2] == b"\xff\xd8":
+        for marker, _, body in jpeg_segments(data):
             if marker == 0xE1 and body.startswith(b"Exif\x00\x00"):
                 return body[6:]
-            pos += 2 + length
         return None
     if data[:8] == b"\x89PNG\r\n\x1a\n":  # PNG: length, type, data, CRC per chunk
         pos = 8

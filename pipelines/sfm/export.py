@@ -1,9 +1,10 @@
-"""Stage outputs: `cameras.json`, a COLMAP text model, a PLY point cloud, all written into a
-folder that appears complete or not at all.
+"""Stage outputs: `cameras.json`, a COLMAP model (text, or binary for names with spaces), a PLY
+point cloud, all written into a folder that appears complete or not at all.
 
 COLMAP puts the pixel origin at the top-left corner of the top-left pixel, half a pixel away
 from the house convention (its centre): principal points and keypoints get +0.5 on the way out.
 """
+import struct
 from pathlib import Path
 
 import cv2
@@ -13,47 +14,84 @@ from geom.io import save_cameras_json
 from geom.rotation import quaternion_from_rotation
 
 
-def write_colmap_text(rec, folder):
-    """COLMAP text model of a `Reconstruction`: cameras.txt (one PINHOLE camera per registered
-    image), images.txt, points3D.txt in `folder` (created)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+def colmap_model(rec):
+    """The COLMAP model of a `Reconstruction` as plain records, in COLMAP's corner pixel origin:
+    cameras [(id, width, height, (fx, fy, cx, cy))] (one PINHOLE camera per registered image),
+    images [(id, qvec (4,), tvec (3,), camera id, name, xy (M, 2), point ids (M,))] and points
+    [(id, xyz (3,), rgb (3,), mean error, image ids (L,), point2D indices (L,))]."""
     names = [n for n in rec.image_names if n in rec.cameras]
-    image_id = {rec.image_names.index(n): k + 1 for k, n in enumerate(names)}
-    errors = rec.reprojection_errors()
-    # per image, its observations in order: (POINT2D_IDX) -> point id
-    point2d_index = np.empty(len(rec.obs_point), np.int64)
-    lines_cam, lines_img = [], []
+    image_id = np.zeros(len(rec.image_names), np.int64)
+    image_id[[rec.image_names.index(n) for n in names]] = np.arange(1, len(names) + 1)
+    point2d_index = np.empty(len(rec.obs_point), np.int64)  # an observation's place in its image
+    cameras, images = [], []
     for k, name in enumerate(names, 1):
         cam = rec.cameras[name]
         K = cam.K
-        lines_cam.append(f"{k} PINHOLE {cam.width} {cam.height} "
-                         + _numbers([K[0, 0], K[1, 1], K[0, 2] + 0.5, K[1, 2] + 0.5]))
+        cameras.append((k, cam.width, cam.height, (K[0, 0], K[1, 1], K[0, 2] + 0.5, K[1, 2] + 0.5)))
         sel = np.flatnonzero(rec.obs_image == rec.image_names.index(name))
         point2d_index[sel] = np.arange(sel.size)
-        q = quaternion_from_rotation(cam.R)
-        lines_img.append(f"{k} {_numbers(q)} {_numbers(cam.t)} {k} {name}")
-        lines_img.append(" ".join(f"{_numbers(xy + 0.5)} {p + 1}"
-                                  for xy, p in zip(rec.obs_xy[sel], rec.obs_point[sel])))
-    mean_err = np.bincount(rec.obs_point, errors, len(rec.points)) / np.maximum(
+        images.append((k, quaternion_from_rotation(cam.R), cam.t, k, name, rec.obs_xy[sel] + 0.5,
+                       rec.obs_point[sel] + 1))
+    mean_err = np.bincount(rec.obs_point, rec.reprojection_errors(), len(rec.points)) / np.maximum(
         rec.track_lengths, 1)
     order = np.argsort(rec.obs_point, kind="stable")
     bounds = np.concatenate([[0], np.cumsum(rec.track_lengths)])
-    lines_pts = []
+    points = []
     for p in range(len(rec.points)):
         obs = order[bounds[p]:bounds[p + 1]]
-        track = " ".join(f"{image_id[i]} {j}" for i, j in zip(rec.obs_image[obs], point2d_index[obs]))
-        X, c = rec.points[p], rec.colors[p]
-        lines_pts.append(f"{p + 1} {_numbers(X)} {c[0]} {c[1]} {c[2]} "
-                         f"{_numbers([mean_err[p]])} {track}")
+        points.append((p + 1, rec.points[p], rec.colors[p], mean_err[p],
+                       image_id[rec.obs_image[obs]], point2d_index[obs]))
+    return cameras, images, points
+
+
+def write_colmap(rec, folder):
+    """COLMAP model of a `Reconstruction` in `folder` (created): text (cameras.txt, images.txt,
+    points3D.txt), or binary (.bin) when an image name holds whitespace, which COLMAP's text
+    format cannot hold. Returns the format written, "text" or "binary"."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    model = colmap_model(rec)
+    if any(len(name.split()) != 1 or name != name.strip() for name in rec.image_names):
+        _write_colmap_binary(folder, *model)
+        return "binary"
+    _write_colmap_text(folder, *model)
+    return "text"
+
+
+def _write_colmap_text(folder, cameras, images, points):
     (folder / "cameras.txt").write_text(
-        "# CAMERA_ID, MODEL, WIDTH, HEIGHT, PARAMS[]\n" + "\n".join(lines_cam) + "\n")
+        "# CAMERA_ID, MODEL, WIDTH, HEIGHT, PARAMS[]\n"
+        + "".join(f"{k} PINHOLE {w} {h} {_numbers(params)}\n" for k, w, h, params in cameras))
     (folder / "images.txt").write_text(
         "# IMAGE_ID, QW, QX, QY, QZ, TX, TY, TZ, CAMERA_ID, NAME\n# POINTS2D[] as (X, Y, POINT3D_ID)\n"
-        + "\n".join(lines_img) + "\n")
+        + "".join(f"{k} {_numbers(q)} {_numbers(t)} {c} {name}\n"
+                  + " ".join(f"{_numbers(p)} {i}" for p, i in zip(xy, ids)) + "\n"
+                  for k, q, t, c, name, xy, ids in images))
     (folder / "points3D.txt").write_text(
         "# POINT3D_ID, X, Y, Z, R, G, B, ERROR, TRACK[] as (IMAGE_ID, POINT2D_IDX)\n"
-        + "\n".join(lines_pts) + "\n")
+        + "".join(f"{k} {_numbers(X)} {c[0]} {c[1]} {c[2]} {_numbers([err])} "
+                  + " ".join(f"{i} {j}" for i, j in zip(img, idx)) + "\n"
+                  for k, X, c, err, img, idx in points))
+
+
+def _write_colmap_binary(folder, cameras, images, points):
+    """COLMAP's binary model (little-endian; PINHOLE is model id 1)."""
+    with open(folder / "cameras.bin", "wb") as f:
+        f.write(struct.pack("<Q", len(cameras)))
+        for k, w, h, params in cameras:
+            f.write(struct.pack("<IiQQ4d", k, 1, w, h, *params))
+    with open(folder / "images.bin", "wb") as f:
+        f.write(struct.pack("<Q", len(images)))
+        for k, q, t, c, name, xy, ids in images:
+            f.write(struct.pack("<I7dI", k, *q, *t, c) + name.encode() + b"\0")
+            obs = np.empty(len(ids), [("x", "<f8"), ("y", "<f8"), ("id", "<u8")])
+            obs["x"], obs["y"], obs["id"] = xy[:, 0], xy[:, 1], ids
+            f.write(struct.pack("<Q", len(ids)) + obs.tobytes())
+    with open(folder / "points3D.bin", "wb") as f:
+        f.write(struct.pack("<Q", len(points)))
+        for k, X, c, err, img, idx in points:
+            f.write(struct.pack("<Q3d3BdQ", k, *X, *c, err, len(img)))
+            f.write(np.stack([img, idx], 1).astype("<u4").tobytes())
 
 
 def _numbers(values):
@@ -92,8 +130,10 @@ def write_depths(folder, depths, preview):
 
 
 def write_sparse(rec, folder):
-    """cameras.json, sparse/ (COLMAP text) and points.ply of `rec` into `folder`."""
+    """cameras.json, sparse/ (COLMAP model, `write_colmap`) and points.ply of `rec` into
+    `folder`; returns the COLMAP format written."""
     folder = Path(folder)
     save_cameras_json(folder / "cameras.json", rec.cameras)
-    write_colmap_text(rec, folder / "sparse")
+    fmt = write_colmap(rec, folder / "sparse")
     write_ply(folder / "points.ply", rec.points, rec.colors)
+    return fmt

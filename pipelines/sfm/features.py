@@ -14,6 +14,9 @@ from numba import njit
 
 from geom.robust import estimate_relative_pose
 
+from ..seeds import derive_seed
+
+MIN_IMAGE_SIDE = 32  # pixels; smaller images hold too few SIFT features to verify a pair
 MATCH_BLOCK_ROWS = 4096  # rows of the distance matrix formed at a time (16 MB per 1000 columns)
 
 @dataclass
@@ -148,6 +151,36 @@ def verify_pair(f1, f2, K1, K2, matches, threshold=1.0, min_inliers=20, seed=0):
     return matches[res.inliers], res.R, res.t
 
 
+def lack_of_motion(features, matches, min_matches=20):
+    """Why pairs that match do not give a pose, when the cause is that the views did not move
+    -> a sentence, or None when some pair of `matches` (dict (i, j) -> (M, 2) keypoint index
+    pairs) with at least `min_matches` matches has parallax.
+
+    A pair has none when most of its matches stay at the same pixel (the same view twice) or
+    one homography carries nearly all of them (a rotation about the camera centre, or a single
+    plane): no baseline to triangulate from."""
+    still = flat = 0
+    for (i, j), m in matches.items():
+        if len(m) < min_matches:
+            continue
+        x1, x2 = features[i].keypoints[m[:, 0]], features[j].keypoints[m[:, 1]]
+        if np.median(np.hypot(*(x2 - x1).T)) < 0.5:
+            still += 1
+            continue
+        _, inliers = cv2.findHomography(x1, x2, cv2.RANSAC, 1.0)
+        if inliers is None or inliers.mean() < 0.9:
+            return None
+        flat += 1
+    if still and not flat:
+        return ("the images show the same view (matches stay at the same pixels): no baseline "
+                "between the cameras, nothing to triangulate")
+    if still or flat:
+        return ("the views have no parallax (identical views, a rotation about the camera "
+                "centre, or a single plane: one homography carries the matches): move the camera "
+                "between photos")
+    return None
+
+
 def pair_matches(features, pairs, ratio=0.8, workers=None):
     """Descriptor matches (`match_descriptors`) of every pair (i, j) of `pairs` -> dict (i, j)
     -> (M, 2) keypoint index pairs; workers: as for `match_and_verify`."""
@@ -160,18 +193,21 @@ def pair_matches(features, pairs, ratio=0.8, workers=None):
 
 
 def match_and_verify(features, Ks, pairs, ratio=0.8, threshold=1.0, min_inliers=20,
-                     progress=None, workers=None, matches=None):
+                     progress=None, workers=None, matches=None, names=None, seed=0):
     """Match and verify every pair (i, j) of `pairs` -> list of `PairMatches` (failed pairs left
     out), in the order of `pairs`. Ks: list of (3, 3) per image. progress: optional
     callable(done, total). workers: threads matching pairs at once (default: one per CPU; the
     descriptor products and the distance kernel run without the GIL). matches: dict (i, j) ->
     (M, 2) keypoint index pairs to verify instead of matching the descriptors (e.g. with
-    `flowmatches.add_flow_matches`), or None."""
+    `flowmatches.add_flow_matches`), or None. Each pair's RANSAC seed derives from `seed` and
+    the pair's image `names` (default: the image indices), not from its place in `pairs`."""
+    keys = names if names is not None else range(len(features))
     def one(k):
         i, j = pairs[k]
         m = (match_descriptors(features[i].descriptors, features[j].descriptors, ratio)
              if matches is None else matches[(int(i), int(j))])
-        v = verify_pair(features[i], features[j], Ks[i], Ks[j], m, threshold, min_inliers, seed=k)
+        v = verify_pair(features[i], features[j], Ks[i], Ks[j], m, threshold, min_inliers,
+                        seed=derive_seed(seed, keys[i], keys[j]))
         return None if v is None else PairMatches(i, j, *v)
 
     out = []

@@ -22,7 +22,7 @@ import numpy as np
 
 from geom import _checks
 
-from .exif import focal_length_pixels, read_exif
+from .exif import focal_length_pixels, jpeg_segments, read_exif
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 GUESS_FOCAL_FACTOR = 1.2
@@ -48,6 +48,8 @@ class ImageSet:
 def image_files(folder):
     """Sorted image files (JPEG, PNG) of `folder`; raises on a missing folder or fewer than two."""
     folder = Path(folder)
+    if folder.is_file():
+        raise ValueError(f"{folder}: a file, expected a folder of images")
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such image folder")
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -62,12 +64,28 @@ def read_image(path):
     """One image file -> (H, W, 3) uint8 RGB, upright by its EXIF orientation; raises naming the
     file when it is missing or unreadable."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path}: a folder, expected an image file")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such image file")
+    data = path.read_bytes()
+    if data[:2] == b"\xff\xd8" and not jpeg_complete(data):
+        raise ValueError(f"{path}: truncated JPEG (no end-of-image marker after its image data); "
+                         "copy it again or leave it out")
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
         raise ValueError(f"{path}: not a readable image")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def jpeg_complete(data):
+    """Whether JPEG file bytes reach an end-of-image marker after the first scan begins (the
+    entropy-coded data cannot hold FF D9; data appended after the end, as in motion photos,
+    is allowed)."""
+    last = None
+    for last in jpeg_segments(data):
+        pass
+    return last is not None and last[0] == 0xDA and data.find(b"\xff\xd9", last[1]) >= 0
 
 
 def load_images(source):
@@ -81,9 +99,6 @@ def load_images(source):
         folder = Path(source)
     else:
         files = [Path(f) for f in source]
-        for f in files:
-            if not f.is_file():
-                raise FileNotFoundError(f"{f}: no such image file")
         if len(files) < 2:
             raise ValueError("need at least two images")
         folder = files[0].parent
@@ -100,6 +115,15 @@ def load_images(source):
     return ImageSet(folder, names, images, files)
 
 
+def require_size(imgs, side, purpose):
+    """Raise ValueError naming the images when those of `imgs` (an `ImageSet`) are smaller than
+    `side` pixels in width or height, too small for `purpose`."""
+    w, h = imgs.size
+    if min(w, h) < side:
+        raise ValueError(f"{imgs.paths[0]} and the others: {w}x{h} pixels, too small for "
+                         f"{purpose} (at least {side} pixels a side)")
+
+
 def default_intrinsics(width, height):
     """The documented guess when no calibration is given: f = 1.2 max(W, H), centred."""
     f = GUESS_FOCAL_FACTOR * max(width, height)
@@ -110,10 +134,17 @@ def resolve_intrinsics(imgs, intrinsics=None):
     """Intrinsics of every image of `imgs` (an `ImageSet`) -> (list of K (3, 3), notes for the
     report): from the file `intrinsics` when given, else from each image's EXIF focal length,
     else the guess of `default_intrinsics` (the note names the images guessed and why)."""
+    w, h = imgs.size
     if intrinsics is not None:
         table = load_intrinsics(intrinsics, imgs.names)
-        return [table[n] for n in imgs.names], []
-    w, h = imgs.size
+        outside = [n for n in imgs.names
+                   if not (-0.5 * w <= table[n][0, 2] <= 1.5 * w
+                           and -0.5 * h <= table[n][1, 2] <= 1.5 * h)]
+        notes = [f"warning: {intrinsics}: the principal point of {outside[0]}"
+                 + (f" and {len(outside) - 1} more" if len(outside) > 1 else "")
+                 + f" lies far outside the {w}x{h} image: is the file for these images?"
+                 ] if outside else []
+        return [table[n] for n in imgs.names], notes
     guess = default_intrinsics(w, h)
     Ks, guessed, from_exif = [], [], []
     for name, path in zip(imgs.names, imgs.paths):
@@ -145,8 +176,10 @@ def load_intrinsics(path, names):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such intrinsics file")
-    rows = [line.split("#")[0].split() for line in path.read_text().splitlines()]
-    rows = [r for r in rows if r]
+    lines = [(k, line.split("#")[0].split())
+             for k, line in enumerate(path.read_text().splitlines(), 1)]
+    lines = [(k, r) for k, r in lines if r]
+    rows = [r for _, r in lines]
     try:
         if rows and all(len(r) == 3 for r in rows):
             if len(rows) != 3:
@@ -155,7 +188,12 @@ def load_intrinsics(path, names):
             return {n: K for n in names}
         if not rows or any(len(r) != 10 for r in rows):
             raise ValueError("expected a 3x3 matrix or lines 'name k11 ... k33'")
-        table = {r[0]: _parse_K(r[1:]) for r in rows}
+        table, line_of = {}, {}
+        for k, r in lines:
+            if r[0] in table:
+                raise ValueError(f"line {k}: {r[0]} is listed again (first on line "
+                                 f"{line_of[r[0]]})")
+            table[r[0]], line_of[r[0]] = _parse_K(r[1:]), k
     except ValueError as err:
         raise ValueError(f"{path}: {err}") from None
     missing = [n for n in names if n not in table]

@@ -25,6 +25,7 @@ from geom.robust import estimate_absolute_pose
 from geom.triangulate import (cheirality_parallax_check, dlt_multiview, midpoint,
                               reprojection_errors)
 
+from ..seeds import derive_seed
 from .bundle import bundle_adjust
 from .reconstruction import Reconstruction, build_tracks
 
@@ -42,7 +43,8 @@ def reconstruct(names, features, Ks, size, pair_matches, max_error=4.0, seed=0, 
     names: image names; features: per image `features.Features`; Ks: per image (3, 3); size:
     (width, height) of the images;
     pair_matches: `features.PairMatches` list; max_error: reprojection error (pixels) above which
-    an observation is an outlier. progress: optional callable(message).
+    an observation is an outlier; seed: of the registrations' RANSAC, per image by its name
+    (`seeds.derive_seed`). progress: optional callable(message).
     """
     say = progress or (lambda msg: None)
     if not pair_matches:
@@ -64,7 +66,7 @@ def reconstruct(names, features, Ks, size, pair_matches, max_error=4.0, seed=0, 
             break
         counts = [state.matches_2d3d(k)[0].size for k in candidates]
         k = candidates[int(np.argmax(counts))]
-        if not (state.register_by_pose(k, seed) or state.register_by_pair(k, pair_matches)):
+        if not (state.register_by_pose(k, derive_seed(seed, names[k])) or state.register_by_pair(k, pair_matches)):
             say(f"could not register {names[k]} yet ({max(counts)} 2D-3D matches)")
             failed.add(k)
             continue
@@ -130,7 +132,7 @@ class _State:
         sel, X, x = self.matches_2d3d(k)
         if sel.size < MIN_REGISTER_INLIERS:
             return False
-        res = estimate_absolute_pose(X, x, self.Ks[k], threshold=self.max_error, seed=seed + k)
+        res = estimate_absolute_pose(X, x, self.Ks[k], threshold=self.max_error, seed=seed)
         if not res.success or res.num_inliers < MIN_REGISTER_INLIERS:
             return False
         self.cams[k] = Camera(self.Ks[k], res.R, res.t)

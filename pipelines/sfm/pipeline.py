@@ -64,20 +64,21 @@ def print_progress(msg):
 
 
 def sparse_reconstruction(source, intrinsics=None, progress=print_progress, timer=None,
-                          pair_method="auto", flow=None):
+                          pair_method="auto", flow=None, seed=0):
     """Images (a folder or a list of files) -> (`ImageSet`, `Reconstruction`), stage timings in
-    `timer` (a `Timer`): `match_images` (`pair_method`, `flow`: as there), then `reconstruct`."""
+    `timer` (a `Timer`): `match_images` (`pair_method`, `flow`, `seed`: as there), then
+    `reconstruct`."""
     timer = timer or Timer()
-    m = match_images(source, intrinsics, progress, timer, pair_method, flow)
-    return m.images, reconstruct(m, progress, timer)
+    m = match_images(source, intrinsics, progress, timer, pair_method, flow, seed)
+    return m.images, reconstruct(m, progress, timer, seed)
 
 
-def reconstruct(m, progress=print_progress, timer=None):
-    """`Matches` -> `Reconstruction` (`incremental.reconstruct`, timed in `timer`), with the
-    notes of `m`."""
+def reconstruct(m, progress=print_progress, timer=None, seed=0):
+    """`Matches` -> `Reconstruction` (`incremental.reconstruct` with `seed`, timed in `timer`),
+    with the notes of `m`."""
     timer = timer or Timer()
     rec = timer("reconstruction", incremental.reconstruct, m.images.names, m.features, m.Ks,
-                m.images.size, m.verified, progress=progress)
+                m.images.size, m.verified, seed=seed, progress=progress)
     rec.notes.extend(m.notes)
     return rec
 
@@ -96,17 +97,19 @@ class Matches:
 
 
 def match_images(source, intrinsics=None, progress=print_progress, timer=None, pair_method="auto",
-                 flow=None):
+                 flow=None, seed=0):
     """The stages before the reconstruction: load the images (a folder or a list of files),
     their intrinsics (`intrinsics`: an intrinsics file, or None for EXIF focal lengths or the
     guess, `images.resolve_intrinsics`), features, pair selection (`pair_method`, one of
     `pairs.METHODS`) and verified matches -> `Matches`; stage timings in `timer`. flow: a flow
     plug-in (`learned.load_flow`) whose dense matches augment the SIFT matches of each selected
-    pair (`flowmatches.add_flow_matches`), or None. Raises ValueError naming the folder when no
+    pair (`flowmatches.add_flow_matches`), or None. seed: of the pairs' RANSAC, per pair by its
+    image names (`seeds.derive_seed`). Raises ValueError naming the folder when no
     pair verifies."""
     pairs.check_method(pair_method)  # fail before reading any image
     timer = timer or Timer()
     imgs = timer("load images", images.load_images, source)
+    images.require_size(imgs, features.MIN_IMAGE_SIDE, "feature matching")
     Ks, notes = images.resolve_intrinsics(imgs, intrinsics)
     for note in notes:
         progress(note)
@@ -120,15 +123,23 @@ def match_images(source, intrinsics=None, progress=print_progress, timer=None, p
                                matches, flow, progress=lambda d, n: count_progress(progress, "flow pairs", d, n))
     verified = timer("matching", features.match_and_verify, feats, Ks, selected,
                      progress=lambda d, n: count_progress(progress, "matching pairs", d, n),
-                     matches=matches)
+                     matches=matches, names=imgs.names, seed=seed)
     n = len(imgs.names)
     if not verified:
+        cause = features.lack_of_motion(feats, matches or features.pair_matches(feats, selected))
         raise ValueError(f"{imgs.folder}: no pair of its {n} images shares enough verified "
-                         f"matches ({len(selected)} pairs tried)")
+                         f"matches ({len(selected)} pairs tried)" + (f": {cause}" if cause else ""))
     notes.append(f"pairs ({pairs.resolve_method(pair_method, n)}): {len(selected)} of "
                  f"{n * (n - 1) // 2} matched, {len(verified)} verified")
     progress(notes[-1])
     return Matches(imgs, Ks, feats, selected, verified, notes)
+
+
+def input_paths(source, *files):
+    """The paths a run reads, for `check_output`: `source` (a folder, or a list of image files)
+    and those of `files` (an intrinsics file, a plug-in's weights, or a name) that exist."""
+    paths = [source] if isinstance(source, (str, Path)) else list(source)
+    return paths + [f for f in files if f is not None and Path(f).exists()]
 
 
 def count_progress(progress, what, done, total):
@@ -138,32 +149,36 @@ def count_progress(progress, what, done, total):
 
 
 def run(source, output, intrinsics=None, overwrite=False, progress=print_progress, dense=False,
-        pair_method="auto", dense_method="planesweep", flow=None):
+        pair_method="auto", dense_method="planesweep", flow=None, seed=0):
     """Reconstruct `source` and write `output` (see `export` and `report`); returns the
     `Reconstruction`. A `cameras.json` beside the images is read as ground truth for the report.
     dense: also depth maps (`depth/<image>.npy` + preview PNG) and `dense.ply`, by
     `dense_method`: "planesweep" (`dense`, every image) or "stereo" (`twoview`: rectified stereo
     of two images, depth of the first). pair_method: as for `sparse_reconstruction`. flow: a
     flow plug-in name or weights file (`learned.load_flow`) whose dense matches augment the SIFT
-    matches, or None (SIFT only)."""
+    matches, or None (SIFT only). seed: of the random sampling (see `match_images`)."""
     if dense_method not in DENSE_METHODS:
         raise ValueError(f"dense_method: expected one of {sorted(DENSE_METHODS)}, "
                          f"got {dense_method!r}")
     stage = DENSE_METHODS[dense_method]
     output = Path(output)
-    check_output(output, overwrite)
+    inputs = input_paths(source, intrinsics, flow)
+    check_output(output, overwrite, inputs)
     flow_plugin = None
     if flow is not None:  # an unknown name fails before any image is read
         import learned
         flow_plugin = learned.load_flow(flow)
     timer = Timer()
     imgs, rec = sparse_reconstruction(source, intrinsics, progress, timer, pair_method,
-                                      flow_plugin)
+                                      flow_plugin, seed)
     truth_file = imgs.folder / "cameras.json"
     truth = load_cameras_json(truth_file) if truth_file.is_file() else None
     depths = timer("dense", stage.depth_maps, imgs, rec, progress=progress) if dense else {}
-    with output_folder(output, overwrite) as tmp:
-        timer("write", export.write_sparse, rec, tmp)
+    with output_folder(output, overwrite, inputs) as tmp:
+        if timer("write", export.write_sparse, rec, tmp) == "binary":
+            rec.notes.append("image names with spaces: the COLMAP model in sparse/ is binary "
+                             "(COLMAP's text format cannot hold them)")
+            progress(rec.notes[-1])
         if dense:
             fused = timer("fusion", stage.fuse, imgs, rec, depths)
             export.write_depths(tmp / "depth", depths, dense_stage.depth_preview)
@@ -180,7 +195,7 @@ def run(source, output, intrinsics=None, overwrite=False, progress=print_progres
 
 
 def run_sample(output, overwrite=False, progress=print_progress, dense=False, pair_method="auto",
-               flow=None):
+               flow=None, seed=0):
     """`mvdepth sfm` without images: render the built-in sample (a 16-view synthetic ring,
     `geom.synth.orbit_ring`, 480x360) into a temporary folder and reconstruct it with its known
     intrinsics; the report compares the cameras with the truth."""
@@ -193,4 +208,4 @@ def run_sample(output, overwrite=False, progress=print_progress, dense=False, pa
         truth = load_cameras_json(folder / "cameras.json")
         images.save_intrinsics(Path(tmp) / "K.txt", {n: c.K for n, c in truth.items()})
         return run(folder, output, Path(tmp) / "K.txt", overwrite, progress, dense=dense,
-                   pair_method=pair_method, flow=flow)
+                   pair_method=pair_method, flow=flow, seed=seed)

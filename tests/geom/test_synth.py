@@ -285,7 +285,8 @@ def test_write_folder_contents_and_round_trip(tmp_path, small_sequence):
     out = write_folder(seq, tmp_path / "scene")
     names = ["frame_000.png", "frame_001.png"]
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        names + ["bodies.json", "cameras.json", "depth", "disparity", "flow", "labels", "stereo.json"])
+        names + [".mvdepth-output", "bodies.json", "cameras.json", "depth", "disparity", "flow",
+                 "labels", "stereo.json"])
     cams = load_cameras_json(out / "cameras.json")
     assert list(cams) == names
     for name, f in zip(names, seq.frames):
@@ -313,24 +314,25 @@ def test_write_folder_contents_and_round_trip(tmp_path, small_sequence):
 def test_write_folder_is_byte_identical_for_the_same_seed(tmp_path):
     outs = [write_folder(render(moving_bodies(1, 2, 9, 48, 32)), tmp_path / f"s{k}") for k in range(2)]
     files = sorted(p.relative_to(outs[0]) for p in outs[0].rglob("*") if p.is_file())
-    assert len(files) == 10
+    assert len(files) == 11  # with the manifest
     for rel in files:
         assert (outs[0] / rel).read_bytes() == (outs[1] / rel).read_bytes(), rel
 
 
 def test_write_folder_refuses_to_overwrite_unless_told(tmp_path, small_sequence):
-    target = tmp_path / "scene"
-    target.mkdir()
-    (target / "mine.txt").write_text("keep")
+    target = write_folder(small_sequence, tmp_path / "scene")
+    (target / "cameras.json").write_text("old")
     with pytest.raises(FileExistsError, match="already exists"):
         write_folder(small_sequence, target)
-    assert (target / "mine.txt").read_text() == "keep"
+    assert (target / "cameras.json").read_text() == "old"
     write_folder(small_sequence, target, overwrite=True)
-    assert not (target / "mine.txt").exists() and (target / "cameras.json").exists()
+    assert (target / "cameras.json").read_text() != "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scene"]
 
 
 def test_write_folder_leaves_nothing_half_written(tmp_path, small_sequence, monkeypatch):
+    old = write_folder(small_sequence, tmp_path / "old")
+    before = {p.relative_to(old): p.read_bytes() for p in old.rglob("*") if p.is_file()}
     calls = []
 
     def failing(path, image):
@@ -342,15 +344,12 @@ def test_write_folder_leaves_nothing_half_written(tmp_path, small_sequence, monk
     monkeypatch.setattr(synth_io, "_imwrite", failing)
     with pytest.raises(OSError, match="disk full"):
         write_folder(small_sequence, tmp_path / "new")
-    assert list(tmp_path.iterdir()) == []
-    old = tmp_path / "old"
-    old.mkdir()
-    (old / "mine.txt").write_text("keep")
+    assert [p.name for p in tmp_path.iterdir()] == ["old"]
     calls.clear()
     with pytest.raises(OSError, match="disk full"):
         write_folder(small_sequence, old, overwrite=True)
     assert [p.name for p in tmp_path.iterdir()] == ["old"]
-    assert (old / "mine.txt").read_text() == "keep"
+    assert {p.relative_to(old): p.read_bytes() for p in old.rglob("*") if p.is_file()} == before
 
 
 # ---------------------------------------------------------------------------- bad input

@@ -1,4 +1,6 @@
 """Structure from motion: end to end on a synthetic ring, outputs, bad input."""
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -6,6 +8,7 @@ import pytest
 from geom.io import load_cameras_json
 from pipelines import cli
 from pipelines.sfm.evaluate import relative_pose_errors
+from pipelines.sfm.export import write_colmap
 from pipelines.sfm.images import load_images, load_intrinsics, save_intrinsics
 from pipelines.sfm.pipeline import run
 
@@ -52,6 +55,30 @@ def test_colmap_model_reads_back_with_pycolmap(result):
         assert np.allclose(pose.translation, cam.t, atol=1e-9)
         K = model.cameras[image.camera_id].calibration_matrix()
         assert np.allclose(K, cam.K + np.array([[0, 0, 0.5], [0, 0, 0.5], [0, 0, 0]]))  # corner origin
+
+
+@pytest.mark.parametrize("spaced, fmt", [(False, "text"), (True, "binary")])
+def test_colmap_model_keeps_every_name_in_either_format(tmp_path, result, spaced, fmt):
+    pycolmap = pytest.importorskip("pycolmap")
+    rec, _ = result
+    if spaced:  # a user's "view one.png": COLMAP's text format would read back "view"
+        rename = {n: f"view {n}" for n in rec.image_names}
+        rec = dataclasses.replace(rec, image_names=[rename[n] for n in rec.image_names],
+                                  cameras={rename[n]: c for n, c in rec.cameras.items()})
+    assert write_colmap(rec, tmp_path) == fmt
+    model = pycolmap.Reconstruction(str(tmp_path))
+    assert sorted(i.name for i in model.images.values()) == sorted(rec.cameras)
+    assert model.num_points3D() == len(rec.points)
+    for image in model.images.values():
+        assert np.allclose(image.cam_from_world().translation, rec.cameras[image.name].t,
+                           atol=1e-12)
+        k = rec.image_names.index(image.name)
+        xy = np.array([p.xy for p in image.points2D])
+        assert np.allclose(xy, rec.obs_xy[rec.obs_image == k] + 0.5, atol=1e-12)
+    p = model.points3D[1]
+    assert np.allclose(p.xyz, rec.points[0], atol=1e-12)
+    assert np.array_equal(p.color, rec.colors[0])
+    assert p.track.length() == rec.track_lengths[0]
 
 
 def test_outputs_and_report(ring, result):
