@@ -61,18 +61,38 @@ def test_too_few_descriptors_give_no_matches():
     assert match_descriptors(d1, d2[:0]).shape == (0, 2)
 
 
-def test_threaded_matching_equals_serial():
-    rng = np.random.default_rng(5)
-    cams = make_camera_ring(rng, 4, arc=np.pi / 3)
+def _ring_features(rng, n_views=4, outliers=0.0):
+    """Features of a synthetic ring of `n_views` cameras, with `outliers` of the keypoints of
+    each view moved to random places, and their Ks."""
+    cams = make_camera_ring(rng, n_views, arc=np.pi / 3)
     X = make_points_in_view(rng, cams, 150)
     desc = rng.random((len(X), 128)).astype(np.float32)
     feats = []
     for c in cams:
         keep = rng.random(len(X)) < 0.8
         xy = c.project(X[keep]) + rng.normal(scale=0.3, size=(keep.sum(), 2))
+        bad = rng.random(len(xy)) < outliers
+        xy[bad] = rng.uniform(0, 300, (bad.sum(), 2))
         d = desc[keep] + rng.normal(scale=0.01, size=(keep.sum(), 128)).astype(np.float32)
         feats.append(Features(xy, d, np.zeros((keep.sum(), 3), np.uint8)))
-    Ks = [c.K for c in cams]
+    return feats, [c.K for c in cams]
+
+
+def test_a_pairs_result_depends_on_its_image_names_not_its_place_in_the_list():
+    feats, Ks = _ring_features(np.random.default_rng(7), outliers=0.3)
+    names = ["a.png", "b.png", "c.png", "d.png"]
+    pairs = [(0, 1), (0, 2), (1, 3), (2, 3)]
+    whole = {(p.i, p.j): p for p in match_and_verify(feats, Ks, pairs, names=names)}
+    alone = match_and_verify(feats, Ks, pairs[::-1][:2], names=names)
+    for p in alone:  # another subset, another order: the same samples for the same pair
+        assert np.array_equal(p.matches, whole[(p.i, p.j)].matches)
+        assert np.array_equal(p.R, whole[(p.i, p.j)].R)
+    other_seed = match_and_verify(feats, Ks, pairs, names=names, seed=1)
+    assert any(not np.array_equal(p.R, whole[(p.i, p.j)].R) for p in other_seed)
+
+
+def test_threaded_matching_equals_serial():
+    feats, Ks = _ring_features(np.random.default_rng(5))
     pairs = [(i, j) for i in range(4) for j in range(i + 1, 4)]
     serial = match_and_verify(feats, Ks, pairs, workers=1)
     threaded = match_and_verify(feats, Ks, pairs, workers=3)
