@@ -39,7 +39,8 @@ DIAGONAL_MIN = 1e-6  # floor of Marquardt's scaling (parameters the data barely 
 @dataclass
 class BundleResult:
     """Refined cameras (list of `Camera`), points X (P, 3), per-observation pixel errors before
-    and after (O,), and the optimiser's number of cost evaluations."""
+    and after (O,; inf where the point is at or behind the camera, as
+    `geom.triangulate.reprojection_errors`), and the optimiser's number of cost evaluations."""
 
     cameras: list
     points: np.ndarray
@@ -88,15 +89,15 @@ def bundle_adjust(cameras, X, obs_camera, obs_point, obs_xy, loss="huber", loss_
         free[6 + 3 + int(np.argmax(np.abs(t_rel)))] = False
     scale = float(loss_scale) if loss == "huber" else np.inf
     X = X.copy()
-    initial = _errors(R, t, K, X, obs_camera, obs_point, obs_xy)
+    initial = _reported_errors(R, t, K, X, obs_camera, obs_point, obs_xy)
     evaluations = _levenberg_marquardt(R, t, K, X, obs_camera, obs_point, obs_xy, scale, free,
                                        int(max_evaluations), float(tolerance))
     out = []
     for c in range(C):
         u, _, vt = np.linalg.svd(R[c])
         out.append(cameras[c].with_pose(u @ vt, t[c]))
-    return BundleResult(out, X, initial, _errors(R, t, K, X, obs_camera, obs_point, obs_xy),
-                        evaluations)
+    return BundleResult(out, X, initial,
+                        _reported_errors(R, t, K, X, obs_camera, obs_point, obs_xy), evaluations)
 
 
 def _levenberg_marquardt(R, t, K, X, oc, op, xy, scale, free, max_evaluations, tolerance):
@@ -184,6 +185,14 @@ def _errors(R, t, K, X, oc, op, xy):
     r = np.empty((len(oc), 2))
     _residuals(R, t, K, X, oc, op, xy, r)
     return np.hypot(r[:, 0], r[:, 1])
+
+
+def _reported_errors(R, t, K, X, oc, op, xy):
+    """`_errors`, inf where the point is at or behind the camera (depth <= 0, or not finite). The
+    cost cannot tell: a point that slid along its rays through a camera centre or through
+    infinity reprojects, mirrored, where it did in front."""
+    depth = np.einsum("oj,oj->o", R[oc, 2], X[op]) + t[oc, 2]
+    return np.where(depth > 0, _errors(R, t, K, X, oc, op, xy), np.inf)
 
 
 def _cost(R, t, K, X, oc, op, xy, scale):

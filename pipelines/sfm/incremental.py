@@ -9,14 +9,17 @@
    `geom.robust.estimate_absolute_pose`; where it has too few (sparse rings: a neighbour's
    matches are mostly of tracks not yet triangulated), chain the verified relative pose to a
    registered neighbour, its scale fixed by the few 2D-3D matches it has; triangulate the
-   tracks it completes, bundle-adjust (`bundle.bundle_adjust`), drop outlier observations and
-   points left with fewer than two. The adjustment is local (the new image, its
+   tracks it completes, bundle-adjust (`bundle.bundle_adjust`), drop outlier observations
+   (error above `max_error`, or the point at or behind the camera: the adjustment can slide a
+   point of little parallax through infinity or a camera centre without changing its pixels)
+   and points left with fewer than two. The adjustment is local (the new image, its
    `LOCAL_IMAGES` - 1 best-connected neighbours and their points; the other images that see
    those points held fixed) except each time the model has grown by `GLOBAL_GROWTH` since the
    last global one, as COLMAP schedules it;
 4. repeat until no image registers; a final global adjustment (Huber loss), outlier removal and
-   a last least-squares polish. The adjustments along the way stop early (few evaluations):
-   the next registration only needs good enough cameras.
+   a last least-squares polish, then the same outlier removal on the model written: every point
+   finite, in front of the cameras that keep it. The adjustments along the way stop early (few
+   evaluations): the next registration only needs good enough cameras.
 """
 import numpy as np
 
@@ -219,7 +222,7 @@ class _State:
         image whose neighbourhood alone is refined (its points, with the other images that see
         them held fixed); None: everything (global)."""
         tr = self.tracks
-        act = self._active() & np.isfinite(self.X[tr.track, 0])
+        act = self._observed()
         views = self.order
         fixed = None
         if around is not None:
@@ -242,16 +245,32 @@ class _State:
         for v, k in enumerate(views):
             self.cams[k] = res.cameras[v]
         self.X[pts] = res.points
-        self.ok[sel[res.errors >= self.max_error]] = False
-        # points left with fewer than two inlier observations, or behind a camera, go
-        act = self._active() & np.isfinite(self.X[tr.track, 0])
-        n = np.bincount(tr.track[act], minlength=tr.count)
+        self._drop_outliers(sel, res.errors)
+
+    def _drop_outliers(self, sel, errors):
+        """Mark the observations `sel` whose pixel errors (same length) are not below max_error
+        outliers (inf: the point at or behind the camera; NaN), then drop the points left with
+        fewer than two inlier observations."""
+        tr = self.tracks
+        self.ok[sel[~(errors < self.max_error)]] = False
+        n = np.bincount(tr.track[self._observed()], minlength=tr.count)
         self.X[n < 2] = np.nan
 
+    def _observed(self):
+        """Observations in the model: active, of a point with finite coordinates."""
+        return self._active() & np.isfinite(self.X).all(axis=1)[self.tracks.track]
+
     def result(self, names, features, size):
+        """The `Reconstruction`, checked once more whatever the adjustments left: every point
+        finite, every observation of it in front of its camera with an error below max_error,
+        two or more of them."""
+        self._drop_outliers(np.flatnonzero(self._observed()),
+                            self._model(names, features, size).reprojection_errors())
+        return self._model(names, features, size)
+
+    def _model(self, names, features, size):
         tr = self.tracks
-        act = self._active() & np.isfinite(self.X[tr.track, 0])
-        sel = np.flatnonzero(act)
+        sel = np.flatnonzero(self._observed())
         pts, point_index = np.unique(tr.track[sel], return_inverse=True)
         first = np.unique(point_index, return_index=True)[1]
         colors = np.array([features[i].colors[k] for i, k in

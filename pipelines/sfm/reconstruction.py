@@ -40,10 +40,12 @@ class Reconstruction:
         return np.bincount(self.obs_point, minlength=len(self.points))
 
     def reprojection_errors(self):
-        """Pixel error of every observation (O,)."""
-        err = np.empty(len(self.obs_xy))
+        """Pixel error of every observation (O,); inf where the point is at or behind the camera
+        or not finite."""
+        err = np.full(len(self.obs_xy), np.inf)
+        finite = np.isfinite(self.points).all(axis=1)[self.obs_point]
         for i, name in enumerate(self.image_names):
-            sel = self.obs_image == i
+            sel = (self.obs_image == i) & finite
             if sel.any():
                 X = self.points[self.obs_point[sel]]
                 err[sel] = reprojection_errors([self.cameras[name]], X, self.obs_xy[sel][None])[0]

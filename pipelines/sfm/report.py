@@ -75,7 +75,9 @@ def html_table(header, rows):
 
 
 def _histogram_svg(values, bins, width=600, height=200):
-    counts, edges = np.histogram(values, bins=bins)
+    """Histogram of the finite `values`; a note says how many others were left out."""
+    finite = np.isfinite(values)
+    counts, edges = np.histogram(values[finite], bins=bins)
     top = max(int(counts.max()), 1) if counts.size else 1
     bw = width / max(len(counts), 1)
     bars = "".join(f"<rect x='{k * bw:.1f}' y='{height - 20 - c / top * (height - 30):.1f}' "
@@ -85,7 +87,9 @@ def _histogram_svg(values, bins, width=600, height=200):
     labels = (f"<text x='0' y='{height - 4}' font-size='11'>{edges[0]:.3g}</text>"
               f"<text x='{width}' y='{height - 4}' font-size='11' text-anchor='end'>"
               f"{edges[-1]:.3g}</text><text x='2' y='12' font-size='11'>max count {top}</text>")
-    return svg(width, height, bars + labels)
+    left_out = int((~finite).sum())
+    note = f"<p class=note>{left_out} non-finite values left out</p>" if left_out else ""
+    return svg(width, height, bars + labels) + note
 
 
 def _layout_svg(rec, size=500):

@@ -116,6 +116,22 @@ def test_all_cameras_fixed_refines_the_points_alone():
     assert after.mean() < 0.5 * before.mean()
 
 
+def test_a_point_behind_the_cameras_has_an_infinite_error():
+    """Far in front of every camera and its antipode behind them all project to the same pixels
+    (mirrored); the cost cannot tell them apart, the reported errors do."""
+    cams, X, _, _, oc, op, xy = _problem(0)
+    far = 1e6 * np.mean([c.R[2] for c in cams], axis=0)  # along the mean optical axis
+    seen = op == 0
+    xy[seen] = [cams[c].project(far[None])[0] for c in oc[seen]]
+    X0 = X.copy()
+    X0[0] = -far
+    res = bundle_adjust(cams, X0, oc, op, xy, fixed=np.ones(len(cams), bool))
+    for errors in (res.initial_errors, res.errors):
+        assert np.isinf(errors[seen]).all()
+        assert np.isfinite(errors[~seen]).all()
+    assert all(c.depth(res.points[:1])[0] < 0 for c in cams)
+
+
 def test_bad_input_is_named():
     _, _, start, X0, oc, op, xy = _problem(0)
     with pytest.raises(ValueError, match=r"fixed: expected \(4,\) bool"):
