@@ -158,7 +158,7 @@ def run(source, out, intrinsics=None, depth=None, overwrite=False, progress=STDE
     check_output(out, overwrite)
     timer = Timer()
     imgs = timer("load images", sfm_images.load_images, source)
-    Ks, notes = sfm_images.resolve_intrinsics(imgs, intrinsics)
+    Ks, sources, notes = sfm_images.resolve_intrinsics(imgs, intrinsics)
     estimator, note = load_depth_plugin(depth)
     notes += ["warning: " + note] if note else []
     for n in notes:
@@ -173,6 +173,6 @@ def run(source, out, intrinsics=None, depth=None, overwrite=False, progress=STDE
     result.notes[:0] = notes
     truth = evaluate.load_truth(imgs.folder, imgs.names)
     with output_folder(out, overwrite) as tmp:
-        timer("write", output.write_output, tmp, imgs, result, timer.stages, truth)
+        timer("write", output.write_output, tmp, imgs, result, timer, truth, sources)
     print(f"wrote {out} (open {out / 'report.html'})")
     return result

@@ -108,11 +108,13 @@ def reconstruct(m, progress=STDERR, timer=None):
 
 @dataclass
 class Matches:
-    """What `match_images` found: the `ImageSet`, per image K (3, 3) and `features.Features`,
-    the pairs matched, the verified ones (`features.PairMatches`) and notes for the report."""
+    """What `match_images` found: the `ImageSet`, per image K (3, 3), the source of K ("file",
+    "EXIF", "guess") and `features.Features`, the pairs matched, the verified ones
+    (`features.PairMatches`) and notes for the report."""
 
     images: images.ImageSet
     Ks: list
+    sources: list
     features: list
     pairs: list
     verified: list
@@ -131,7 +133,7 @@ def match_images(source, intrinsics=None, progress=STDERR, timer=None, pair_meth
     pairs.check_method(pair_method)  # fail before reading any image
     timer = timer or Timer()
     imgs = timer("load images", images.load_images, source)
-    Ks, notes = images.resolve_intrinsics(imgs, intrinsics)
+    Ks, sources, notes = images.resolve_intrinsics(imgs, intrinsics)
     for note in notes:
         progress(note)
     feats = timer("features", features.extract_all, imgs.images,
@@ -152,7 +154,7 @@ def match_images(source, intrinsics=None, progress=STDERR, timer=None, pair_meth
     notes.append(f"pairs ({pairs.resolve_method(pair_method, n)}): {len(selected)} of "
                  f"{n * (n - 1) // 2} matched, {len(verified)} verified")
     progress(notes[-1])
-    return Matches(imgs, Ks, feats, selected, verified, notes)
+    return Matches(imgs, Ks, sources, feats, selected, verified, notes)
 
 
 def run(source, output, intrinsics=None, overwrite=False, progress=STDERR, dense=False,
@@ -175,8 +177,8 @@ def run(source, output, intrinsics=None, overwrite=False, progress=STDERR, dense
         import learned
         flow_plugin = learned.load_flow(flow)
     timer = Timer()
-    imgs, rec = sparse_reconstruction(source, intrinsics, progress, timer, pair_method,
-                                      flow_plugin)
+    m = match_images(source, intrinsics, progress, timer, pair_method, flow_plugin)
+    imgs, rec = m.images, reconstruct(m, progress, timer)
     truth_file = imgs.folder / "cameras.json"
     truth = load_cameras_json(truth_file) if truth_file.is_file() else None
     depths = timer("dense", stage.depth_maps, imgs, rec, progress=progress) if dense else {}
@@ -187,9 +189,7 @@ def run(source, output, intrinsics=None, overwrite=False, progress=STDERR, dense
             export.write_depths(tmp / "depth", depths, dense_stage.depth_preview)
             export.write_ply(tmp / "dense.ply", *fused)
             progress(f"dense: {len(fused[0])} fused points")
-        report.write_report(tmp / "report.html", imgs, rec, timer.stages, truth,
-                            {n: dense_stage.depth_preview(d) for n, d in depths.items()},
-                            timer.peak_memory)
+        report.write_report(tmp / "report.html", m, rec, timer, truth, depths)
     errors = rec.reprojection_errors()
     progress(f"registered {len(rec.cameras)}/{len(imgs.names)} images, {len(rec.points)} points, "
              f"mean reprojection error {errors.mean():.2f} px")
