@@ -247,6 +247,8 @@ def scene_data(cameras, points, colors, paths=(), seed=0):
         if len(anchor) + len(C) else 1.0
     extent = extent if np.isfinite(extent) and extent > 0 else 1.0
     up = -np.mean([c["camera"].R[1] for c in cams], 0) if cams else np.array([0, -1.0, 0])
+    basis = layout_plane(C, anchor, up)[1]  # orbit about the normal of the layout's plane
+    up = np.cross(basis[:, 0], basis[:, 1])
     views = []
     for c in cams:
         cam, (w, h) = c["camera"], c["size"]

@@ -137,6 +137,7 @@
     gl.clearColor(0.13, 0.13, 0.15, 1);
     gl.clear(gl.COLOR_BUFFER_BIT | gl.DEPTH_BUFFER_BIT);
     gl.enable(gl.DEPTH_TEST);
+    gl.depthFunc(gl.LEQUAL);  // the selected frustum redraws a drawn one
     gl.uniformMatrix4fv(loc.mvp, false, mvp);
     draw(points, gl.POINTS, 2);
     draw(cameraLines, gl.LINES, 1);
