@@ -40,7 +40,7 @@ def write_report(path, m, rec, timer, truth=None, depths=None):
     columns = [("images with keypoints (grey) and track observations (green)", _thumbnails(m, rec))]
     if depths:
         columns.append(("beside them their depth maps", {n: parts.thumbnail(depth_preview(d)) for n, d in depths.items()}))
-    out.append(parts.section("Images and depth maps" if depths else "Images",
+    out.append(parts.section("Depth maps beside the images" if depths else "Images",
                              parts.image_grid(names, columns, ids)))
     out.append(parts.section("Pair graph (matched pairs, verified inliers)", parts.pair_matrix(
         names, [tuple(p) for p in m.pairs], {(v.i, v.j): len(v.matches) for v in m.verified})))
