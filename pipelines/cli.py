@@ -53,6 +53,16 @@ def _add_seed(p):
                         "pair's image names (default 0)")
 
 
+def _add_quiet(p):
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress on stderr (bars on a terminal, plain lines otherwise)")
+
+
+def _progress(a):
+    from pipelines.progress import Progress
+    return Progress(quiet=a.quiet)
+
+
 def _add_demo(sub):
     p = sub.add_parser("demo", help="two-view geometry on a built-in synthetic sample, with errors "
                                     "against the known truth")
@@ -111,6 +121,7 @@ def _add_sfm(sub):
                         "SIFT matches only)")
     _add_seed(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    _add_quiet(p)
     p.set_defaults(run=_run_sfm)
 
 
@@ -119,10 +130,10 @@ def _run_sfm(a):
     if a.images is None:
         if a.intrinsics is not None:
             raise ValueError("--intrinsics: only with IMAGES (the sample has its own)")
-        pipeline.run_sample(a.output, a.overwrite, dense=a.dense, pair_method=a.pairs,
-                            flow=a.flow, seed=a.seed)
+        pipeline.run_sample(a.output, a.overwrite, _progress(a), dense=a.dense,
+                            pair_method=a.pairs, flow=a.flow, seed=a.seed)
     else:
-        pipeline.run(a.images, a.output, a.intrinsics, a.overwrite, dense=a.dense,
+        pipeline.run(a.images, a.output, a.intrinsics, a.overwrite, _progress(a), dense=a.dense,
                      pair_method=a.pairs, flow=a.flow, seed=a.seed)
 
 
@@ -136,13 +147,14 @@ def _add_two_view(sub):
                    help="also a depth map of IMG1 by rectified stereo (depth/) and dense.ply")
     _add_seed(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    _add_quiet(p)
     p.set_defaults(run=_run_two_view)
 
 
 def _run_two_view(a):
     from pipelines.sfm import pipeline
-    pipeline.run([a.image1, a.image2], a.output, a.intrinsics, a.overwrite, dense=a.dense,
-                 dense_method="stereo", seed=a.seed)
+    pipeline.run([a.image1, a.image2], a.output, a.intrinsics, a.overwrite, _progress(a),
+                 dense=a.dense, dense_method="stereo", seed=a.seed)
 
 
 def _add_multibody(sub):
@@ -160,13 +172,14 @@ def _add_multibody(sub):
                         "a grid and checked forward-backward (default: SIFT matches only)")
     _add_seed(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    _add_quiet(p)
     p.set_defaults(run=_run_multibody)
 
 
 def _run_multibody(a):
     from pipelines.multibody import pipeline
-    pipeline.run(a.images, a.output, a.intrinsics, a.depth, a.overwrite, flow=a.flow,
-                 seed=a.seed)
+    pipeline.run(a.images, a.output, a.intrinsics, a.depth, a.overwrite, _progress(a),
+                 flow=a.flow, seed=a.seed)
 
 
 def _add_stereo(sub):
@@ -215,12 +228,13 @@ def _add_depth(sub):
                    help="depth plug-in: name (e.g. unet-synth, depth-anything:<id>) or weights "
                         "file (default unet-synth)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    _add_quiet(p)
     p.set_defaults(run=_run_depth)
 
 
 def _run_depth(a):
     from pipelines import plugins_cli
-    plugins_cli.run_depth(a.images, a.output, a.model, a.overwrite)
+    plugins_cli.run_depth(a.images, a.output, a.model, a.overwrite, _progress(a))
 
 
 if __name__ == "__main__":

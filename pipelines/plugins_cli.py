@@ -8,10 +8,11 @@ import numpy as np
 from geom.io import check_output, output_folder
 
 from .multibody.pipeline import monocular_depths
+from .progress import STDERR, counter
 from .sfm.dense import depth_preview
 from .sfm.export import write_depths
 from .sfm.images import load_images, read_image
-from .sfm.pipeline import count_progress, input_paths, print_progress
+from .sfm.pipeline import input_paths
 
 # what the numbers of a depth plug-in's map mean, by its `output` (learned.plugins)
 OUTPUT_MEANING = {"metric": "metric depth", "scale": "depth up to a scale factor",
@@ -37,7 +38,7 @@ def run_flow(image1, image2, output, method="dis-medium", overwrite=False):
           f"(median {np.nanmedian(mag):.1f} px, max {np.nanmax(mag):.1f} px)")
 
 
-def run_depth(images, output, model="unet-synth", overwrite=False):
+def run_depth(images, output, model="unet-synth", overwrite=False, progress=STDERR):
     """Write `depth/<image stem>.npy` (float32 depth; inverse-depth plug-ins inverted; NaN where
     none) and `depth/<image stem>.png` (preview) of the depth plug-in `model` for each image
     file of `images` (any sizes); the summary says what the numbers mean (metric, up to scale,
@@ -51,7 +52,7 @@ def run_depth(images, output, model="unet-synth", overwrite=False):
         raise ValueError("IMAGES: file names (without suffix) must be distinct")
     estimator = learned.load_depth(model)
     depths = monocular_depths(estimator, [read_image(p) for p in paths],
-                              lambda d, n: count_progress(print_progress, "depth maps", d, n))
+                              counter(progress, "depth maps"))
     with output_folder(output, overwrite, inputs) as tmp:
         write_depths(tmp / "depth", {p.name: d for p, d in zip(paths, depths)}, depth_preview)
     print(f"wrote {output}: depth of {len(paths)} image(s) by {model}, output "

@@ -4,6 +4,7 @@ import numpy as np
 
 from geom.camera import relative_pose
 from geom.planesweep import multibody_plane_sweep
+from pipelines.progress import count
 
 
 def motion_between(motions, cameras, body, ref, src):
@@ -92,5 +93,5 @@ def dense_depths(images, cameras, motions, n_bodies, background_points, num_plan
             depth = np.where(far, np.nan, depth).astype(np.float32)
         out[ref] = (depth, labels, bodies)
         if progress is not None:
-            progress(f"dense: {n + 1}/{len(views)}")
+            count(progress, "dense depth maps", n + 1, len(views))
     return out

@@ -19,10 +19,10 @@ import cv2
 import numpy as np
 
 from geom.io import save_cameras_json
+from pipelines import report_parts as parts
 from pipelines.sfm import export
 from pipelines.sfm.dense import depth_preview
 from pipelines.sfm.evaluate import depth_absrel
-from pipelines.sfm.report import png64, svg, html_table
 
 from . import evaluate
 
@@ -74,8 +74,9 @@ def body_points(result, body):
     return (np.concatenate(X) - cam.t) @ cam.R
 
 
-def write_output(folder, imgs, result, timings, truth=None):
-    """Write the files of the module docstring into `folder` (an existing, empty folder)."""
+def write_output(folder, imgs, result, timer, truth=None, sources=None):
+    """Write the files of the module docstring into `folder` (an existing, empty folder);
+    timer, sources: for the report (`write_report`)."""
     names = result.names
     save_cameras_json(folder / "cameras.json",
                       {n: c for n, c in zip(names, result.cameras) if c is not None})
@@ -108,7 +109,7 @@ def write_output(folder, imgs, result, timings, truth=None):
     export.write_ply(folder / "points.ply", np.concatenate(pts),
                      np.concatenate([np.repeat(body_color(b)[None], len(p), 0)
                                      for b, p in enumerate(pts)]))
-    write_report(folder / "report.html", imgs, result, timings, truth)
+    write_report(folder / "report.html", imgs, result, timer, truth, sources)
 
 
 def overlay(image, labels, keypoints, keypoint_bodies):
@@ -123,72 +124,76 @@ def overlay(image, labels, keypoints, keypoint_bodies):
     return out
 
 
-def trajectories_svg(result, size=500):
-    """Top view (the plane orthogonal to the cameras' mean up direction): camera centres
-    (black) and each scaled body's centroid path over the images, in its colour."""
-    cams = [c for c in result.cameras if c is not None]
-    up = -np.mean([c.R[1] for c in cams], axis=0)
-    up /= np.linalg.norm(up)
-    basis = np.linalg.svd(np.eye(3) - np.outer(up, up))[0][:, :2]
-    paths = [("cameras", np.array([c.center for c in cams]), np.array([0, 0, 0]))]
+def body_paths(result):
+    """Per scaled moving body, ("body b", its centroid's positions over the images (K, 3), RGB)."""
+    paths = []
     for b in range(1, result.segmentation.n_bodies):
         P = body_points(result, b)
         if len(P):
             c = np.median(P, axis=0)
             ms = [body_world_motion(result, b, k) for k in range(len(result.names))]
             path = [R @ c + t for R, t in (m for m in ms if m is not None and m[1] is not None)]
-            paths.append((f"body {b}", np.array(path), body_color(b)))
-    every = np.concatenate([p for _, p, _ in paths]) @ basis
-    lo, hi = every.min(0), every.max(0)
-    scale = (size - 40) / max((hi - lo).max(), 1e-12)
-    out = []
-    for name, p, col in paths:
-        xy = 20 + (p @ basis - lo) * scale
-        colour = f"rgb({col[0]},{col[1]},{col[2]})"
-        out.append(f"<polyline fill='none' stroke='{colour}' points='"
-                   + " ".join(f"{x:.1f},{y:.1f}" for x, y in xy) + "'/>")
-        out += [f"<circle cx='{x:.1f}' cy='{y:.1f}' r='3' fill='{colour}'><title>"
-                f"{html.escape(name)}, image {k}</title></circle>" for k, (x, y) in enumerate(xy)]
-    return svg(size, size, "".join(out))
+            if path:
+                paths.append((f"body {b}", np.array(path), body_color(b)))
+    return paths
 
 
-def write_report(path, imgs, result, timings, truth=None):
-    """`report.html` of a `MultiBodyResult`: bodies table, notes, segmentation overlays,
-    trajectories, depth maps, errors against `truth` (an `evaluate.Truth`), timings."""
-    seg = result.segmentation
+def write_report(path, imgs, result, timer, truth=None, sources=None):
+    """`report.html` of a `MultiBodyResult`: bodies table, notes, 3D view (background points in
+    their colours, the bodies' points and trajectories in theirs), layout with trajectories,
+    per camera numbers, segmentation overlays beside the depth maps, pair matrix, errors against
+    `truth` (an `evaluate.Truth`), timings of `timer` (a `Timer`). sources: per image where its
+    intrinsics came from."""
+    seg, names = result.segmentation, imgs.names
+    sources = sources or ["-"] * len(names)
     rows = [[b, "background" if b == 0 else "moving", int(seg.support[b]),
              "yes" if b == 0 or result.body_scaled(b) else "NO (see notes)"]
             for b in range(seg.n_bodies)]
-    parts = [f"<h1>mvdepth multibody: {html.escape(str(imgs.folder))}</h1>",
-             f"<p>{len(imgs.names)} images, {seg.n_bodies} bodies, depth plug-in: "
-             f"{html.escape(str(result.depth_plugin))}.</p>",
-             html_table(["body", "kind", "matches", "scaled"], rows)]
-    parts += [f"<p class=note>{html.escape(n)}</p>" for n in result.notes]
-    figs = []
-    for k, n in enumerate(imgs.names):
+    ids = {n: f"image-{k}" for k, n in enumerate(names)}
+    cams = [(n, c) for n, c in zip(names, result.cameras) if c is not None]
+    bg = result.background
+    bodies = [body_points(result, b) for b in range(1, seg.n_bodies)]
+    points = np.concatenate([bg.points] + bodies)
+    colours = np.concatenate([bg.colors] + [np.repeat(body_color(b)[None], len(p), 0)
+                                            for b, p in enumerate(bodies, 1)])
+    stats = {n: {"keypoints": str(len(result.features[k].keypoints)),
+                 "in a body": str(int((seg.keypoint_bodies[k] >= 0).sum())),
+                 "intrinsics from": sources[k]} for k, n in enumerate(names)}
+    paths = body_paths(result)
+    view = parts.scene_data([{"name": n, "camera": c, "size": imgs.size, "image": ids[n],
+                              "stats": stats[n]} for n, c in cams], points, colours, paths)
+    out = [f"<p>{len(names)} images, {seg.n_bodies} bodies, depth plug-in: "
+           f"{html.escape(str(result.depth_plugin))}.</p>",
+           parts.table(["body", "kind", "matches", "scaled"], rows), parts.notes(result.notes),
+           parts.section("3D view (background, bodies and their trajectories in their colours)",
+                         parts.scene_view(view)),
+           parts.section("Trajectories (plane of the camera centres' principal axes)",
+                         parts.layout_svg(cams, bg.points, paths)),
+           parts.section("Cameras", parts.table(
+               ["image", "registered", "keypoints", "in a body", "intrinsics from"]
+               + [h for h, _ in parts.INTRINSICS_COLUMNS],
+               [[n, "yes" if c is not None else "no", stats[n]["keypoints"],
+                 stats[n]["in a body"], sources[k]]
+                + [f(c.K) if c is not None else "-" for _, f in parts.INTRINSICS_COLUMNS]
+                for k, (n, c) in enumerate(zip(names, result.cameras))]))]
+    overlays, depths = {}, {}
+    for k, n in enumerate(names):
         labels = result.dense[k][1] if k in result.dense else np.full(imgs.images[k].shape[:2], -1)
-        img = overlay(imgs.images[k], labels, result.features[k].keypoints,
-                      seg.keypoint_bodies[k])
-        figs.append(_figure(img, n))
-    parts.append("<h2>Segmentation (dense labels blended, keypoints dotted)</h2>" + "".join(figs))
-    parts.append("<h2>Trajectories (top view)</h2>" + trajectories_svg(result))
-    parts.append("<h2>Depth maps</h2>" + "".join(
-        _figure(depth_preview(d[0]), imgs.names[k]) for k, d in result.dense.items()))
+        overlays[n] = parts.thumbnail(overlay(imgs.images[k], labels, result.features[k].keypoints,
+                                              seg.keypoint_bodies[k]))
+        if k in result.dense:
+            depths[n] = parts.thumbnail(depth_preview(result.dense[k][0]))
+    out.append(parts.section("Segmentation and depth maps", parts.image_grid(
+        names, [("segmentation (dense labels blended, keypoints dotted)", overlays),
+                ("beside it the depth map", depths)], ids)))
+    counts = {p: sum(len(m) for m in bs.values()) for p, bs in seg.pair_bodies.items()}
+    out.append(parts.section("Pair graph (matches in a body's motion)", parts.pair_matrix(
+        names, list(counts), {p: c for p, c in counts.items() if c}, "matches")))
     if truth is not None:
-        parts.append("<h2>Errors against the ground truth beside the images</h2>"
-                     + _truth_table(result, truth))
-    parts.append("<h2>Timings</h2>" + html_table(["stage", "seconds"],
-                                             [[k, f"{v:.2f}"] for k, v in timings.items()]))
-    style = ("body{font-family:sans-serif;max-width:1000px;margin:auto}"
-             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px}"
-             ".note{color:#a40}")
-    path.write_text(f"<!DOCTYPE html><html><head><meta charset=utf-8><title>mvdepth multibody"
-                    f"</title><style>{style}</style></head><body>{''.join(parts)}</body></html>")
-
-
-def _figure(rgb, caption):
-    return (f"<figure style='display:inline-block'><img width=300 src='data:image/png;base64,"
-            f"{png64(rgb)}'><figcaption>{html.escape(caption)}</figcaption></figure>")
+        out.append(parts.section("Errors against the ground truth beside the images",
+                                 _truth_table(result, truth)))
+    out.append(parts.section("Timings", parts.timings_table(timer)))
+    parts.write_page(path, f"mvdepth multibody: {imgs.folder}", out)
 
 
 def _truth_table(result, truth):
@@ -208,4 +213,4 @@ def _truth_table(result, truth):
         rows.append([f"body {b} (true {mapping.get(b)}), images {i}-{j}: rotation error (deg), "
                      f"relative scale error",
                      f"{np.degrees(rot):.3f}, " + ("-" if not np.isfinite(sc) else f"{sc:.3f}")])
-    return html_table(["measure", "value"], rows)
+    return parts.table(["measure", "value"], rows)

@@ -15,7 +15,8 @@ from pipelines.sfm import features as sfm_features
 from pipelines.sfm import flowmatches
 from pipelines.sfm import images as sfm_images
 from pipelines.sfm import incremental
-from pipelines.sfm.pipeline import Timer, count_progress, input_paths, print_progress
+from pipelines.progress import STDERR, counter
+from pipelines.sfm.pipeline import Timer, input_paths
 
 from . import correspondences, dense, evaluate, motion, output, segmentation
 
@@ -83,16 +84,17 @@ def monocular_depths(estimator, images, progress=None):
 
 
 def reconstruct(imgs, Ks, depth_estimator=None, depth_name=None, threshold=1.0, seed=0,
-                num_planes=64, flow=None, progress=print_progress, timer=None):
+                num_planes=64, flow=None, progress=STDERR, timer=None):
     """Run stages 1-5 on an `ImageSet` with per-image intrinsics Ks -> `MultiBodyResult`.
     depth_estimator: a depth plug-in (see `learned.plugins`) or None (bodies left unscaled);
     flow: a flow plug-in whose dense matches augment the SIFT matches, or None."""
     timer = timer or Timer()
-    feats = timer("features", sfm_features.extract_all, imgs.images)
+    feats = timer("features", sfm_features.extract_all, imgs.images,
+                  counter(progress, "features"))
     matches = timer("matching", correspondences.sift_matches, feats)
     if flow is not None:
         feats, matches = timer("flow", flowmatches.add_flow_matches, feats, imgs.images,
-                               matches, flow, progress=lambda d, n: count_progress(progress, "flow pairs", d, n))
+                               matches, flow, progress=counter(progress, "flow pairs"))
     progress("matches per pair: "
              + ", ".join(f"{i}-{j}: {len(m)}" for (i, j), m in matches.items()))
     seg = timer("segmentation", segmentation.segment, feats, matches, threshold, seed=seed)
@@ -108,7 +110,8 @@ def reconstruct(imgs, Ks, depth_estimator=None, depth_name=None, threshold=1.0, 
     progress(f"segmentation: {seg.n_bodies} bodies, matches per body {seg.support.tolist()}")
     motions, notes = timer("motions", motion.body_motions, feats, Ks, seg, cameras, threshold,
                            seed)
-    depths = (timer("monocular depth", monocular_depths, depth_estimator, imgs.images)
+    depths = (timer("monocular depth", monocular_depths, depth_estimator, imgs.images,
+                    counter(progress, "monocular depth"))
               if depth_estimator is not None else None)
     timer("scales", motion.reconcile_scales, motions, feats, depths)
     result = MultiBodyResult(imgs.names, feats, cameras, rec, seg, motions, {}, depth_name,
@@ -144,7 +147,7 @@ def _background_cameras(imgs, feats, Ks, seg, threshold, seed, progress):
                                    progress=progress)
 
 
-def run(source, out, intrinsics=None, depth=None, overwrite=False, progress=print_progress,
+def run(source, out, intrinsics=None, depth=None, overwrite=False, progress=STDERR,
         threshold=1.0, seed=0, flow=None):
     """Reconstruct the images `source` (a folder or a list of files) and write `out` (see
     `output.write_output`); returns the `MultiBodyResult`. depth: see `load_depth_plugin`. The
@@ -157,7 +160,7 @@ def run(source, out, intrinsics=None, depth=None, overwrite=False, progress=prin
     timer = Timer()
     imgs = timer("load images", sfm_images.load_images, source)
     sfm_images.require_size(imgs, sfm_features.MIN_IMAGE_SIDE, "feature matching")
-    Ks, notes = sfm_images.resolve_intrinsics(imgs, intrinsics)
+    Ks, sources, notes = sfm_images.resolve_intrinsics(imgs, intrinsics)
     estimator, note = load_depth_plugin(depth)
     notes += ["warning: " + note] if note else []
     for n in notes:
@@ -172,6 +175,6 @@ def run(source, out, intrinsics=None, depth=None, overwrite=False, progress=prin
     result.notes[:0] = notes
     truth = evaluate.load_truth(imgs.folder, imgs.names)
     with output_folder(out, overwrite, inputs) as tmp:
-        timer("write", output.write_output, tmp, imgs, result, timer.stages, truth)
+        timer("write", output.write_output, tmp, imgs, result, timer, truth, sources)
     print(f"wrote {out} (open {out / 'report.html'})")
     return result

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from geom.planesweep import plane_sweep
+from pipelines.progress import count
 
 NEIGHBOURS = 2
 
@@ -54,7 +55,7 @@ def depth_maps(imgs, rec, num_planes=64, progress=None):
                                     [(images[n], rec.cameras[n]) for n in nb],
                                     num_planes=num_planes, depth_range=depth_range(rec, name)).depth
         if progress is not None:
-            progress(f"depth maps: {i + 1}/{len(names)}")
+            count(progress, "depth maps", i + 1, len(names))
     return out
 
 

@@ -131,9 +131,11 @@ def default_intrinsics(width, height):
 
 
 def resolve_intrinsics(imgs, intrinsics=None):
-    """Intrinsics of every image of `imgs` (an `ImageSet`) -> (list of K (3, 3), notes for the
-    report): from the file `intrinsics` when given, else from each image's EXIF focal length,
-    else the guess of `default_intrinsics` (the note names the images guessed and why)."""
+    """Intrinsics of every image of `imgs` (an `ImageSet`) -> (list of K (3, 3), per image its
+    source "file", "EXIF" or "guess", notes for the report): from the file `intrinsics` when
+    given, else from each image's EXIF focal length, else the guess of `default_intrinsics` (the
+    note names the images guessed and why; a principal point from the file far outside the
+    image is a warning)."""
     w, h = imgs.size
     if intrinsics is not None:
         table = load_intrinsics(intrinsics, imgs.names)
@@ -144,9 +146,9 @@ def resolve_intrinsics(imgs, intrinsics=None):
                  + (f" and {len(outside) - 1} more" if len(outside) > 1 else "")
                  + f" lies far outside the {w}x{h} image: is the file for these images?"
                  ] if outside else []
-        return [table[n] for n in imgs.names], notes
+        return [table[n] for n in imgs.names], ["file"] * len(imgs.names), notes
     guess = default_intrinsics(w, h)
-    Ks, guessed, from_exif = [], [], []
+    Ks, sources, guessed, from_exif = [], [], [], []
     for name, path in zip(imgs.names, imgs.paths):
         try:
             f, why = focal_length_pixels(read_exif(path), w, h)
@@ -154,9 +156,11 @@ def resolve_intrinsics(imgs, intrinsics=None):
             f, why = None, str(err).removeprefix(f"{path}: ")
         if f is None:
             Ks.append(guess)
+            sources.append("guess")
             guessed.append(f"{name} ({why})")
         else:
             Ks.append(np.array([[f, 0.0, guess[0, 2]], [0.0, f, guess[1, 2]], [0.0, 0.0, 1.0]]))
+            sources.append("EXIF")
             from_exif.append(f)
     notes = []
     if from_exif:
@@ -168,7 +172,7 @@ def resolve_intrinsics(imgs, intrinsics=None):
         notes.append(f"warning: no intrinsics file and no usable EXIF focal length for {shown}: "
                      f"focal length guessed as {GUESS_FOCAL_FACTOR} x max(W, H) = "
                      f"{guess[0, 0]:.0f} px; pass --intrinsics for accurate results")
-    return Ks, notes
+    return Ks, sources, notes
 
 
 def load_intrinsics(path, names):

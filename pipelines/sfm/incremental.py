@@ -27,6 +27,7 @@ from geom.camera import Camera
 from geom.robust import estimate_absolute_pose
 from geom.triangulate import (cheirality_parallax_check, dlt_multiview, midpoint,
                               reprojection_errors)
+from pipelines.progress import count
 
 from ..seeds import derive_seed
 from .bundle import bundle_adjust
@@ -61,6 +62,7 @@ def reconstruct(names, features, Ks, size, pair_matches, max_error=4.0, seed=0, 
     state.triangulate()
     state.adjust(max_evaluations=30)
     say(f"initial pair {names[i]} + {names[j]}: {state.n_points()} points")
+    count(say, "registered images", 2, len(names))
     failed = set()
     last_global = 2  # model size at the last global adjustment
     while True:
@@ -81,7 +83,10 @@ def reconstruct(names, features, Ks, size, pair_matches, max_error=4.0, seed=0, 
             last_global = len(state.order)
         else:
             state.adjust(max_evaluations=15, around=k)
-        say(f"registered {names[k]} ({len(state.order)}/{len(names)}): {state.n_points()} points")
+        count(say, "registered images", len(state.order), len(names))
+    if len(state.order) < len(names):  # some never registered: the count ends here
+        count(say, "registered images", len(state.order), len(names), last=True)
+    say(f"final bundle adjustment: {len(state.order)} images, {state.n_points()} points")
     state.adjust(max_evaluations=90, loss="huber")
     state.adjust(max_evaluations=50)
     return state.result(names, features, size)

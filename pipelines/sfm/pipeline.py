@@ -5,14 +5,16 @@
 """
 import re
 import resource
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from numba.core import event
+
 from geom import synth
 from geom.io import check_output, load_cameras_json, output_folder
+from pipelines.progress import STDERR, counter
 
 from . import dense as dense_stage
 from . import export, features, flowmatches, images, incremental, pairs, report, twoview
@@ -23,9 +25,33 @@ _STATUS = Path("/proc/self/status")
 _CLEAR_REFS = Path("/proc/self/clear_refs")
 
 
+class _CompileClock(event.Listener):
+    """Seconds spent compiling numba functions since import (`total`): outermost compilations
+    only (one compiles its callees inside it); loading from numba's cache is not compiling."""
+
+    def __init__(self):
+        self.total = 0.0
+        self._depth = 0
+        self._start = 0.0
+
+    def on_start(self, ev):
+        if self._depth == 0:
+            self._start = time.perf_counter()
+        self._depth += 1
+
+    def on_end(self, ev):
+        self._depth -= 1
+        if self._depth == 0:
+            self.total += time.perf_counter() - self._start
+
+
+_COMPILE_CLOCK = _CompileClock()
+event.register("numba:compile", _COMPILE_CLOCK)  # numba compiles under one lock, one at a time
+
+
 class Timer:
-    """Wall time (seconds, `stages`) and peak resident memory (bytes, `peak_memory`) per named
-    stage, in the order run.
+    """Wall time (seconds, `stages`), of which numba compilation (seconds, `compilation`), and
+    peak resident memory (bytes, `peak_memory`) per named stage, in the order run.
 
     Peak memory is the process's resident set high-water mark (Linux VmHWM) over the stage,
     reset before it by writing 5 to /proc/self/clear_refs. Where /proc is missing it is the
@@ -34,12 +60,14 @@ class Timer:
     def __init__(self):
         self.stages = {}
         self.peak_memory = {}
+        self.compilation = {}
 
     def __call__(self, name, fn, *args, **kwargs):
         _reset_peak_memory()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _COMPILE_CLOCK.total
         out = fn(*args, **kwargs)
         self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - t0
+        self.compilation[name] = self.compilation.get(name, 0.0) + _COMPILE_CLOCK.total - c0
         self.peak_memory[name] = max(self.peak_memory.get(name, 0), peak_memory())
         return out
 
@@ -59,11 +87,7 @@ def _reset_peak_memory():
         pass
 
 
-def print_progress(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
-def sparse_reconstruction(source, intrinsics=None, progress=print_progress, timer=None,
+def sparse_reconstruction(source, intrinsics=None, progress=STDERR, timer=None,
                           pair_method="auto", flow=None, seed=0):
     """Images (a folder or a list of files) -> (`ImageSet`, `Reconstruction`), stage timings in
     `timer` (a `Timer`): `match_images` (`pair_method`, `flow`, `seed`: as there), then
@@ -73,7 +97,7 @@ def sparse_reconstruction(source, intrinsics=None, progress=print_progress, time
     return m.images, reconstruct(m, progress, timer, seed)
 
 
-def reconstruct(m, progress=print_progress, timer=None, seed=0):
+def reconstruct(m, progress=STDERR, timer=None, seed=0):
     """`Matches` -> `Reconstruction` (`incremental.reconstruct` with `seed`, timed in `timer`),
     with the notes of `m`."""
     timer = timer or Timer()
@@ -85,18 +109,20 @@ def reconstruct(m, progress=print_progress, timer=None, seed=0):
 
 @dataclass
 class Matches:
-    """What `match_images` found: the `ImageSet`, per image K (3, 3) and `features.Features`,
-    the pairs matched, the verified ones (`features.PairMatches`) and notes for the report."""
+    """What `match_images` found: the `ImageSet`, per image K (3, 3), the source of K ("file",
+    "EXIF", "guess") and `features.Features`, the pairs matched, the verified ones
+    (`features.PairMatches`) and notes for the report."""
 
     images: images.ImageSet
     Ks: list
+    sources: list
     features: list
     pairs: list
     verified: list
     notes: list
 
 
-def match_images(source, intrinsics=None, progress=print_progress, timer=None, pair_method="auto",
+def match_images(source, intrinsics=None, progress=STDERR, timer=None, pair_method="auto",
                  flow=None, seed=0):
     """The stages before the reconstruction: load the images (a folder or a list of files),
     their intrinsics (`intrinsics`: an intrinsics file, or None for EXIF focal lengths or the
@@ -110,19 +136,19 @@ def match_images(source, intrinsics=None, progress=print_progress, timer=None, p
     timer = timer or Timer()
     imgs = timer("load images", images.load_images, source)
     images.require_size(imgs, features.MIN_IMAGE_SIDE, "feature matching")
-    Ks, notes = images.resolve_intrinsics(imgs, intrinsics)
+    Ks, sources, notes = images.resolve_intrinsics(imgs, intrinsics)
     for note in notes:
         progress(note)
     feats = timer("features", features.extract_all, imgs.images,
-                  lambda d, n: count_progress(progress, "features", d, n))
+                  counter(progress, "features"))
     selected = timer("pair selection", pairs.select_pairs, feats, imgs.names, pair_method)
     matches = None
     if flow is not None:
         matches = timer("matching", features.pair_matches, feats, selected)
         feats, matches = timer("flow", flowmatches.add_flow_matches, feats, imgs.images,
-                               matches, flow, progress=lambda d, n: count_progress(progress, "flow pairs", d, n))
+                               matches, flow, progress=counter(progress, "flow pairs"))
     verified = timer("matching", features.match_and_verify, feats, Ks, selected,
-                     progress=lambda d, n: count_progress(progress, "matching pairs", d, n),
+                     progress=counter(progress, "matching pairs"),
                      matches=matches, names=imgs.names, seed=seed)
     n = len(imgs.names)
     if not verified:
@@ -132,7 +158,7 @@ def match_images(source, intrinsics=None, progress=print_progress, timer=None, p
     notes.append(f"pairs ({pairs.resolve_method(pair_method, n)}): {len(selected)} of "
                  f"{n * (n - 1) // 2} matched, {len(verified)} verified")
     progress(notes[-1])
-    return Matches(imgs, Ks, feats, selected, verified, notes)
+    return Matches(imgs, Ks, sources, feats, selected, verified, notes)
 
 
 def input_paths(source, *files):
@@ -142,13 +168,7 @@ def input_paths(source, *files):
     return paths + [f for f in files if f is not None and Path(f).exists()]
 
 
-def count_progress(progress, what, done, total):
-    """`progress(message)` about `done` of `total` items, at every tenth and the last."""
-    if done == total or done % max(1, total // 10) == 0:
-        progress(f"{what}: {done}/{total}")
-
-
-def run(source, output, intrinsics=None, overwrite=False, progress=print_progress, dense=False,
+def run(source, output, intrinsics=None, overwrite=False, progress=STDERR, dense=False,
         pair_method="auto", dense_method="planesweep", flow=None, seed=0):
     """Reconstruct `source` and write `output` (see `export` and `report`); returns the
     `Reconstruction`. A `cameras.json` beside the images is read as ground truth for the report.
@@ -169,8 +189,8 @@ def run(source, output, intrinsics=None, overwrite=False, progress=print_progres
         import learned
         flow_plugin = learned.load_flow(flow)
     timer = Timer()
-    imgs, rec = sparse_reconstruction(source, intrinsics, progress, timer, pair_method,
-                                      flow_plugin, seed)
+    m = match_images(source, intrinsics, progress, timer, pair_method, flow_plugin, seed)
+    imgs, rec = m.images, reconstruct(m, progress, timer, seed)
     truth_file = imgs.folder / "cameras.json"
     truth = load_cameras_json(truth_file) if truth_file.is_file() else None
     depths = timer("dense", stage.depth_maps, imgs, rec, progress=progress) if dense else {}
@@ -184,9 +204,7 @@ def run(source, output, intrinsics=None, overwrite=False, progress=print_progres
             export.write_depths(tmp / "depth", depths, dense_stage.depth_preview)
             export.write_ply(tmp / "dense.ply", *fused)
             progress(f"dense: {len(fused[0])} fused points")
-        report.write_report(tmp / "report.html", imgs, rec, timer.stages, truth,
-                            {n: dense_stage.depth_preview(d) for n, d in depths.items()},
-                            timer.peak_memory)
+        report.write_report(tmp / "report.html", m, rec, timer, truth, depths)
     errors = rec.reprojection_errors()
     progress(f"registered {len(rec.cameras)}/{len(imgs.names)} images, {len(rec.points)} points, "
              f"mean reprojection error {errors.mean():.2f} px")
@@ -194,7 +212,7 @@ def run(source, output, intrinsics=None, overwrite=False, progress=print_progres
     return rec
 
 
-def run_sample(output, overwrite=False, progress=print_progress, dense=False, pair_method="auto",
+def run_sample(output, overwrite=False, progress=STDERR, dense=False, pair_method="auto",
                flow=None, seed=0):
     """`mvdepth sfm` without images: render the built-in sample (a 16-view synthetic ring,
     `geom.synth.orbit_ring`, 480x360) into a temporary folder and reconstruct it with its known

@@ -72,7 +72,7 @@ def test_a_principal_point_far_outside_the_image_is_a_warning(tmp_path, make_rin
     images, _, _ = make_ring(2, 30)
     path = tmp_path / "K.txt"
     path.write_text("500 0 2000\n0 500 120\n0 0 1\n")  # cx = 2000 in a 320-pixel wide image
-    Ks, notes = resolve_intrinsics(load_images(images), path)
+    Ks, _, notes = resolve_intrinsics(load_images(images), path)
     assert Ks[0][0, 2] == 2000
     assert len(notes) == 1 and "principal point of frame_000.png and 1 more lies far outside "\
                                 "the 320x240 image" in notes[0]

@@ -73,7 +73,7 @@ def test_an_interrupt_prints_one_line_exits_130_and_writes_nothing(tmp_path, mon
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
-    monkeypatch.setattr(pipeline, "sparse_reconstruction", interrupted)
+    monkeypatch.setattr(pipeline, "match_images", interrupted)
     assert cli.main(["sfm", "-o", str(tmp_path / "out")]) == 130
     err = capsys.readouterr().err
     assert err.strip().splitlines()[-1] == "mvdepth sfm: interrupted; nothing was written"

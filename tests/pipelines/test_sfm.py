@@ -12,6 +12,8 @@ from pipelines.sfm.export import write_colmap
 from pipelines.sfm.images import load_images, load_intrinsics, save_intrinsics
 from pipelines.sfm.pipeline import run
 
+from test_report_parts import external_urls, view_data
+
 ROTATION_BOUND = np.radians(0.5)  # pairwise relative rotation error, 8 views, 320x240, exact K
 
 
@@ -91,6 +93,9 @@ def test_outputs_and_report(ring, result):
     for name in rec.image_names:
         assert name in report
     assert "Errors against the ground truth" in report  # cameras.json sits beside the images
+    assert not external_urls(report)
+    view = view_data(report)
+    assert view["points"]["shown"] == len(rec.points) and len(view["cameras"]) == len(rec.cameras)
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temp folder left
 
 

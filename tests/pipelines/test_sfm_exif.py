@@ -163,18 +163,19 @@ def test_intrinsics_order_file_then_exif_then_guess(tmp_path):
     jpeg_with_exif(tmp_path / "c.jpg", img, tiff_block([], [(0x920A, RATIONAL, (4, 1))]))
     jpeg_with_exif(tmp_path / "d.jpg", img, focal[:-4])  # malformed: no usable focal length
     imgs = load_images(tmp_path)
-    Ks, notes = resolve_intrinsics(imgs)
+    Ks, sources, notes = resolve_intrinsics(imgs)
     assert Ks[0][0, 0] == Ks[0][1, 1] == pytest.approx(400.0)
     assert Ks[1][0, 0] == pytest.approx(50 * 80 / FILM_35MM_DIAGONAL)
     assert all(K[0, 2] == 31.5 and K[1, 2] == 23.5 for K in Ks)  # centre of a 64 x 48 image
     assert Ks[2][0, 0] == Ks[3][0, 0] == pytest.approx(1.2 * 64)  # the guess
+    assert sources == ["EXIF", "EXIF", "guess", "guess"]
     assert notes[0].startswith("focal length from EXIF for 2 of 4 images")
     assert "c.jpg (EXIF FocalLength 4 mm without a sensor size" in notes[1]
     assert "d.jpg (malformed EXIF (offset" in notes[1] and "guessed as 1.2 x max(W, H)" in notes[1]
     K_file = tmp_path / "K.txt"
     save_intrinsics(K_file, {n: np.diag([90.0, 90.0, 1.0]) for n in imgs.names})
-    Ks, notes = resolve_intrinsics(imgs, K_file)  # the file wins over EXIF
-    assert notes == [] and all(K[0, 0] == 90.0 for K in Ks)
+    Ks, sources, notes = resolve_intrinsics(imgs, K_file)  # the file wins over EXIF
+    assert notes == [] and all(K[0, 0] == 90.0 for K in Ks) and sources == ["file"] * 4
 
 
 def test_two_view_uses_the_exif_focal_length(tmp_path, capsys):

@@ -10,8 +10,7 @@ from geom import synth
 from geom.camera import intrinsic_matrix, look_at
 from geom.rotation import rotation_from_axis_angle
 from pipelines.sfm import export, report
-from pipelines.sfm.images import load_images
-from pipelines.sfm.pipeline import run
+from pipelines.sfm.pipeline import Timer, match_images, run
 
 MAX_ERROR = 4.0  # incremental.reconstruct's default outlier threshold (px)
 
@@ -64,7 +63,7 @@ def test_forward_street_without_K_keeps_only_points_in_front(street_run):
     assert len(rec.cameras) == len(rec.image_names) == 10
     assert len(rec.points) > 500
     assert_points_finite_and_in_front(rec)
-    assert "non-finite" not in (out / "report.html").read_text()
+    assert "not finite, left out" not in (out / "report.html").read_text()
 
 
 def test_writers_and_report_take_points_behind_a_camera_or_not_finite(street_run, tmp_path):
@@ -77,11 +76,12 @@ def test_writers_and_report_take_points_behind_a_camera_or_not_finite(street_run
     left_out = (~np.isfinite(odd.reprojection_errors())).sum()
     assert left_out > (rec.obs_point == 0).sum()  # point 0's observations and point 1's in cam
     export.write_sparse(odd, tmp_path)
-    report.write_report(tmp_path / "report.html", load_images(images), odd, {})
+    m = match_images(images, progress=lambda msg: None)
+    report.write_report(tmp_path / "report.html", m, odd, Timer())
     header = (tmp_path / "points.ply").read_bytes().split(b"end_header\n")[0].decode()
     assert f"element vertex {len(points)}" in header
     assert len((tmp_path / "sparse" / "points3D.txt").read_text().splitlines()) == len(points) + 1
-    assert f"{left_out} non-finite values left out" in (tmp_path / "report.html").read_text()
+    assert f"({left_out} not finite, left out)" in (tmp_path / "report.html").read_text()
 
 
 @pytest.mark.slow
