@@ -1,5 +1,9 @@
 """Structure from motion: end to end on a synthetic ring, outputs, bad input."""
 import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -187,3 +191,17 @@ def test_dense_depth_matches_the_truth_up_to_scale(tmp_path, ring):
     header = (out / "dense.ply").read_bytes().split(b"end_header\n")[0].decode()
     assert int(header.split("element vertex ")[1].split()[0]) > 1000
     assert "Depth maps" in (out / "report.html").read_text()
+
+
+def test_outputs_are_byte_identical_across_runs_and_thread_counts(ring, tmp_path):
+    images, K, _ = ring
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
+    for out, run_env in (("a", None), ("b", env)):
+        subprocess.run([sys.executable, "-m", "pipelines.cli", "sfm", str(images), "-o",
+                        str(tmp_path / out), "--intrinsics", str(K), "--quiet"], check=True,
+                       env=run_env, capture_output=True, cwd=Path(__file__).parents[2])
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*")
+                   if p.is_file() and p.name != "report.html")  # the report holds timings
+    assert len(files) == 6
+    for rel in files:
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
