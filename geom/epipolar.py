@@ -915,8 +915,12 @@ def sampson_distance(F, x1, x2):
 
 
 def _checked(F, x1, x2):
+    """F, x1, x2 validated for the error functions, which square F x1, F^T x2 and x2^T F x1."""
     F = _checks.matrix3(F, "F")
     x1, x2 = _checks.point_pairs(x1, x2)
+    if 3.0 * np.abs(F).max() * (1.0 + max(np.abs(x1).max(initial=0.0),
+                                          np.abs(x2).max(initial=0.0))) > _checks.LARGEST:
+        raise _checks.overflow("F, x1, x2")
     return F, x1, x2
 
 

@@ -109,16 +109,16 @@ def _fit(kind, x1, x2, threshold, seed, n_hypotheses, neighbours, min_support, c
     x1, x2 = _checks.point_pairs(x1, x2, min_count=_REFIT_SIZE[kind])
     threshold = _checks.positive(threshold, "threshold")
     n = x1.shape[0]
-    seed = _count(seed, "seed", 0)
-    n_hypotheses = _count(n_hypotheses, "n_hypotheses", 1)
-    max_iterations = _count(max_iterations, "max_iterations", 1)
-    max_rounds = _count(max_rounds, "max_rounds", 1)
+    seed = _checks.integer(seed, "seed", 0)
+    n_hypotheses = _checks.integer(n_hypotheses, "n_hypotheses", 1)
+    max_iterations = _checks.integer(max_iterations, "max_iterations", 1)
+    max_rounds = _checks.integer(max_rounds, "max_rounds", 1)
     if neighbours is not None:
-        neighbours = _count(neighbours, "neighbours", s - 1)
+        neighbours = _checks.integer(neighbours, "neighbours", s - 1)
     if min_support is None:
         min_support = max(12 if kind == _FUNDAMENTAL else 8, n // 25)
-    min_support = max(_count(min_support, "min_support", 1), _REFIT_SIZE[kind])
-    coherence = _count(coherence, "coherence", 0)
+    min_support = max(_checks.integer(min_support, "min_support", 1), _REFIT_SIZE[kind])
+    coherence = _checks.integer(coherence, "coherence", 0)
     if coherence > _COHERENCE_NEIGHBOURS:
         raise ValueError(f"coherence: expected at most {_COHERENCE_NEIGHBOURS}, got {coherence}")
     knn = _neighbours(x1, x2, _COHERENCE_NEIGHBOURS)
@@ -173,13 +173,6 @@ def _propose(kind, x1, x2, pool, rng, n_hypotheses, neighbours, threshold, times
         if model is not None:
             candidates.append(model)
     return candidates, hypotheses.shape[0]
-
-
-def _count(value, name, lowest):
-    """`value` as an int >= `lowest`, else a ValueError naming the argument."""
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < lowest:
-        raise ValueError(f"{name}: expected an integer >= {lowest}, got {value!r}")
-    return int(value)
 
 
 def _neighbours(x1, x2, k=None):

@@ -47,9 +47,8 @@ def inverse_depth_planes(near, far, num_planes):
     far = _checks.positive(far, "far")
     if not near < far:
         raise ValueError(f"depth_range: expected near < far, got ({near}, {far})")
-    if int(num_planes) != num_planes or num_planes < 2:
-        raise ValueError(f"num_planes: must be an integer >= 2, got {num_planes}")
-    return 1.0 / np.linspace(1.0 / far, 1.0 / near, int(num_planes))
+    num_planes = _checks.integer(num_planes, "num_planes", 2)
+    return 1.0 / np.linspace(1.0 / far, 1.0 / near, num_planes)
 
 
 def plane_sweep(ref_image, ref_cam, sources, depths=None, num_planes=64, depth_range=None, **kw):
@@ -108,15 +107,17 @@ def multibody_plane_sweep(ref_image, ref_cam, sources, motions, depths=None, num
     src, sizes = _stack_sources(sources)
     motions = _motions(motions, len(sources))
     planes = _planes(depths, num_planes, depth_range)
-    if int(window) != window or window < 3 or window % 2 == 0:
+    _check_parallax(motions, planes)
+    if _checks.integer(window, "window", 3) % 2 == 0:
         raise ValueError(f"window: must be an odd integer >= 3, got {window}")
-    if int(best_k) != best_k or best_k < 1:
-        raise ValueError(f"best_k: must be a positive integer, got {best_k}")
+    best_k = _checks.integer(best_k, "best_k", 1)
+    min_std = _checks.real(min_std, "min_std")
+    uniqueness = _checks.real(uniqueness, "uniqueness")
     if aggregation not in ("sgm", "box", None):
         raise ValueError(f"aggregation: expected 'sgm', 'box' or None, got {aggregation!r}")
     penalties = _penalties(p1, p2, p2_gradient)
     diagonal = _diagonal(paths)
-    if int(box_size) != box_size or box_size < 1 or box_size % 2 == 0:
+    if _checks.integer(box_size, "box_size", 1) % 2 == 0:
         raise ValueError(f"box_size: must be a positive odd integer, got {box_size}")
 
     r = int(window) // 2
@@ -212,6 +213,18 @@ def _motions(motions, n_sources):
             rows.append((R, scale * t))
         out.append(rows)
     return out
+
+
+def _check_parallax(motions, planes):
+    """ValueError naming the sources whose translation is zero against the nearest plane: their
+    warps are the same for every plane (no parallax, no depth)."""
+    for b, body in enumerate(motions):
+        bad = [s for s, (_, t) in enumerate(body) if np.linalg.norm(t) <= 1e-12 * planes.min()]
+        if bad:
+            names = ", ".join(f"sources[{s}]" for s in bad)
+            whose = "to the reference camera" if b == 0 else f"for body {b} (motions[{b}])"
+            raise ValueError(f"{names}: no baseline {whose} (the reference camera itself, or a "
+                             f"pure rotation): its warp is the same at every depth")
 
 
 def _planes(depths, num_planes, depth_range):

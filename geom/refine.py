@@ -29,10 +29,13 @@ def refine_relative_pose(R, t, x1, x2, K1, K2, max_iterations=30):
     if np.linalg.norm(t) == 0:
         raise ValueError("t: zero translation has no direction")
     x1, x2 = _checks.point_pairs(x1, x2, min_count=5)
-    K1inv = np.linalg.inv(_checks.intrinsics(K1, "K1"))
-    K2inv = np.linalg.inv(_checks.intrinsics(K2, "K2"))
+    K1, K2 = _checks.intrinsics(K1, "K1"), _checks.intrinsics(K2, "K2")
+    _checks.rays(x1, K1, "x1")
+    _checks.rays(x2, K2, "x2")
+    K1inv, K2inv = np.linalg.inv(K1), np.linalg.inv(K2)
+    max_iterations = _checks.integer(max_iterations, "max_iterations", 0)
     R, t = R.copy(), t / np.linalg.norm(t)
-    _refine_relative(x1, x2, np.ones(len(x1)), K1inv, K2inv, R, t, int(max_iterations))
+    _refine_relative(x1, x2, np.ones(len(x1)), K1inv, K2inv, R, t, max_iterations)
     return R, t
 
 
@@ -49,9 +52,10 @@ def refine_fundamental(F, x1, x2, scale=None, max_iterations=100, tolerance=1e-1
         raise ValueError("F: the zero matrix is no fundamental matrix")
     x1, x2 = _checks.point_pairs(x1, x2, min_count=7)
     scale = 0.0 if scale is None else _checks.positive(scale, "scale")
+    max_iterations = _checks.integer(max_iterations, "max_iterations", 0)
+    tolerance = _checks.positive(tolerance, "tolerance")
     F = F / np.linalg.norm(F)
-    _refine_fundamental(x1, x2, np.ones(len(x1)), scale, F, int(max_iterations),
-                        _checks.positive(tolerance, "tolerance"))
+    _refine_fundamental(x1, x2, np.ones(len(x1)), scale, F, max_iterations, tolerance)
     return F
 
 
@@ -62,8 +66,10 @@ def refine_absolute_pose(R, t, X, x, K, max_iterations=30):
     t = _checks.vector3(t, "t")
     X, x = _checks.point_pairs(X, x, min_count=3, names=("X", "x"), dims=(3, 2))
     K = _checks.intrinsics(K)
+    _checks.rays(x, K, "x")
+    max_iterations = _checks.integer(max_iterations, "max_iterations", 0)
     R, t = R.copy(), t.copy()
-    _refine_absolute(X, x, np.ones(len(x)), K, R, t, int(max_iterations))
+    _refine_absolute(X, x, np.ones(len(x)), K, R, t, max_iterations)
     return R, t
 
 

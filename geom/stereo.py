@@ -57,21 +57,17 @@ def stereo_disparity(left, right, num_disparities, min_disparity=0, *, census_wi
     R = gray_image(right, "right")
     if L.shape != R.shape:
         raise ValueError(f"left and right: different image sizes {L.shape} and {R.shape}")
-    D = int(num_disparities)
-    if D != num_disparities or D < 1:
-        raise ValueError(f"num_disparities: must be a positive integer, got {num_disparities}")
-    if int(min_disparity) != min_disparity:
-        raise ValueError(f"min_disparity: must be an integer, got {min_disparity}")
-    dmin = int(min_disparity)
+    D = _checks.integer(num_disparities, "num_disparities", 1)
+    dmin = _checks.integer(min_disparity, "min_disparity")
     if dmin >= L.shape[1] or dmin + D <= -L.shape[1]:
         raise ValueError(f"min_disparity, num_disparities: range [{dmin}, {dmin + D}) leaves no "
                          f"overlap between images of width {L.shape[1]}")
     wh, ww = _window(census_window)
-    if int(block_size) != block_size or block_size < 1 or block_size % 2 == 0:
+    if _checks.integer(block_size, "block_size", 1) % 2 == 0:
         raise ValueError(f"block_size: must be a positive odd integer, got {block_size}")
     penalties = _penalties(p1, p2, p2_gradient)
     diagonal = _diagonal(paths)
-    if not (np.isfinite(uniqueness) and uniqueness >= 0):
+    if _checks.real(uniqueness, "uniqueness") < 0:
         raise ValueError(f"uniqueness: must be a finite number >= 0, got {uniqueness}")
     if lr_max_diff is not None:
         _checks.positive(lr_max_diff, "lr_max_diff")

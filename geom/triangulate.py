@@ -45,12 +45,15 @@ def midpoint(cam1, cam2, x1, x2, weighted=True):
     benchmarks/bench_triangulate.py).
     Returns X (N, 3) world points. Rays that are exactly parallel give NaN; nearly parallel rays
     and points behind a camera give finite but untrustworthy points: flag them with
-    `cheirality_parallax_check`. One parallel pass over the points (numba), so it suits 10^6
+    `cheirality_parallax_check`. Raises ValueError when the computation overflows float64 (rays
+    or depths too large). One parallel pass over the points (numba), so it suits 10^6
     correspondences.
     """
     check_camera(cam1, "cam1")
     check_camera(cam2, "cam2")
     x1, x2 = _checks.point_pairs(x1, x2)
+    _checks.rays(x1, cam1.K, "x1")
+    _checks.rays(x2, cam2.K, "x2")
     _check_baseline([cam1, cam2], "cam1, cam2")
     # A pixel's ray direction in the world is R^T K^-1 [x, y, 1]; its camera-frame z is 1, so
     # the ray parameter at a point is that point's depth.
@@ -60,11 +63,14 @@ def midpoint(cam1, cam2, x1, x2, weighted=True):
     g1 = cam1.K[0, 0] * cam1.K[1, 1]  # squared geometric-mean focal lengths
     g2 = cam2.K[0, 0] * cam2.K[1, 1]
     _midpoint_kernel(x1, x2, M1, M2, cam1.center, cam2.center, bool(weighted), g1, g2, X)
+    if np.isinf(X).any():  # the kernel's overflow mark
+        raise _checks.overflow("cam1, cam2, x1, x2")
     return X
 
 
 @njit(cache=True, parallel=True)
 def _midpoint_kernel(x1, x2, M1, M2, c1, c2, weighted, g1, g2, X):
+    """X: the points; NaN for parallel rays, inf where the arithmetic overflowed."""
     b0, b1, b2 = c2[0] - c1[0], c2[1] - c1[1], c2[2] - c1[2]
     for i in prange(x1.shape[0]):
         u, v = x1[i, 0], x1[i, 1]
@@ -98,8 +104,10 @@ def _midpoint_kernel(x1, x2, M1, M2, c1, c2, weighted, g1, g2, X):
             X[i, 0] = a1 * (c1[0] + s * p0) + a2 * (c2[0] + w * q0)
             X[i, 1] = a1 * (c1[1] + s * p1) + a2 * (c2[1] + w * q1)
             X[i, 2] = a1 * (c1[2] + s * p2) + a2 * (c2[2] + w * q2)
-        else:
-            X[i, 0] = np.nan
+            if not (det < np.inf and np.isfinite(X[i, 0] + X[i, 1] + X[i, 2])):
+                X[i, 0] = np.inf
+        else:  # parallel rays, or a ray that overflowed
+            X[i, 0] = np.nan if det == 0.0 else np.inf
             X[i, 1] = np.nan
             X[i, 2] = np.nan
 
@@ -112,7 +120,10 @@ def dlt(cam1, cam2, x1, x2):
     check_camera(cam1, "cam1")
     check_camera(cam2, "cam2")
     x1, x2 = _checks.point_pairs(x1, x2)
-    return dlt_multiview([cam1, cam2], np.stack([x1, x2]))
+    _checks.rays(x1, cam1.K, "x1")
+    _checks.rays(x2, cam2.K, "x2")
+    return _dlt([cam1, cam2], np.stack([x1, x2]), np.ones((2, len(x1)), bool),
+                "cam1, cam2, x1, x2")
 
 
 def dlt_multiview(cams, xs, mask=None):
@@ -121,8 +132,9 @@ def dlt_multiview(cams, xs, mask=None):
     cams: V `Camera`s (not all at the same centre); xs: (V, N, 2) pixels of N points in each
     view; mask: optional (V, N) bool, True where point n is observed in view v (entries of `xs`
     outside the mask are ignored and may be NaN). Every point needs at least two observations.
-    Returns X (N, 3); a solution exactly at infinity gives NaN, one near it a very distant point
-    (flag those with `cheirality_parallax_check`).
+    Returns X (N, 3); a solution at infinity (or beyond float64's range) gives NaN, one near it a
+    very distant point (flag those with `cheirality_parallax_check`). Raises ValueError when the
+    computation overflows float64.
 
     Each observation gives two equations `x P3 - P1`, `y P3 - P2` in normalised image
     coordinates (`K^-1 x`) times the focal length (so residuals are in pixel units), the world
@@ -138,6 +150,13 @@ def dlt_multiview(cams, xs, mask=None):
     if (n_obs < 2).any():
         j = int(np.argmax(n_obs < 2))
         raise ValueError(f"mask: point {j} is observed in {n_obs[j]} view(s), need at least 2")
+    for v, cam in enumerate(cams):
+        _checks.rays(xs[v][mask[v]], cam.K, f"xs[{v}]")
+    return _dlt(cams, xs, mask, "cams, xs")
+
+
+def _dlt(cams, xs, mask, names):
+    """dlt_multiview on validated input; names: the arguments an overflow error names."""
     centres = _check_baseline(cams, "cams")
     origin = centres.mean(axis=0)
     scale = np.linalg.norm(centres - origin, axis=1).mean()
@@ -147,6 +166,8 @@ def dlt_multiview(cams, xs, mask=None):
     Rt = np.stack([np.column_stack([c.R, (c.R @ origin + c.t) / scale]) for c in cams])
     X = np.empty((xs.shape[1], 3))
     _dlt_kernel(xs, mask, Kinv, f, Rt, X)
+    if np.isinf(X).any():  # the kernel's overflow mark
+        raise _checks.overflow(names)
     return X * scale + origin
 
 
@@ -193,6 +214,10 @@ def _dlt_kernel(xs, mask, Kinv, f, Rt, X):
                 _null_vector(W, 2 * n, h, y)  # starts from the first solution
             for k in range(3):
                 X[j, k] = h[k] / h[3] if h[3] != 0.0 else np.nan
+                if not abs(X[j, k]) < np.inf:  # at infinity, or beyond float64's range
+                    X[j, k] = np.nan
+            if not np.isfinite(h[0] + h[1] + h[2] + h[3]):  # the arithmetic overflowed: mark it
+                X[j, 0] = np.inf
 
 
 @njit(cache=True)
@@ -238,6 +263,9 @@ def _null_vector(A, m, h, y):
             d = A[i, i] if abs(A[i, i]) > floor else floor
             y[i] = acc / d
         nrm = np.sqrt(y[0] ** 2 + y[1] ** 2 + y[2] ** 2 + y[3] ** 2)
+        if not 0.0 < nrm < np.inf:  # overflow or underflow: no direction, h NaN
+            h[:] = np.nan
+            break
         change = 0.0
         for k in range(4):
             change = max(change, abs(y[k] / nrm - h[k]))

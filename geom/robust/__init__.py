@@ -4,8 +4,11 @@ Every estimator takes its threshold in PIXELS (whatever the model works in inter
 validates its input, runs the numba engine (`_engine.ransac`: uniform or PROSAC sampling,
 MSAC or MAGSAC++-style scoring, LO-RANSAC, adaptive stopping, DEGENSAC for F, final refit;
 see that module for the method) over a model kind of `_models`, and returns a `RansacResult`.
-Bad input (too few points, NaN, wrong shapes, threshold <= 0, confidence outside (0, 1))
-raises ValueError; data with no consistent model give `success=False`, never an exception.
+Bad input (too few points, NaN, wrong shapes, threshold <= 0, confidence outside (0, 1), a
+seed or count that is no integer) raises ValueError naming the argument; data with no
+consistent model give `success=False` and a `reason`, never an exception. Data that determine
+no model give `success=False` too: for E a pure rotation (identical views, a camera that only
+turned: no baseline, t undetermined), for F any homography (also a planar scene).
 
 Conventions (DESIGN.md): pixels (N, 2), `X2 = R X1 + t`, `E = [t]x R`,
 `F = K2^-T E K1^-1`, `x2^T F x1 = 0`, `x_cam = R X + t` for absolute poses.
@@ -16,11 +19,12 @@ from typing import Optional
 import numpy as np
 
 from .. import _checks
-from ..camera import normalize_points
+from ..camera import normalize_points, to_homogeneous
 from ..epipolar import _cheirality_counts, _sampson, pose_from_essential
+from ..homography import _homography_dlt_into, _transfer_error
 from ..refine import _refine_absolute, _refine_fundamental, _refine_relative
 from ..rotation import skew
-from ._engine import MAGSAC, MSAC, ransac
+from ._engine import _MSAC_REACH, MAGSAC, MSAC, ransac
 from ._models import (ABSOLUTE_POSE, ESSENTIAL, FUNDAMENTAL, HOMOGRAPHY, SAMPLE_SIZES,
                       _residuals)
 
@@ -56,6 +60,10 @@ _F_REFINE_REACH = 3.0
 # Each round's LM stops once a step gains less than this share of the cost: kusvod2 as above
 # (0.1612 vs 0.1610 px at 1e-10) in 0.9 instead of 1.45 ms per pair.
 _F_REFINE_TOLERANCE = 1e-6
+_NO_BASELINE = ("no baseline: the inliers fit a pure rotation (identical views, or a camera that"
+                " only turned), so the translation and E are undetermined")
+_NO_PARALLAX = ("no parallax: the inliers fit one homography (identical views, a camera that only"
+                " turned, or a planar scene), so F is undetermined")
 
 
 @dataclass(frozen=True)
@@ -67,7 +75,7 @@ class RansacResult:
     inliers: (N,) bool, residual below `threshold`. score: the engine's quality (higher is
     better, about the number of inliers). iterations: RANSAC iterations run.
     threshold: the inlier threshold in pixels. R, t: the pose for relative (|t| = 1) and
-    absolute pose estimation, else None.
+    absolute pose estimation, else None. reason: why success is False ('' on success).
     """
 
     success: bool
@@ -78,6 +86,7 @@ class RansacResult:
     threshold: float
     R: Optional[np.ndarray] = None
     t: Optional[np.ndarray] = None
+    reason: str = ""
 
     @property
     def num_inliers(self):
@@ -98,11 +107,14 @@ def estimate_fundamental(x1, x2, threshold=1.0, confidence=0.999, max_iterations
     Levenberg-Marquardt over rank-2 matrices (`geom.refine.refine_fundamental`) of the Cauchy
     loss of the Sampson errors within 3 x threshold, its scale the inliers' noise sigma
     (inlier/outlier mixture fitted by EM). The inlier mask is that of the returned F. Returns a
-    RansacResult with model F (3, 3), rank 2, unit Frobenius norm.
+    RansacResult with model F (3, 3), rank 2, unit Frobenius norm; success is False (reason: no
+    parallax) when the inliers fit one homography.
     """
     x1, x2 = _checks.point_pairs(x1, x2, min_count=SAMPLE_SIZES[FUNDAMENTAL])
     res = _run(FUNDAMENTAL, x1, x2, threshold, None, confidence, max_iterations, seed, scoring,
                quality, local_optimisation, degensac)
+    res = _with_parallax(res, FUNDAMENTAL, _NO_PARALLAX,
+                         lambda use: _homography_errors(x1, x2, use))
     if not res.success or not refine:
         return res
     F = res.model.copy()
@@ -127,13 +139,18 @@ def estimate_essential(x1, x2, K1, K2, threshold=1.0, confidence=0.999, max_iter
 
     Five-point minimal solver on normalised coordinates; residual: the Sampson distance in
     pixels under F = K2^-T E K1^-1; LO refit by Levenberg-Marquardt of the 5-dof pose.
-    Options as `estimate_fundamental`. Returns a RansacResult with model E (unit norm).
+    Options as `estimate_fundamental`. Returns a RansacResult with model E (unit norm);
+    success is False (reason: no baseline) when the inliers fit a pure rotation.
     """
     x1, x2 = _checks.point_pairs(x1, x2, min_count=SAMPLE_SIZES[ESSENTIAL])
     K1 = _checks.intrinsics(K1, "K1")
     K2 = _checks.intrinsics(K2, "K2")
+    _checks.rays(x1, K1, "x1")
+    _checks.rays(x2, K2, "x2")
     res = _run(ESSENTIAL, x1, x2, threshold, (K1, K2), confidence, max_iterations, seed, scoring,
                quality, local_optimisation, False)
+    res = _with_parallax(res, ESSENTIAL, _NO_BASELINE,
+                         lambda use: _rotation_errors(x1, x2, K1, K2, use))
     if not res.success:
         return res
     E = K2.T @ res.model @ K1
@@ -166,7 +183,8 @@ def estimate_relative_pose(x1, x2, K1, K2, threshold=1.0, confidence=0.999,
     try:
         R, t, _ = pose_from_essential(res.model, x1[inl], x2[inl], K1, K2)
     except ValueError:  # cheirality does not single out a pose: no usable relative pose
-        return replace(res, success=False, model=None, inliers=np.zeros_like(inl))
+        return replace(res, success=False, model=None, inliers=np.zeros_like(inl),
+                       reason="cheirality does not single out a pose")
     R, t = R.copy(), t.copy()
     y1, y2 = normalize_points(x1, K1), normalize_points(x2, K2)
 
@@ -218,6 +236,7 @@ def estimate_absolute_pose(X, x, K, threshold=2.0, confidence=0.999, max_iterati
     X, x = _checks.point_pairs(X, x, min_count=SAMPLE_SIZES[ABSOLUTE_POSE], names=("X", "x"),
                                dims=(3, 2))
     K = _checks.intrinsics(K)
+    _checks.rays(x, K, "x")
     res = _run(ABSOLUTE_POSE, X, x, threshold, (K, K), confidence, max_iterations, seed, scoring,
                quality, local_optimisation, False)
     if not res.success:
@@ -239,13 +258,10 @@ def _run(kind, a, b, threshold, cameras, confidence, max_iterations, seed, scori
          local_optimisation, degensac):
     """Validate the options, run the engine, wrap the result. cameras: (K1, K2) or None."""
     threshold = _checks.positive(threshold, "threshold")
-    confidence = float(confidence)
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence: must be in (0, 1), got {confidence}")
-    max_iterations = int(max_iterations)
-    if max_iterations < 1:
-        raise ValueError(f"max_iterations: must be at least 1, got {max_iterations}")
-    if scoring not in _SCORINGS:
+    confidence = _checks.probability(confidence, "confidence")
+    max_iterations = _checks.integer(max_iterations, "max_iterations", 1)
+    seed = _checks.seed(seed)
+    if not isinstance(scoring, str) or scoring not in _SCORINGS:
         raise ValueError(f"scoring: expected one of {sorted(_SCORINGS)}, got {scoring!r}")
     n = a.shape[0]
     order = None
@@ -258,17 +274,66 @@ def _run(kind, a, b, threshold, cameras, confidence, max_iterations, seed, scori
     found, score, iterations = ransac(
         kind, np.ascontiguousarray(a), np.ascontiguousarray(b), _calibration(cameras), threshold,
         confidence, max_iterations, _SCORINGS[scoring], order is not None,
-        bool(local_optimisation), bool(degensac), int(seed) % 2**32, model, mask)
+        bool(local_optimisation), bool(degensac), seed, model, mask)
     if order is not None:
         unsorted = np.empty_like(mask)
         unsorted[order] = mask
         mask = unsorted
     # a model supported only by about its own sample is no model
     if not found or mask.sum() < 2 * SAMPLE_SIZES[kind]:
+        reason = (f"no model with enough support ({int(mask.sum())} inliers, need "
+                  f"{2 * SAMPLE_SIZES[kind]})" if found else
+                  "no sample gave a usable model (too few distinct points in general position)")
         return RansacResult(False, None, np.zeros(n, dtype=bool), float(score), int(iterations),
-                            threshold)
+                            threshold, reason=reason)
     out = model if kind == ABSOLUTE_POSE else model[:, :3] / np.linalg.norm(model[:, :3])
     return RansacResult(True, out, mask, float(score), int(iterations), threshold)
+
+
+def _with_parallax(res, kind, reason, errors):
+    """`res`, failed with `reason` when a degenerate model explains its inliers: fewer than twice
+    a minimal sample of them (about the model's own sample, as in `_run`) lie beyond the MSAC
+    reach of that model. errors(use) -> (N,) pixel errors of the degenerate model fitted to the
+    mask `use` (all points when `res` failed: then only `reason` may change)."""
+    reach = _MSAC_REACH * res.threshold
+    use = res.inliers if res.success else np.ones(len(res.inliers), bool)
+    err = np.full(len(use), np.inf)
+    for _ in range(3):  # fit, then refit twice on the points within LO's 3T (outliers drop out)
+        if use.sum() < 2 * SAMPLE_SIZES[kind]:
+            break
+        err = errors(use)
+        use = err < 3.0 * res.threshold
+    explained = err < reach
+    if res.success:
+        if np.count_nonzero(res.inliers & ~explained) >= 2 * SAMPLE_SIZES[kind]:
+            return res
+        return replace(res, success=False, model=None, inliers=np.zeros_like(res.inliers),
+                       reason=reason)
+    return replace(res, reason=reason) if explained.sum() >= 2 * SAMPLE_SIZES[kind] else res
+
+
+def _rotation_errors(x1, x2, K1, K2, use):
+    """Pixel errors in image 2 (N,) of the pure rotation `x2 ~ K2 R K1^-1 x1` that best aligns
+    the viewing rays of the correspondences `use` (Kabsch)."""
+    b1 = to_homogeneous(normalize_points(x1[use], K1))
+    b2 = to_homogeneous(normalize_points(x2[use], K2))
+    b1 /= np.linalg.norm(b1, axis=1, keepdims=True)
+    b2 /= np.linalg.norm(b2, axis=1, keepdims=True)
+    U, _, Vt = np.linalg.svd(b2.T @ b1)
+    R = U @ np.diag([1.0, 1.0, np.linalg.det(U @ Vt)]) @ Vt
+    err = np.empty(len(x1))
+    _transfer_error(np.ascontiguousarray(K2 @ R @ np.linalg.inv(K1)), x1, x2, err)
+    return err
+
+
+def _homography_errors(x1, x2, use):
+    """Transfer errors in image 2 (N,) of the homography fitted (normalised DLT) to the
+    correspondences `use`; inf everywhere when they do not determine one."""
+    H = np.empty((3, 3))
+    err = np.full(len(x1), np.inf)
+    if _homography_dlt_into(x1[use], x2[use], np.ones(int(use.sum())), H):
+        _transfer_error(H, x1, x2, err)
+    return err
 
 
 def _inlier_posterior(r, threshold, sigma, fraction):

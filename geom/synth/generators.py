@@ -40,8 +40,7 @@ def orbit_ring(n_views=24, seed=0, width=640, height=480, radius=4.0, elevation=
     sphere and small blocks, labels 1..) on a ground plane, looking at it from `elevation`
     (radians) above the horizon, spread over `arc` radians (2 pi: a full ring)."""
     rng, K = _setup(seed, width, height)
-    if int(n_views) != n_views or n_views < 2:
-        raise ValueError(f"n_views: expected an integer >= 2, got {n_views}")
+    n_views = _checks.integer(n_views, "n_views", 2)
     radius = _checks.positive(radius, "radius")
     if not 0 < elevation < np.pi / 2:
         raise ValueError(f"elevation: expected radians in (0, pi/2), got {elevation}")
@@ -77,7 +76,7 @@ def moving_bodies(n_bodies=2, n_frames=5, seed=0, width=640, height=480, camera_
     values give wide baselines), each body moves `body_speed` units and spins `body_spin` radians
     (boxes and spheres slide on the floor turning about the vertical; slabs float and tumble)."""
     rng, K = _setup(seed, width, height)
-    if int(n_bodies) != n_bodies or not 1 <= n_bodies <= 8:
+    if _checks.integer(n_bodies, "n_bodies", 1) > 8:
         raise ValueError(f"n_bodies: expected an integer in [1, 8], got {n_bodies}")
     n_frames = _frame_count(n_frames)
     a0 = rng.uniform(0, 2 * np.pi)
@@ -105,9 +104,8 @@ def flying_layers(seed=0, width=640, height=480, n_layers=None, n_frames=2):
     a surface point keeps its colour from frame to frame."""
     rng, K = _setup(seed, width, height)
     n_frames = _frame_count(n_frames)
-    n_layers = int(rng.integers(3, 8)) if n_layers is None else int(n_layers)
-    if n_layers < 0:
-        raise ValueError(f"n_layers: expected a non-negative integer, got {n_layers}")
+    n_layers = (int(rng.integers(3, 8)) if n_layers is None
+                else _checks.integer(n_layers, "n_layers", 0))
     cam_rot = rng.normal(scale=np.radians(1.0), size=3)
     cam_move = rng.normal(scale=0.05, size=3)
     cams = [Camera(K, rotation_from_axis_angle(f * cam_rot), f * cam_move, width, height)
@@ -135,9 +133,8 @@ def random_scene(seed=0, width=640, height=480, n_frames=2, n_objects=None, movi
     fraction `moving_fraction` of them moving, and a camera with a random smooth motion."""
     rng, K = _setup(seed, width, height)
     n_frames = _frame_count(n_frames)
-    n_objects = int(rng.integers(4, 10)) if n_objects is None else int(n_objects)
-    if n_objects < 0:
-        raise ValueError(f"n_objects: expected a non-negative integer, got {n_objects}")
+    n_objects = (int(rng.integers(4, 10)) if n_objects is None
+                 else _checks.integer(n_objects, "n_objects", 0))
     eye0 = np.array([*rng.uniform(-3.0, 3.0, size=2), rng.uniform(1.0, 2.5)])
     target0 = np.array([*rng.uniform(-1.0, 1.0, size=2), rng.uniform(0.3, 1.0)])
     eye_step = rng.normal(scale=0.1, size=3)
@@ -159,19 +156,15 @@ def random_scene(seed=0, width=640, height=480, n_frames=2, n_objects=None, movi
 
 def _setup(seed, width, height):
     """Generator from `seed` and a calibration with a ~65 degree horizontal field of view."""
-    if int(seed) != seed or seed < 0:
-        raise ValueError(f"seed: expected a non-negative integer, got {seed}")
-    for name, v in (("width", width), ("height", height)):
-        if int(v) != v or v < 8:
-            raise ValueError(f"{name}: expected an integer >= 8, got {v}")
+    seed = _checks.integer(seed, "seed", 0)
+    width = _checks.integer(width, "width", 8)
+    height = _checks.integer(height, "height", 8)
     f = 0.78 * width
-    return np.random.default_rng(int(seed)), intrinsic_matrix(f, f, (width - 1) / 2, (height - 1) / 2)
+    return np.random.default_rng(seed), intrinsic_matrix(f, f, (width - 1) / 2, (height - 1) / 2)
 
 
 def _frame_count(n_frames):
-    if int(n_frames) != n_frames or n_frames < 1:
-        raise ValueError(f"n_frames: expected a positive integer, got {n_frames}")
-    return int(n_frames)
+    return _checks.integer(n_frames, "n_frames", 1)
 
 
 def _look(eye, target, K, width, height):

@@ -160,7 +160,7 @@ def test_bad_input_is_rejected_with_clear_errors():
     with pytest.raises(ValueError,
                        match=r"left and right: different image sizes \(64, 96\) and \(64, 95\)"):
         stereo_disparity(left, right[:, :-1], 16)
-    with pytest.raises(ValueError, match="num_disparities: must be a positive integer"):
+    with pytest.raises(ValueError, match="num_disparities: expected an integer >= 1"):
         stereo_disparity(left, right, 0)
     with pytest.raises(ValueError, match="leaves no overlap"):
         stereo_disparity(left, right, 16, min_disparity=W)
