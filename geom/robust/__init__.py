@@ -19,14 +19,14 @@ from typing import Optional
 import numpy as np
 
 from .. import _checks
-from ..camera import normalize_points, to_homogeneous
+from ..camera import Camera, normalize_points, to_homogeneous
 from ..epipolar import _cheirality_counts, _sampson, pose_from_essential
 from ..homography import _homography_dlt_into, _transfer_error
 from ..refine import _refine_absolute, _refine_fundamental, _refine_relative
 from ..rotation import skew
-from ._engine import _MSAC_REACH, MAGSAC, MSAC, ransac
-from ._models import (ABSOLUTE_POSE, ESSENTIAL, FUNDAMENTAL, HOMOGRAPHY, SAMPLE_SIZES,
-                      _residuals)
+from ..triangulate import reprojection_errors
+from ._engine import _MSAC_REACH, MAGSAC, MSAC, ransac_for
+from ._models import ABSOLUTE_POSE, ESSENTIAL, FUNDAMENTAL, HOMOGRAPHY, SAMPLE_SIZES
 
 __all__ = ["RansacResult", "estimate_fundamental", "estimate_essential",
            "estimate_relative_pose", "estimate_homography", "estimate_absolute_pose"]
@@ -246,9 +246,7 @@ def estimate_absolute_pose(X, x, K, threshold=2.0, confidence=0.999, max_iterati
     inl = res.inliers
     if refine:
         _refine_absolute(X[inl], x[inl], np.ones(int(inl.sum())), K, R, t, 30)
-        err = np.empty(len(x))
-        _residuals(ABSOLUTE_POSE, np.c_[R, t], X, x, _calibration((K, K)), err)
-        inl = err < res.threshold
+        inl = reprojection_errors([Camera(K, R, t)], X, x[None])[0] < res.threshold
     return RansacResult(True, np.c_[R, t], inl, res.score, res.iterations, res.threshold, R, t)
 
 
@@ -271,8 +269,8 @@ def _run(kind, a, b, threshold, cameras, confidence, max_iterations, seed, scori
         a, b = a[order], b[order]
     model = np.zeros((3, 4))
     mask = np.zeros(n, dtype=np.bool_)
-    found, score, iterations = ransac(
-        kind, np.ascontiguousarray(a), np.ascontiguousarray(b), _calibration(cameras), threshold,
+    found, score, iterations = ransac_for(kind)(
+        np.ascontiguousarray(a), np.ascontiguousarray(b), _calibration(cameras), threshold,
         confidence, max_iterations, _SCORINGS[scoring], order is not None,
         bool(local_optimisation), bool(degensac), seed, model, mask)
     if order is not None:

@@ -31,7 +31,8 @@ One kernel serves every model kind of `_models` (and the multi-model fitting bui
   matches' tail, a sixth of them at 0.5 px noise and T = 1 px, and overruns by (6/5)^m), m the
   sample size, at most max_iterations; with PROSAC also from the inlier ratio of the prefix
   drawn from (PROSAC's maximality criterion), whichever stops first.
-- DEGENSAC (Chum, Werner & Matas 2005) for the fundamental matrix: a so-far-best F whose
+- DEGENSAC (Chum, Werner & Matas 2005) for the fundamental matrix (`degensac`; compiled for
+  that kind alone): a so-far-best F whose
   seven-point sample has five or more points on a homography is re-estimated by
   plane-and-parallax (two points off the plane fix the epipole; F = [e']x H).
 - Final refit on all inliers at T (kept if it scores better).
@@ -39,10 +40,12 @@ One kernel serves every model kind of `_models` (and the multi-model fitting bui
 import math
 
 import numpy as np
-from numba import njit
+from numba import literally, njit
+from numba.extending import overload
 
 from ._models import (FUNDAMENTAL, MAX_MODELS, MINIMAL_WORK, MODELS_PER_SAMPLE, SOLVE_COST,
-                      _minimal, _refit, _residual, _sample_ok, min_refit_size, sample_size)
+                      _kernel, _minimal, _refit, _residual, _sample_ok, min_refit_size,
+                      sample_size)
 from ..homography import _homography_dlt_into, _transfer_error
 from ..refine import _skew
 
@@ -75,6 +78,7 @@ def _point_quality(r, T, scoring):
 def _score(kind, model, A, B, calib, T, scoring, sprt, r):
     """Quality of `model` on all points, residuals into r. Returns -1 when the SPRT `sprt` (see
     `_sprt_state`; log A = inf disables it) drops the model."""
+    literally(kind)
     n = A.shape[0]
     log_a = sprt[_LOG_A]
     step_in = sprt[_STEP_IN]
@@ -239,14 +243,15 @@ def _homography_from_f(F, e2, x1, x2, idx, H):
     return True
 
 
+_DEGENSAC_ITERATIONS = 100
 _DEGENSAC_TRIPLETS = np.array([[0, 1, 2], [3, 4, 5], [0, 1, 6], [3, 4, 6], [2, 5, 6]], np.int64)
 
 
 @njit(cache=True)
-def _degensac(A, B, calib, T, scoring, sample, model, score, r, sprt, iterations):
+def _degensac(A, B, calib, T, scoring, sample, model, score, r, sprt):
     """If the seven-point sample of `model` is H-degenerate (five or more of its points on a
-    homography compatible with F), try plane-and-parallax F's from two off-plane points.
-    Replaces model, r with a better one; returns the best score."""
+    homography compatible with F), try `_DEGENSAC_ITERATIONS` plane-and-parallax F's from two
+    off-plane points. Replaces model, r with a better one; returns the best score."""
     F = np.ascontiguousarray(model[:, :3])
     e2 = _epipole2(F)
     Sa = np.empty((7, 2))
@@ -288,7 +293,7 @@ def _degensac(A, B, calib, T, scoring, sample, model, score, r, sprt, iterations
     r_new = np.empty(n)
     idx = np.empty(2, np.int64)
     S = np.empty((3, 3))
-    for _ in range(iterations):
+    for _ in range(_DEGENSAC_ITERATIONS):
         _draw(k, 2, idx)
         l = np.empty((2, 3))
         for j in range(2):
@@ -313,6 +318,25 @@ def _degensac(A, B, calib, T, scoring, sample, model, score, r, sprt, iterations
 
 
 @njit(cache=True)
+def _no_degeneracy_check(A, B, calib, T, scoring, sample, model, score, r, sprt):
+    return score
+
+
+def _plane_and_parallax(kind, A, B, calib, T, scoring, sample, model, score, r, sprt):
+    """DEGENSAC's check of a so-far-best model (`_degensac`) for the fundamental matrix; the
+    score unchanged for the other kinds."""
+
+
+@overload(_plane_and_parallax, prefer_literal=True)
+def _plane_and_parallax_of_kind(kind, A, B, calib, T, scoring, sample, model, score, r, sprt):
+    kernel = _kernel((_degensac, _no_degeneracy_check, _no_degeneracy_check,
+                      _no_degeneracy_check), kind)
+    if kernel is not None:
+        return (lambda kind, A, B, calib, T, scoring, sample, model, score, r, sprt:
+                kernel(A, B, calib, T, scoring, sample, model, score, r, sprt))
+
+
+@njit(cache=True)
 def _prosac_initial(n, m, max_iterations):
     """T_n of PROSAC's growth function for the first prefix n = m."""
     t = float(max_iterations)
@@ -329,7 +353,9 @@ def ransac(kind, a, b, calib, threshold, confidence, max_iterations, scoring, pr
     calib: [K1, K2, K1^-1, K2^-1] (4, 3, 3). threshold: inlier threshold in pixels. prosac: the rows are sorted by
     decreasing quality. Writes the best model into model_out (3, 4) and the inliers
     (r < threshold) into mask_out (N,) bool. Returns (found, score, iterations); found is False
-    when no sample gave a usable model."""
+    when no sample gave a usable model. `kind` must be a compile-time constant: each kind
+    compiles its own kernel (`_models`); Python calls the kernel of `ransac_for(kind)`."""
+    literally(kind)
     n = a.shape[0]
     m = sample_size(kind)
     np.random.seed(seed)
@@ -399,9 +425,9 @@ def ransac(kind, a, b, calib, threshold, confidence, max_iterations, scoring, pr
             best[:] = models[j]
             best_score = s
             best_r[:] = r
-            if degensac and kind == FUNDAMENTAL:
-                best_score = _degensac(A, B, calib, threshold, scoring, idx, best, best_score,
-                                       best_r, sprt, 100)
+            if degensac:
+                best_score = _plane_and_parallax(kind, A, B, calib, threshold, scoring, idx,
+                                                 best, best_score, best_r, sprt)
             if local_optimisation:
                 best_score = _local_optimisation(kind, A, B, calib, threshold, scoring, best,
                                                  best_score, best_r, _LO_MULTIPLIER, _LO_STEPS)
@@ -423,3 +449,23 @@ def ransac(kind, a, b, calib, threshold, confidence, max_iterations, scoring, pr
     else:
         mask_out[:] = False
     return found, best_score, it
+
+
+def _ransac_entry(kind):
+    @njit(cache=True)
+    def entry(a, b, calib, threshold, confidence, max_iterations, scoring, prosac,
+              local_optimisation, degensac, seed, model_out, mask_out):
+        return ransac(kind, a, b, calib, threshold, confidence, max_iterations, scoring, prosac,
+                      local_optimisation, degensac, seed, model_out, mask_out)
+    return entry
+
+
+_ENTRIES = {}
+
+
+def ransac_for(kind):
+    """`ransac` with `kind` fixed, for calls from Python: a literal argument of a numba
+    dispatcher is typed again at every call (+50 ms), a closure's constant is not."""
+    if kind not in _ENTRIES:
+        _ENTRIES[kind] = _ransac_entry(kind)
+    return _ENTRIES[kind]

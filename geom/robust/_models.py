@@ -1,7 +1,11 @@
 """The estimator concept of the RANSAC engine, one integer model kind per estimator.
 
-A kind supplies four kernels, dispatched on the kind inside numba (a switch keeps one engine
-that compiles once and caches, where passing functions as arguments would not):
+A kind supplies four kernels, chosen at compile time: the kind is a compile-time constant of
+the engine (`numba.literally`), and each of the four names below is resolved (an `overload` on
+the literal kind) to that kind's own kernel, so a fit of one kind compiles only its solver, residual and refit (one
+runtime switch over all kinds compiled every solver: 100 s on a cold cache before the first
+relative pose, 14 s of it the unused seven-point solver). They are callable from numba code
+only:
 
 - `_minimal(kind, a, b, calib, models, work) -> k`: the minimal solver, models from
   `sample_size(kind)` correspondences `a`, `b`, written into `models` (MAX_MODELS, 3, 4), work a
@@ -26,7 +30,8 @@ Data layout: `a` (N, 2 or 3) and `b` (N, 2) contiguous float64; `calib` (4, 3, 3
   LM refit.
 """
 import numpy as np
-from numba import njit
+from numba import literally, njit, types
+from numba.extending import overload
 
 from ..epipolar import _eight_point_into, _epipolar_terms, _scratch, _seven_point
 from ..fivepoint import WORK_SIZE, _five_point
@@ -85,13 +90,17 @@ def _collinear(p, i, j, k):
 
 
 @njit(cache=True)
-def _sample_ok(kind, a, b):
-    if kind == HOMOGRAPHY:
-        for i in range(4):
-            for j in range(i + 1, 4):
-                for k in range(j + 1, 4):
-                    if _collinear(a, i, j, k) or _collinear(b, i, j, k):
-                        return False
+def _homography_sample_ok(a, b):
+    for i in range(4):
+        for j in range(i + 1, 4):
+            for k in range(j + 1, 4):
+                if _collinear(a, i, j, k) or _collinear(b, i, j, k):
+                    return False
+    return True
+
+
+@njit(cache=True)
+def _any_sample_ok(a, b):
     return True
 
 
@@ -125,27 +134,36 @@ def _fundamental_from_essential(E, K2inv, K1inv, out):
 
 
 @njit(cache=True)
-def _minimal(kind, a, b, calib, models, work):
-    if kind == FUNDAMENTAL:
-        F = np.empty((3, 3, 3))
-        k = _seven_point(a, b, F)
-        for m in range(k):
-            models[m, :, :3] = F[m]
-        return k
-    if kind == ESSENTIAL:
-        q1 = _normalised(a, calib[2], work[:10].reshape((5, 2)))
-        q2 = _normalised(b, calib[3], work[10:20].reshape((5, 2)))
-        Es = work[20:110].reshape((10, 3, 3))
-        k = _five_point(q1, q2, Es, work[110:])
-        for m in range(max(k, 0)):
-            _fundamental_from_essential(Es[m], calib[3], calib[2], models[m])
-        return max(k, 0)
-    if kind == HOMOGRAPHY:
-        H = np.empty((3, 3))
-        if not _homography_dlt_into(a, b, np.ones(4), H):
-            return 0
-        models[0, :, :3] = H
-        return 1
+def _seven_point_models(a, b, calib, models, work):
+    F = np.empty((3, 3, 3))
+    k = _seven_point(a, b, F)
+    for m in range(k):
+        models[m, :, :3] = F[m]
+    return k
+
+
+@njit(cache=True)
+def _five_point_models(a, b, calib, models, work):
+    q1 = _normalised(a, calib[2], work[:10].reshape((5, 2)))
+    q2 = _normalised(b, calib[3], work[10:20].reshape((5, 2)))
+    Es = work[20:110].reshape((10, 3, 3))
+    k = _five_point(q1, q2, Es, work[110:])
+    for m in range(max(k, 0)):
+        _fundamental_from_essential(Es[m], calib[3], calib[2], models[m])
+    return max(k, 0)
+
+
+@njit(cache=True)
+def _four_point_models(a, b, calib, models, work):
+    H = np.empty((3, 3))
+    if not _homography_dlt_into(a, b, np.ones(4), H):
+        return 0
+    models[0, :, :3] = H
+    return 1
+
+
+@njit(cache=True)
+def _p3p_models(a, b, calib, models, work):
     Rs = np.empty((4, 3, 3))
     ts = np.empty((4, 3))
     k = _p3p(a, _normalised(b, calib[3], np.empty((3, 2))), Rs, ts)
@@ -155,20 +173,27 @@ def _minimal(kind, a, b, calib, models, work):
     return max(k, 0)
 
 
-@njit(cache=True, inline="always")  # called per point inside the SPRT loop
-def _residual(kind, model, a, b, i, calib):
-    """The error of correspondence i under model, in pixels (inf where undefined)."""
-    if kind == FUNDAMENTAL or kind == ESSENTIAL:  # Sampson distance
-        r, g, _, _, _, _ = _epipolar_terms(model, a[i, 0], a[i, 1], b[i, 0], b[i, 1])
-        return abs(r) / np.sqrt(g) if g > 0.0 else np.inf
-    if kind == HOMOGRAPHY:  # transfer error in image 2
-        u = model[0, 0] * a[i, 0] + model[0, 1] * a[i, 1] + model[0, 2]
-        v = model[1, 0] * a[i, 0] + model[1, 1] * a[i, 1] + model[1, 2]
-        w = model[2, 0] * a[i, 0] + model[2, 1] * a[i, 1] + model[2, 2]
-        if w == 0.0:
-            return np.inf
-        return np.sqrt((u / w - b[i, 0]) ** 2 + (v / w - b[i, 1]) ** 2)
-    K = calib[1]  # reprojection error
+@njit(cache=True, inline="always")
+def _sampson_residual(model, a, b, i, calib):
+    r, g, _, _, _, _ = _epipolar_terms(model, a[i, 0], a[i, 1], b[i, 0], b[i, 1])
+    return abs(r) / np.sqrt(g) if g > 0.0 else np.inf
+
+
+@njit(cache=True, inline="always")
+def _transfer_residual(model, a, b, i, calib):
+    """Transfer error in image 2 (inf where the point maps to infinity)."""
+    u = model[0, 0] * a[i, 0] + model[0, 1] * a[i, 1] + model[0, 2]
+    v = model[1, 0] * a[i, 0] + model[1, 1] * a[i, 1] + model[1, 2]
+    w = model[2, 0] * a[i, 0] + model[2, 1] * a[i, 1] + model[2, 2]
+    if w == 0.0:
+        return np.inf
+    return np.sqrt((u / w - b[i, 0]) ** 2 + (v / w - b[i, 1]) ** 2)
+
+
+@njit(cache=True, inline="always")
+def _reprojection_residual(model, a, b, i, calib):
+    """Reprojection error in camera K2 = calib[1] (inf behind the camera)."""
+    K = calib[1]
     x = model[0, 0] * a[i, 0] + model[0, 1] * a[i, 1] + model[0, 2] * a[i, 2] + model[0, 3]
     y = model[1, 0] * a[i, 0] + model[1, 1] * a[i, 1] + model[1, 2] * a[i, 2] + model[1, 3]
     z = model[2, 0] * a[i, 0] + model[2, 1] * a[i, 1] + model[2, 2] * a[i, 2] + model[2, 3]
@@ -181,6 +206,8 @@ def _residual(kind, model, a, b, i, calib):
 
 @njit(cache=True)
 def _residuals(kind, model, a, b, calib, out):
+    """out (N,) = `_residual` of every correspondence (kind: any integer, made a constant)."""
+    literally(kind)
     for i in range(a.shape[0]):
         out[i] = _residual(kind, model, a, b, i, calib)
 
@@ -194,34 +221,99 @@ def min_refit_size(kind):
 
 
 @njit(cache=True)
-def _refit(kind, a, b, w, calib, model):
-    """Weighted non-minimal fit into model (in place); False leaves the model unusable."""
-    if kind == FUNDAMENTAL:
-        F = np.empty((3, 3))
-        if _eight_point_into(a, b, w, F, _scratch(a.shape[0], 1)):
-            return False
-        model[:, :3] = F
-        return True
-    if kind == HOMOGRAPHY:
-        H = np.empty((3, 3))
-        if not _homography_dlt_into(a, b, w, H):
-            return False
-        model[:, :3] = H
-        return True
+def _eight_point_refit(a, b, w, calib, model):
+    F = np.empty((3, 3))
+    if _eight_point_into(a, b, w, F, _scratch(a.shape[0], 1)):
+        return False
+    model[:, :3] = F
+    return True
+
+
+@njit(cache=True)
+def _homography_refit(a, b, w, calib, model):
+    H = np.empty((3, 3))
+    if not _homography_dlt_into(a, b, w, H):
+        return False
+    model[:, :3] = H
+    return True
+
+
+@njit(cache=True)
+def _relative_pose_refit(a, b, w, calib, model):
     R = np.empty((3, 3))
     t = np.empty(3)
-    if kind == ESSENTIAL:
-        _pose_from_e(np.ascontiguousarray(calib[1].T) @ np.ascontiguousarray(model[:, :3]) @ calib[0],
-                     R, t)
-        _refine_relative(a, b, w, calib[2], calib[3], R, t, 10)
-        S = np.empty((3, 3))
-        _skew(t, S)
-        F = np.ascontiguousarray(calib[3].T) @ S @ R @ calib[2]
-        model[:, :3] = F / np.sqrt(np.sum(F * F))
-    else:
-        R[:] = model[:, :3]
-        t[:] = model[:, 3]
-        _refine_absolute(a, b, w, calib[1], R, t, 10)
-        model[:, :3] = R
-        model[:, 3] = t
+    _pose_from_e(np.ascontiguousarray(calib[1].T) @ np.ascontiguousarray(model[:, :3]) @ calib[0],
+                 R, t)
+    _refine_relative(a, b, w, calib[2], calib[3], R, t, 10)
+    S = np.empty((3, 3))
+    _skew(t, S)
+    F = np.ascontiguousarray(calib[3].T) @ S @ R @ calib[2]
+    model[:, :3] = F / np.sqrt(np.sum(F * F))
     return True
+
+
+@njit(cache=True)
+def _absolute_pose_refit(a, b, w, calib, model):
+    R = np.ascontiguousarray(model[:, :3])
+    t = np.ascontiguousarray(model[:, 3])
+    _refine_absolute(a, b, w, calib[1], R, t, 10)
+    model[:, :3] = R
+    model[:, 3] = t
+    return True
+
+
+# ------------------------------------------------ the kernels of a kind, chosen at compile time
+
+def _kernel(kernels, kind):
+    """kernels[kind] for a compile-time constant kind, else None (numba then asks for one)."""
+    if isinstance(kind, types.IntegerLiteral):
+        return kernels[kind.literal_value]
+    return None
+
+
+def _minimal(kind, a, b, calib, models, work):
+    """Minimal solver: models from a sample (see the module docstring) -> how many."""
+
+
+@overload(_minimal, prefer_literal=True)
+def _minimal_of_kind(kind, a, b, calib, models, work):
+    kernel = _kernel((_seven_point_models, _five_point_models, _four_point_models, _p3p_models),
+                     kind)
+    if kernel is not None:
+        return lambda kind, a, b, calib, models, work: kernel(a, b, calib, models, work)
+
+
+def _residual(kind, model, a, b, i, calib):
+    """The error of correspondence i under model, in pixels (inf where undefined)."""
+
+
+@overload(_residual, prefer_literal=True, inline="always")  # per point inside the SPRT loop
+def _residual_of_kind(kind, model, a, b, i, calib):
+    kernel = _kernel((_sampson_residual, _sampson_residual, _transfer_residual,
+                      _reprojection_residual), kind)
+    if kernel is not None:
+        return lambda kind, model, a, b, i, calib: kernel(model, a, b, i, calib)
+
+
+def _refit(kind, a, b, w, calib, model):
+    """Weighted non-minimal fit into model (in place); False leaves the model unusable."""
+
+
+@overload(_refit, prefer_literal=True)
+def _refit_of_kind(kind, a, b, w, calib, model):
+    kernel = _kernel((_eight_point_refit, _relative_pose_refit, _homography_refit,
+                      _absolute_pose_refit), kind)
+    if kernel is not None:
+        return lambda kind, a, b, w, calib, model: kernel(a, b, w, calib, model)
+
+
+def _sample_ok(kind, a, b):
+    """A cheap degeneracy test of a sample before solving."""
+
+
+@overload(_sample_ok, prefer_literal=True)
+def _sample_ok_of_kind(kind, a, b):
+    kernel = _kernel((_any_sample_ok, _any_sample_ok, _homography_sample_ok, _any_sample_ok),
+                     kind)
+    if kernel is not None:
+        return lambda kind, a, b: kernel(a, b)
