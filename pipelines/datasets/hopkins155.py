@@ -43,7 +43,8 @@ def load_sequence(folder, name):
     (every point visible in every frame, labels 0..n-1, K None)."""
     match = _SUBSET.match(name)
     y, s = _load(folder, match.group(1) if match else name)
-    keep = np.isin(s, [int(match.group(2)), int(match.group(3))]) if match else np.ones(s.size, bool)
+    keep = (np.isin(s, [int(match.group(2)), int(match.group(3))]) if match
+            else np.ones(s.size, bool))
     labels = np.unique(s[keep], return_inverse=True)[1].astype(np.int64)
     points = np.ascontiguousarray(y[:2, keep].transpose(2, 1, 0))
     return TrackSequence(name, points, np.ones(points.shape[:2], bool), labels)

@@ -17,7 +17,8 @@ from . import TrackSequence
 
 def sequence_names(folder):
     """Sorted names (e.g. 'Seq005_Clip01') of the clips in `folder`."""
-    return sorted(p.name[:-len("_Tracks.mat")] for p in (Path(folder) / "Data").glob("*_Tracks.mat"))
+    return sorted(p.name[:-len("_Tracks.mat")]
+                  for p in (Path(folder) / "Data").glob("*_Tracks.mat"))
 
 
 def load_sequence(folder, name):

@@ -4,7 +4,8 @@ The tracks co-visible in a pair of frames are that pair's correspondences: a few
 are chosen for parallax and coverage (`frame_pairs`), each is split into motions by
 `segmentation.pair_motions` (multi-model fitting), and the motions are linked across pairs by
 the tracks they share (`segmentation.synchronise`), as matches are in the image pipeline.
-Each track then takes the body whose fundamental matrices it fits best (`label_tracks`).
+Each track then takes the body its pairs' motions vote for, else the one whose fundamental
+matrices it fits best (`label_tracks`).
 """
 import numpy as np
 
@@ -18,8 +19,9 @@ def segment_tracks(points, visible, K=None, *, seed=0, threshold=1.0, max_pairs=
     """One label per track: its rigid motion, the number of motions found automatically.
 
     points: (F, N, 2) pixels of N tracks over F frames (anything, NaN included, where not
-    visible); visible: (F, N) bool; K: (3, 3) intrinsics or None (see below); seed: sampling
-    seed (same input, same labels); threshold: Sampson distance (pixels) under which a track
+    visible); visible: (F, N) bool; K: (3, 3) intrinsics or None, checked only: the fitted
+    fundamental matrices are projective, so labels do not depend on it; seed: sampling seed
+    (same input, same labels); threshold: Sampson distance (pixels) under which a track
     agrees with a motion; max_pairs: frame pairs fitted; min_tracks: fewest co-visible tracks a
     pair, and a motion, needs; min_overlap: as in `segmentation.synchronise`. Returns (N,) int64
     labels: 0..B-1 (0 the motion of most tracks), -1 for a track fitting no motion (an outlier,

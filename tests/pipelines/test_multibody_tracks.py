@@ -20,11 +20,13 @@ def multibody_tracks(seed, n_bodies=3, n_points=80, n_outliers=6, noise=0.3):
     Returns (points (F, N, 2) NaN where not visible, visible (F, N), labels (N,), K)."""
     rng = np.random.default_rng(seed)
     K = make_intrinsics(rng, WIDTH, HEIGHT)
-    cams = [look_at([0.3 * f * np.sin(0.1 * f), 0, 0.3 * f], [2 * np.sin(0.05 * f), 0, 10 + 0.3 * f],
-                    K, width=WIDTH, height=HEIGHT) for f in range(N_FRAMES)]
+    cams = [look_at([0.3 * f * np.sin(0.1 * f), 0, 0.3 * f],
+                    [2 * np.sin(0.05 * f), 0, 10 + 0.3 * f], K, width=WIDTH, height=HEIGHT)
+            for f in range(N_FRAMES)]
     tracks, labels = [], []
     for b in range(n_bodies):
-        centre = np.array([0, 0, 9.0]) if b == 0 else np.array([rng.uniform(-2, 2), rng.uniform(-1, 1), 7])
+        centre = (np.array([0, 0, 9.0]) if b == 0
+                  else np.array([rng.uniform(-2, 2), rng.uniform(-1, 1), 7]))
         spread = 4.0 if b == 0 else 1.0
         X = centre + rng.uniform(-spread, spread, (n_points, 3))
         v, w = rng.normal(0, 0.15, 3) * (b > 0), rng.normal(0, 0.05, 3) * (b > 0)
