@@ -4,7 +4,10 @@ The data live outside the repository: `$MVDEPTH_DATA`, else `../shared/data` nex
 project root. One module per dataset (its file formats are in the data's SOURCE.md files).
 """
 import os
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,3 +23,20 @@ def dataset_path(name):
     root = data_root()
     path = None if root is None else root / name
     return path if path is not None and path.is_dir() else None
+
+
+@dataclass
+class TrackSequence:
+    """Point tracks of one motion segmentation sequence: points (F, N, 2) float64 pixels (NaN
+    where not visible); visible (F, N) bool; labels (N,) int64 true motion per track, 0..k-1
+    (-1: unlabelled); K: (3, 3) intrinsics or None when unknown."""
+
+    name: str
+    points: np.ndarray
+    visible: np.ndarray
+    labels: np.ndarray
+    K: np.ndarray | None = None
+
+    @property
+    def n_motions(self):
+        return int(self.labels.max()) + 1

@@ -4,7 +4,8 @@ The truth (`geom.synth.write_folder`): cameras.json, labels/<stem>.png (body lab
 0 the static background), depth/<stem>.npy and bodies.json (per body and image, body -> world).
 Predicted bodies are matched to true labels by the majority of the true labels under their
 keypoints; depth is compared after one global scale (reconstructions are up to scale), the
-median ratio over the background's pixels.
+median ratio over the background's pixels. Point-track segmentations (`segment_tracks`) are
+scored by `track_misclassification`.
 """
 import json
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 from geom.io import load_cameras_json
 from geom.rotation import angular_distance
@@ -121,3 +123,26 @@ def motion_errors(result, truth, mapping):
             scale_err = abs((mo.scale / bg.scale) / (np.linalg.norm(t) / np.linalg.norm(t0)) - 1)
         out[(i, j, b)] = (rot, scale_err)
     return out
+
+
+def track_misclassification(true_labels, labels):
+    """Fraction of the labelled tracks whose label is wrong under the best one-to-one relabelling.
+
+    true_labels: (N,) int true motion per track (-1: unlabelled, left out); labels: (N,) int
+    found motion per track (-1: called an outlier, always wrong). Found and true motions are
+    matched by the assignment maximising the agreement (Hungarian method); tracks of an
+    unmatched found motion are wrong."""
+    t, p = np.asarray(true_labels), np.asarray(labels)
+    if t.ndim != 1 or p.shape != t.shape:
+        raise ValueError(f"labels: expected shape {t.shape} like true_labels (N,), got {p.shape}")
+    if not (np.issubdtype(t.dtype, np.integer) and np.issubdtype(p.dtype, np.integer)):
+        raise ValueError("true_labels, labels: expected integer labels")
+    sel = t >= 0
+    if not sel.any():
+        raise ValueError("true_labels: no labelled track")
+    t, p = t[sel], p[sel]
+    found = p >= 0
+    counts = np.zeros((t.max() + 1, max(p.max() + 1, 1)), np.int64)
+    np.add.at(counts, (t[found], p[found]), 1)
+    rows, cols = linear_sum_assignment(-counts)
+    return 1.0 - counts[rows, cols].sum() / t.size

@@ -46,28 +46,41 @@ def segment(feats, matches, threshold=1.0, min_matches=16, seed=0, min_overlap=0
     motion's tracks above which two motions of different pairs are linked.
     Raises ValueError when no pair has a motion (the views share no matches).
     """
-    notes, pair_labels = [], {}
-    for k, ((i, j), m) in enumerate(sorted(matches.items())):
-        if len(m) < min_matches:
-            notes.append(f"pair {i}-{j}: {len(m)} matches, too few to segment (need "
-                         f"{min_matches}); left out")
-            continue
-        x1, x2 = feats[i].keypoints[m[:, 0]], feats[j].keypoints[m[:, 1]]
-        res = fit_fundamentals(x1, x2, threshold=threshold, seed=seed + k)
-        if res.n_models:
-            pair_labels[(i, j)] = res.labels
-        else:
-            notes.append(f"pair {i}-{j}: no motion with enough support; left out")
-    if not pair_labels:
+    fits, notes = pair_motions({(i, j): (feats[i].keypoints[m[:, 0]], feats[j].keypoints[m[:, 1]])
+                                for (i, j), m in matches.items()}, threshold, min_matches, seed)
+    if not fits:
         cause = lack_of_motion(feats, matches, min_matches)
         raise ValueError("no pair of views shares enough matches to find a motion"
                          + (f": {cause}" if cause else ""))
+    pair_labels = {p: res.labels for p, res in fits.items()}
     sizes = [len(f.keypoints) for f in feats]
-    node_body = synchronise(sizes, {p: matches[p] for p in pair_labels}, pair_labels, min_overlap)
+    node_body = synchronise(match_tracks(sizes, {p: matches[p] for p in fits}, pair_labels),
+                            pair_labels, min_overlap)
     pair_bodies = {p: {node_body[(p, model)]: matches[p][labels == model]
                        for model in range(1, int(labels.max()) + 1)}
                    for p, labels in pair_labels.items()}
     return _assemble(sizes, pair_bodies, pair_labels, notes)
+
+
+def pair_motions(pair_points, threshold, min_matches, seed):
+    """Multi-model fitting (`fit_fundamentals`) of every pair's correspondences.
+
+    pair_points: dict (i, j) -> (x1, x2), (M, 2) pixels in views i and j; the k-th pair in
+    sorted order is fitted with seed + k; pairs with fewer than `min_matches` correspondences,
+    or without a motion, are left out and noted. Returns (dict (i, j) -> `MultiModelResult`
+    with at least one motion, notes)."""
+    fits, notes = {}, []
+    for k, ((i, j), (x1, x2)) in enumerate(sorted(pair_points.items())):
+        if len(x1) < min_matches:
+            notes.append(f"pair {i}-{j}: {len(x1)} matches, too few to segment (need "
+                         f"{min_matches}); left out")
+            continue
+        res = fit_fundamentals(x1, x2, threshold=threshold, seed=seed + k)
+        if res.n_models:
+            fits[(i, j)] = res
+        else:
+            notes.append(f"pair {i}-{j}: no motion with enough support; left out")
+    return fits, notes
 
 
 def _assemble(sizes, pair_bodies, pair_labels, notes):
@@ -114,12 +127,12 @@ def absorb_background(seg, feats, background_F, threshold=1.0, fraction=0.7):
     return _assemble([len(f.keypoints) for f in feats], pair_bodies, seg.pair_labels, notes)
 
 
-def synchronise(sizes, matches, labels, min_overlap=0.3):
-    """Consistent body ids for pairwise motion labels.
+def match_tracks(sizes, matches, labels):
+    """Track id per match: the matches with a motion join keypoints into tracks (union-find).
 
     sizes: keypoints per image; matches: dict (i, j) -> (M, 2) keypoint index pairs; labels: dict
-    (i, j) -> (M,) motion per match (0 outlier, 1..k). Returns dict ((i, j), model) -> body,
-    bodies 0..B-1 by decreasing number of matches (0: the background)."""
+    (i, j) -> (M,) motion per match (0 outlier). Returns dict (i, j) -> (M,) int track id (the
+    smallest global keypoint index of the track; meaningful for the matches with a motion)."""
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     parent = np.arange(offsets[-1])
 
@@ -135,13 +148,25 @@ def synchronise(sizes, matches, labels, min_overlap=0.3):
             ra, rb = find(a), find(b)
             if ra != rb:
                 parent[max(ra, rb)] = min(ra, rb)
+    return {(i, j): np.array([find(a) for a in m[:, 0] + offsets[i]], np.int64)
+            for (i, j), m in matches.items()}
+
+
+def synchronise(pair_tracks, labels, min_overlap=0.3):
+    """Consistent body ids for pairwise motion labels.
+
+    pair_tracks: dict (i, j) -> (M,) track id of each correspondence of the pair; labels: dict
+    (i, j) -> (M,) motion per correspondence (0 outlier, 1..k). Two motions of different pairs
+    sharing at least MIN_SHARED_TRACKS tracks, and at least `min_overlap` of the smaller one's,
+    are linked; links are taken by decreasing overlap, never joining two motions of one pair.
+    Returns dict ((i, j), model) -> body, bodies 0..B-1 by decreasing number of
+    correspondences (0: the background)."""
     nodes, tracks, counts = [], [], []
-    for (i, j), m in sorted(matches.items()):
-        lab = labels[(i, j)]
+    for p, lab in sorted(labels.items()):
         for model in range(1, int(lab.max()) + 1):
-            sel = m[lab == model, 0] + offsets[i]
-            nodes.append(((i, j), model))
-            tracks.append({find(a) for a in sel})
+            sel = pair_tracks[p][lab == model]
+            nodes.append((p, model))
+            tracks.append(set(sel.tolist()))
             counts.append(len(sel))
     edges = []
     for a in range(len(nodes)):
