@@ -31,6 +31,7 @@ FOCAL_HYPOTHESES = 61
 FOCAL_PAIRS = 20  # best-matched pairs of a group that score the hypotheses
 FOCAL_SPREAD = 0.15  # pairs whose own best focal lengths spread more leave f undetermined
 FOCAL_MIN_MATCHES = 50
+FOCAL_WEAK = 0.02  # a refined focal length whose standard deviation exceeds this share is flagged
 GROUP_TAGS = ("Make", "Model", "FocalLength", "FocalLengthIn35mmFilm")
 
 

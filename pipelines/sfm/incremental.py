@@ -48,7 +48,7 @@ MIN_SCALE_MATCHES = 3
 LOCAL_IMAGES = 6  # a local adjustment refines the new image and its best-connected neighbours
 GLOBAL_GROWTH = 1.25  # a global adjustment each time the model grew by this factor
 MIN_CALIBRATION_IMAGES = 3  # two views barely fix a focal length: intrinsics held until three
-RESTART_CHANGE = 0.02  # a focal length refined by more than this share restarts the model ...
+RESTART_CHANGE = 0.005  # a focal length refined by more than this share restarts the model ...
 MAX_PASSES = 5  # ... from the refined intrinsics, at most this many reconstructions in all
 
 

@@ -24,7 +24,6 @@ from . import (calibration, export, features, flowmatches, images, incremental, 
 
 DENSE_METHODS = {"planesweep": dense_stage, "stereo": twoview}  # name -> depth_maps, fuse
 
-FOCAL_WEAK = 0.02  # a focal length whose standard deviation exceeds this share is flagged
 _STATUS = Path("/proc/self/status")
 _CLEAR_REFS = Path("/proc/self/clear_refs")
 
@@ -112,7 +111,7 @@ def reconstruct(m, progress=STDERR, timer=None, seed=0):
                 refine=m.refine, models=m.models)
     for g in rec.camera_groups:
         f, std = g["K"][0, 0], g["std"][0]
-        if std > FOCAL_WEAK * f:
+        if std > calibration.FOCAL_WEAK * f:
             rec.notes.append(f"warning: the focal length of {g['images'][0]}"
                              + (f" and {len(g['images']) - 1} more" if len(g["images"]) > 1
                                 else "") + f" is weakly constrained by the views ({f:.0f} +- "
@@ -129,7 +128,7 @@ class Matches:
     from the matches) and `features.Features`, the pairs matched, the verified ones
     (`features.PairMatches`), notes for the report, the camera group per image (N,), per group
     whether its focal length and radial coefficient are refined (G, 2) and its COLMAP model
-    name."""
+    name (None: one held PINHOLE camera per image)."""
 
     images: images.ImageSet
     Ks: list
@@ -138,9 +137,9 @@ class Matches:
     pairs: list
     verified: list
     notes: list
-    groups: np.ndarray
-    refine: np.ndarray
-    models: list
+    groups: np.ndarray = None
+    refine: np.ndarray = None
+    models: list = None
 
 
 def match_images(source, intrinsics=None, progress=STDERR, timer=None, pair_method="auto",
