@@ -32,9 +32,17 @@ camera plane (`z <= 0`) has no pixel: `project` gives NaN for it, never a mirror
 
     px = project("OPENCV", params, X_cam)                      # (N, 2)
     J_point, J_params = project_jacobians("OPENCV", params, X_cam)
+    xn = unproject("OPENCV", params, px)                       # (N, 2) = X_cam[:, :2] / X_cam[:, 2:]
+    K_new = undistorted_calibration("OPENCV", params, w, h)    # PINHOLE, same image size
+    map_x, map_y = undistort_maps("OPENCV", params, w, h, K_new)
+    undistorted = cv2.remap(img, map_x, map_y, cv2.INTER_LINEAR)
 
-Numba code (the bundle adjuster) calls the scalar kernel `_project_point` with the integer model
-id `MODELS[name][0]` (COLMAP's model ids).
+`unproject` inverts the distortion by damped Newton steps on its 2x2 Jacobian; a pixel with no
+inverse (beyond a fold of the distortion, where the radial map stops growing, or a fisheye ray at
+90 degrees or more off axis) gives NaN, never an unconverged value.
+
+Numba code (the bundle adjuster) calls the scalar kernels `_project_point` and
+`_unproject_point` with the integer model id `MODELS[name][0]` (COLMAP's model ids).
 """
 import numpy as np
 from numba import njit
@@ -132,6 +140,74 @@ def project_jacobians(model, params, X_cam):
     J_point, J_params = np.empty((n, 2, 3)), np.empty((n, 2, p.shape[0]))
     _project_kernel(model_id, p, X, np.empty((n, 2)), J_point, J_params)
     return J_point, J_params
+
+
+def unproject(model, params, xy):
+    """Pixels (N, 2) -> normalised undistorted coordinates (N, 2), the inverse of `project` on
+    the z = 1 plane; NaN rows for pixels with no inverse (see the module docstring)."""
+    model_id, p = model_params(model, params)
+    xy = _checks.points(xy, "xy")
+    out = np.empty_like(xy)
+    _unproject_kernel(model_id, p, xy, out)
+    return out
+
+
+def undistorted_calibration(model, params, width, height, blank=0.0):
+    """A PINHOLE calibration `K_new` (3, 3) for undistorting `width` x `height` images to the
+    same size, as COLMAP's image undistorter chooses one.
+
+    The focal lengths are the model's times one scale and the principal point centres the view:
+    blank=0 keeps only valid pixels (each pixel of the undistorted image samples inside the
+    original), blank=1 keeps every original pixel centre (with blank borders); values between
+    interpolate the field of view. Raises ValueError where the distortion has no inverse on the
+    image border.
+    """
+    model_id, p = model_params(model, params)
+    width, height = _image_size(width, height)
+    if not 0.0 <= blank <= 1.0:
+        raise ValueError(f"blank: expected a number in [0, 1], got {blank}")
+    xs, ys = np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64)
+    edges = [np.column_stack([np.full(height, x), ys]) for x in (0.0, width - 1.0)]
+    edges += [np.column_stack([xs, np.full(width, y)]) for y in (0.0, height - 1.0)]
+    left, right, top, bottom = (unproject(model, p, e) for e in edges)
+    border = np.concatenate([left, right, top, bottom])
+    if not np.isfinite(border).all():
+        raise ValueError(f"params: the {model} distortion has no inverse on the image border")
+    inner = np.array([[left[:, 0].max(), top[:, 1].max()], [right[:, 0].min(), bottom[:, 1].min()]])
+    outer = np.array([border.min(axis=0), border.max(axis=0)])
+    f = calibration_matrix(model, p)[[0, 1], [0, 1]]
+    size = np.array([width - 1.0, height - 1.0])  # pixel centres span 0 .. size
+    s_inner = (size / (f * (inner[1] - inner[0]))).max()
+    s_outer = (size / (f * (outer[1] - outer[0]))).min()
+    s = 1.0 / ((1.0 - blank) / s_inner + blank / s_outer)
+    centre = (1.0 - blank) * inner.mean(axis=0) + blank * outer.mean(axis=0)
+    fx, fy = s * f
+    return np.array([[fx, 0.0, size[0] / 2 - fx * centre[0]], [0.0, fy, size[1] / 2 - fy * centre[1]],
+                     [0.0, 0.0, 1.0]])
+
+
+def undistort_maps(model, params, width, height, K_new=None):
+    """Lookup maps for `cv2.remap` that undistort a `width` x `height` image to a PINHOLE image
+    of the same size with calibration `K_new` (3, 3), default `undistorted_calibration(..)`.
+
+    Returns (map_x, map_y), float32 (height, width): the original pixel sampled at each
+    undistorted pixel.
+    """
+    model_id, p = model_params(model, params)
+    width, height = _image_size(width, height)
+    K_new = (undistorted_calibration(model, p, width, height) if K_new is None
+             else _checks.intrinsics(K_new, "K_new"))
+    map_x = np.empty((height, width), np.float32)
+    map_y = np.empty((height, width), np.float32)
+    _maps_kernel(model_id, p, np.linalg.inv(K_new), map_x, map_y)
+    return map_x, map_y
+
+
+def _image_size(width, height):
+    for name, value in (("width", width), ("height", height)):
+        if not isinstance(value, (int, np.integer)) or value <= 0:
+            raise ValueError(f"{name}: must be a positive integer, got {value!r}")
+    return int(width), int(height)
 
 
 # ---------------------------------------------------------------------------- kernels
@@ -253,3 +329,68 @@ def _project_kernel(model_id, params, X, out, J_point, J_params):
         jp = J_point[i] if want else skip_point
         jq = J_params[i] if want else skip_params
         out[i, 0], out[i, 1] = _project_point(model_id, params, X[i, 0], X[i, 1], X[i, 2], jp, jq)
+
+
+@njit(cache=True)
+def _unproject_point(model_id, params, px, py):
+    """Pixel (px, py) -> normalised undistorted coordinates (u, v), or (NaN, NaN) where the
+    model has no inverse there. model_id, params as for `_project_point`. Callable from njit."""
+    ad = (px - _coef(model_id, params, 2)) / _coef(model_id, params, 0)
+    bd = (py - _coef(model_id, params, 3)) / _coef(model_id, params, 1)
+    a, b = _undistort(model_id, params, ad, bd)
+    if not _IS_FISHEYE[model_id]:
+        return a, b
+    theta = np.sqrt(a * a + b * b)
+    if not theta < 0.5 * np.pi:  # NaN included
+        return np.nan, np.nan
+    s = np.tan(theta) / theta if theta > 1e-8 else 1.0
+    return s * a, s * b
+
+
+@njit(cache=True)
+def _undistort(model_id, params, ad, bd):
+    """Solve _distort(a, b) = (ad, bd) by Newton steps from (ad, bd), each halved until it lowers
+    the residual. Converged: residual <= 1e-12 (1 + |ad| + |bd|) with a positive Jacobian
+    determinant (the monotonic side of any fold); else (NaN, NaN)."""
+    tol = 1e-12 * (1.0 + abs(ad) + abs(bd))
+    a, b = ad, bd
+    xa, xb, j00, j01, j10, j11 = _distort(model_id, params, a, b)
+    err = np.hypot(xa - ad, xb - bd)
+    for _ in range(_NEWTON_ITERATIONS):
+        det = j00 * j11 - j01 * j10
+        if not det > 0.0 or err <= 1e-4 * tol:
+            break
+        ea, eb = xa - ad, xb - bd
+        sa, sb = (j11 * ea - j01 * eb) / det, (j00 * eb - j10 * ea) / det
+        t = 1.0
+        while t > 1e-6:
+            na, nb = a - t * sa, b - t * sb
+            ya, yb, k00, k01, k10, k11 = _distort(model_id, params, na, nb)
+            new_err = np.hypot(ya - ad, yb - bd)
+            if new_err < err:
+                break
+            t *= 0.5
+        if not new_err < err:  # at the rounding floor, or stuck
+            break
+        a, b, err = na, nb, new_err
+        xa, xb, j00, j01, j10, j11 = ya, yb, k00, k01, k10, k11
+    if err <= tol and j00 * j11 - j01 * j10 > 0.0:
+        return a, b
+    return np.nan, np.nan
+
+
+@njit(cache=True)
+def _unproject_kernel(model_id, params, xy, out):
+    for i in range(xy.shape[0]):
+        out[i, 0], out[i, 1] = _unproject_point(model_id, params, xy[i, 0], xy[i, 1])
+
+
+@njit(cache=True)
+def _maps_kernel(model_id, params, K_inv, map_x, map_y):
+    skip_point, skip_params = np.empty((0, 3)), np.empty((0, params.shape[0]))
+    for i in range(map_x.shape[0]):
+        for j in range(map_x.shape[1]):
+            x = K_inv[0, 0] * j + K_inv[0, 1] * i + K_inv[0, 2]
+            y = K_inv[1, 1] * i + K_inv[1, 2]
+            map_x[i, j], map_y[i, j] = _project_point(model_id, params, x, y, 1.0, skip_point,
+                                                      skip_params)

@@ -2,17 +2,22 @@ import cv2
 import numpy as np
 import pycolmap
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from numba import njit
 
 from geom.camera_models import (FISHEYE, MODELS, _project_point, calibration_matrix, project,
-                                project_jacobians)
+                                project_jacobians, undistort_maps, undistorted_calibration,
+                                unproject)
 from geom.testing import camera_models, make_camera_model, seeds
 
 PERSPECTIVE = tuple(m for m in MODELS if m not in FISHEYE)
+W, H = 640, 480
+# pixels over the whole image, its outer corners included
+GRID = np.stack(np.meshgrid(np.linspace(-0.5, W - 0.5, 65), np.linspace(-0.5, H - 0.5, 49)),
+                axis=-1).reshape(-1, 2)
 
 
-def _points_in_view(seed, model, params, n=200, width=640, height=480):
+def _points_in_view(seed, model, params, n=200, width=W, height=H):
     """Camera-frame points (n, 3) at random depths whose rays reach past the image borders (the
     distorted corners lie inside the ring of directions drawn)."""
     rng = np.random.default_rng(seed)
@@ -55,16 +60,75 @@ def test_project_matches_opencv_fisheye(cam, seed):
     np.testing.assert_allclose(project(model, params, X), expected[:, 0], rtol=0, atol=1e-9)
 
 
+def _pycolmap_camera(model, params):
+    colmap_params = params.copy()
+    i = MODELS[model][1].index("cx")
+    colmap_params[i:i + 2] += 0.5  # COLMAP's pixel origin is the corner of the top-left pixel
+    return pycolmap.Camera(model=model, width=W, height=H, params=colmap_params)
+
+
 @given(camera_models(), seeds())
 def test_project_matches_pycolmap(cam, seed):
     model, params = cam
     X = _points_in_view(seed, model, params)
-    colmap_params = params.copy()
-    i = MODELS[model][1].index("cx")
-    colmap_params[i:i + 2] += 0.5  # COLMAP's pixel origin is the corner of the top-left pixel
-    colmap = pycolmap.Camera(model=model, width=640, height=480, params=colmap_params)
-    np.testing.assert_allclose(project(model, params, X), colmap.img_from_cam(X) - 0.5,
+    np.testing.assert_allclose(project(model, params, X),
+                               _pycolmap_camera(model, params).img_from_cam(X) - 0.5, rtol=0, atol=1e-9)
+
+
+@given(camera_models(), seeds())
+def test_unproject_inverts_project_on_the_whole_image(cam, seed):
+    model, params = cam
+    xn = unproject(model, params, GRID)
+    assert np.isfinite(xn).all()
+    np.testing.assert_allclose(project(model, params, np.c_[xn, np.ones(len(xn))]), GRID,
                                rtol=0, atol=1e-9)
+    X = _points_in_view(seed, model, params)
+    x = project(model, params, X)
+    seen = ((x >= -0.5) & (x <= [W - 0.5, H - 0.5])).all(axis=1)
+    truth = X[seen, :2] / X[seen, 2:]
+    err = np.abs(unproject(model, params, x[seen]) - truth) / (1 + np.abs(truth))
+    assert err.max() <= 1e-10
+
+
+@given(camera_models(PERSPECTIVE))
+def test_unproject_matches_opencv_undistort_points(cam):
+    model, params = cam
+    # OpenCV iterates a fixed point a fixed number of times unless told to converge
+    criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 1000, 1e-15)
+    expected = cv2.undistortPoints(GRID[:, None], calibration_matrix(model, params),
+                                   _opencv_coefficients(model, params), None, None, None, criteria)
+    np.testing.assert_allclose(unproject(model, params, GRID), expected[:, 0], rtol=0, atol=1e-12)
+
+
+@given(camera_models(("OPENCV_FISHEYE",)))
+def test_unproject_matches_opencv_fisheye_undistort_points(cam):
+    model, params = cam
+    criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 1000, 1e-15)
+    expected = cv2.fisheye.undistortPoints(GRID[:, None], calibration_matrix(model, params),
+                                           params[4:], criteria=criteria)
+    np.testing.assert_allclose(unproject(model, params, GRID), expected[:, 0], rtol=0, atol=1e-12)
+
+
+@given(camera_models())
+def test_unproject_matches_pycolmap(cam):
+    model, params = cam
+    # COLMAP stops its Newton iteration at a step of 1e-5, some 1e-10 from the root
+    np.testing.assert_allclose(unproject(model, params, GRID),
+                               _pycolmap_camera(model, params).cam_from_img(GRID + 0.5),
+                               rtol=0, atol=1e-9)
+
+
+def test_unproject_reports_pixels_without_inverse():
+    # r (1 - 0.5 r^2) peaks at r = 0.816 with a distorted radius of 0.544: pixels beyond have none
+    params = [500.0, 320.0, 240.0, -0.5]
+    xn = unproject("SIMPLE_RADIAL", params, [[320 + 500 * 0.5, 240], [320 + 500 * 0.56, 240],
+                                              [320, 240 - 500 * 0.6]])
+    assert np.isfinite(xn[0]).all() and np.isnan(xn[1:]).all()
+    # an undistorted fisheye sees 90 degrees off axis at f * pi / 2 px from the centre
+    xn = unproject("SIMPLE_RADIAL_FISHEYE", [100.0, 320.0, 240.0, 0.0],
+                   [[320 + 100 * 1.5, 240], [320 + 100 * 1.6, 240]])
+    np.testing.assert_allclose(xn[0], [np.tan(1.5), 0], rtol=1e-12)
+    assert np.isnan(xn[1]).all()
 
 
 @given(camera_models(), seeds())
@@ -116,6 +180,58 @@ def test_scalar_kernel_called_from_numba(cam, seed):
         np.testing.assert_array_equal(J, expected)
 
 
+@given(camera_models())
+def test_undistorted_calibration_keeps_the_valid_area(cam):
+    model, params = cam
+    # blank=0: every undistorted pixel samples inside the original image, and a view 1 % wider
+    # would not
+    def inside(K_new):
+        map_x, map_y = undistort_maps(model, params, W, H, K_new)
+        return (map_x.min() >= -1e-3 and map_x.max() <= W - 1 + 1e-3
+                and map_y.min() >= -1e-3 and map_y.max() <= H - 1 + 1e-3)
+
+    K = undistorted_calibration(model, params, W, H)
+    assert inside(K)
+    assert not inside(np.diag([0.99, 0.99, 1]) @ K)
+    # blank=1: every original pixel centre lands inside the undistorted image
+    K = undistorted_calibration(model, params, W, H, blank=1.0)
+    x = unproject(model, params, np.round(GRID).clip(0, [W - 1, H - 1])) @ K[:2, :2].T + K[:2, 2]
+    assert x.min() >= -1e-6 and (x <= [W - 1 + 1e-6, H - 1 + 1e-6]).all()
+    K_model = calibration_matrix(model, params)
+    np.testing.assert_allclose(K[0, 0] / K[1, 1], K_model[0, 0] / K_model[1, 1], rtol=1e-12)
+
+
+@settings(max_examples=10)
+@given(camera_models(width=320, height=240), seeds())
+def test_undistorted_image_puts_points_where_the_pinhole_says(cam, seed):
+    model, params = cam
+    w, h = 320, 240
+    K_new = undistorted_calibration(model, params, w, h, blank=0.5)
+    # Gaussian dots at known undistorted pixels (a jittered 40 px grid, each whole in the
+    # original), drawn in the original image through the model: each original pixel shows the
+    # dots at its undistorted position
+    rng = np.random.default_rng(seed)
+    dots = np.stack(np.meshgrid(np.arange(20, w, 40), np.arange(20, h, 40)), -1).reshape(-1, 2)
+    dots = dots + rng.uniform(-7, 7, dots.shape)
+    source = project(model, params, np.c_[(dots - K_new[:2, 2]) / np.diag(K_new)[:2], np.ones(len(dots))])
+    dots = dots[((source > 20) & (source < [w - 21, h - 21])).all(axis=1)]
+    ys, xs = np.mgrid[0:h, 0:w]
+    xn = unproject(model, params, np.c_[xs.ravel(), ys.ravel()].astype(float))
+    seen = (xn @ K_new[:2, :2].T + K_new[:2, 2]).reshape(h, w, 2)
+    sigma = 3.0
+    image = np.zeros((h, w), np.float32)
+    for d in dots:
+        image += np.exp(-((seen - d) ** 2).sum(-1) / (2 * sigma ** 2)).astype(np.float32)
+    undistorted = cv2.remap(image, *undistort_maps(model, params, w, h, K_new), cv2.INTER_LINEAR)
+    wy, wx = np.mgrid[-12:13, -12:13]
+    for d in dots:
+        x0, y0 = np.round(d).astype(int)
+        win = undistorted[y0 - 12:y0 + 13, x0 - 12:x0 + 13].astype(float)
+        centroid = np.array([(win * wx).sum(), (win * wy).sum()]) / win.sum() + [x0, y0]
+        assert np.abs(centroid - d).max() < 0.05, (d, centroid)
+    assert len(dots) >= 10
+
+
 def test_points_at_or_behind_the_camera_have_no_pixel():
     X = np.array([[0.1, 0.2, 0.0], [0.1, 0.2, -1.0], [0.0, 0.0, -1e-300], [0.1, 0.2, 1.0]])
     for model in MODELS:
@@ -148,5 +264,15 @@ def test_bad_input():
         project("PINHOLE", [500, -500, 320, 240], X)
     with pytest.raises(ValueError, match=r"X_cam: expected shape \(N, 3\)"):
         project("PINHOLE", [500, 500, 320, 240], X[:, :2])
+    with pytest.raises(ValueError, match=r"xy: expected shape \(N, 2\)"):
+        unproject("PINHOLE", [500, 500, 320, 240], X)
+    with pytest.raises(ValueError, match="width: must be a positive integer"):
+        undistort_maps("PINHOLE", [500, 500, 320, 240], 0, 480)
+    with pytest.raises(ValueError, match="blank: expected a number in"):
+        undistorted_calibration("PINHOLE", [500, 500, 320, 240], 640, 480, blank=2)
+    with pytest.raises(ValueError, match="K_new: focal lengths must be positive"):
+        undistort_maps("PINHOLE", [500, 500, 320, 240], 640, 480, K_new=np.diag([-500.0, 500, 1]))
+    with pytest.raises(ValueError, match="params: the SIMPLE_RADIAL distortion has no inverse"):
+        undistorted_calibration("SIMPLE_RADIAL", [300, 320, 240, -0.5], 640, 480)
     with pytest.raises(ValueError, match="X_cam: contains NaN"):
         project_jacobians("PINHOLE", [500, 500, 320, 240], np.full((2, 3), np.nan))
