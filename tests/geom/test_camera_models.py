@@ -134,7 +134,9 @@ def test_unproject_reports_pixels_without_inverse():
 @given(camera_models(), seeds())
 def test_jacobians_match_central_differences(cam, seed):
     model, params = cam
-    X = _points_in_view(seed, model, params, n=20)
+    # plus points on and near the axis, either side of the fisheye kernel's series (r < 0.01)
+    near_axis = np.array([[0.0, 0.0, 2.0], [1e-3, -2e-3, 1.0], [6e-3, 7e-3, 1.0], [0.02, 0.01, 1.0]])
+    X = np.r_[_points_in_view(seed, model, params, n=20), near_axis]
     J_point, J_params = project_jacobians(model, params, X)
 
     def numeric(f, x0, scale):
