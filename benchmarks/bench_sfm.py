@@ -40,21 +40,25 @@ def run_ours(folder, K_file, stages):
     return rec.cameras, float(rec.reprojection_errors().mean()), len(rec.points)
 
 
-def run_pycolmap(folder, K):
+def run_pycolmap(folder, K, camera_model="PINHOLE"):
+    """pycolmap's SfM of `folder` with one camera: PINHOLE K held, or, with K None, the
+    `camera_model` self-calibrated (COLMAP's defaults: focal and extra parameters refined from
+    its own guess) -> (cameras dict name -> Camera, mean reprojection error, points)."""
     import pycolmap
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "db.db"
         reader = pycolmap.ImageReaderOptions()
-        reader.camera_model = "PINHOLE"
-        # COLMAP's pixel origin is the corner of the top-left pixel: +0.5
-        reader.camera_params = f"{K[0, 0]},{K[1, 1]},{K[0, 2] + 0.5},{K[1, 2] + 0.5}"
+        reader.camera_model = camera_model
+        if K is not None:  # COLMAP's pixel origin is the corner of the top-left pixel: +0.5
+            reader.camera_params = f"{K[0, 0]},{K[1, 1]},{K[0, 2] + 0.5},{K[1, 2] + 0.5}"
         pycolmap.extract_features(db, folder, camera_mode=pycolmap.CameraMode.SINGLE,
                                   reader_options=reader, device=pycolmap.Device.cpu)
         pycolmap.match_exhaustive(db, device=pycolmap.Device.cpu)
         opts = pycolmap.IncrementalPipelineOptions()
-        opts.ba_refine_focal_length = False
-        opts.ba_refine_principal_point = False
-        opts.ba_refine_extra_params = False
+        if K is not None:
+            opts.ba_refine_focal_length = False
+            opts.ba_refine_principal_point = False
+            opts.ba_refine_extra_params = False
         models = pycolmap.incremental_mapping(db, folder, Path(tmp) / "sparse", opts)
     if not models:
         return {}, float("nan"), 0

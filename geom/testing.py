@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .camera import Camera, intrinsic_matrix, look_at, relative_pose
+from .camera_models import FISHEYE, MODELS, project
 from .rotation import random_rotation, rotation_from_axis_angle, skew
 
 try:
@@ -143,6 +144,70 @@ def make_two_view(rng, n_points=100, noise=0.0, outlier_ratio=0.0, baseline=(0.2
     return TwoViewProblem(cam1, cam2, X, x1, x2, inliers, R, t, E, F)
 
 
+def make_camera_model(rng, model, width=640, height=480):
+    """Random parameters (P,) of the camera model named `model` with realistic distortion.
+
+    Perspective models: focal length 0.6-1.6 image widths; fisheye models: the image corners
+    50-70 degrees off axis. Principal point near the image centre, fx/fy within 3 %. Each
+    distortion term is drawn as the fraction it adds at the image corner (k1 up to +-30 %, higher
+    orders less, |p| <= 2e-3) and all of them are halved until the radial map is monotonic (slope
+    >= 0.1) from the centre to beyond the image corners, so the model is invertible on the whole
+    image, strong barrel distortion included.
+    """
+    rng = np.random.default_rng(rng)
+    names = MODELS[model][1]
+    fisheye = model in FISHEYE
+    half_diagonal = np.hypot(width, height) / 2
+    f = half_diagonal / rng.uniform(0.9, 1.2) if fisheye else rng.uniform(0.6, 1.6) * width
+    r_corner = half_diagonal / f  # corner radius, distorted normalised units (theta for fisheye)
+    value = {"f": f, "fx": f, "fy": f * rng.uniform(0.97, 1.03),
+             "cx": (width - 1) / 2 + rng.uniform(-0.03, 0.03) * width,
+             "cy": (height - 1) / 2 + rng.uniform(-0.03, 0.03) * height,
+             "p1": rng.uniform(-2e-3, 2e-3), "p2": rng.uniform(-2e-3, 2e-3)}
+    # name: (largest fraction added at the corner, power of r^2); k4..k6 of FULL_OPENCV divide
+    terms = {"k": (0.3, 1), "k1": (0.3, 1), "k2": (0.1, 2), "k3": (0.05, 3),
+             "k4": (0.02, 4) if fisheye else (0.1, 1), "k5": (0.05, 2), "k6": (0.02, 3)}
+    for name in names:
+        if name in terms:
+            amount, power = terms[name]
+            value[name] = rng.uniform(-amount, amount) / r_corner ** (2 * power)
+    params = np.array([value[n] for n in names])
+    distortion = np.array([n in terms or n in ("p1", "p2") for n in names])
+    for _ in range(30):
+        if _invertible_on_image(model, params, width, height):
+            return params
+        params[distortion] *= 0.5
+    raise AssertionError(f"make_camera_model: {model} {params} not invertible even undistorted")
+
+
+def _invertible_on_image(model, params, width, height, min_slope=0.1, margin=1.05):
+    """Along 20 rays from the principal point (4 through the corners) the distorted radius grows
+    with slope >= min_slope until it passes `margin` times the farthest corner."""
+    i = MODELS[model][1]
+    fx, fy = params[i.index("fx" if "fx" in i else "f")], params[i.index("fy" if "fy" in i else "f")]
+    c = params[[i.index("cx"), i.index("cy")]]
+    corners = (np.array([[-0.5, -0.5], [width - 0.5, -0.5], [-0.5, height - 0.5],
+                         [width - 0.5, height - 0.5]]) - c) / [fx, fy]
+    reach = margin * np.linalg.norm(corners, axis=1).max()
+    angles = np.r_[np.linspace(0, 2 * np.pi, 16, endpoint=False), np.arctan2(corners[:, 1], corners[:, 0])]
+    if model in FISHEYE:  # off-axis angle up to 83 degrees
+        t = np.linspace(0, 1.45, 1000)
+        rho, z = np.sin(t), np.cos(t)
+    else:
+        t = np.linspace(0, 4 * reach, 1000)
+        rho, z = t, np.ones_like(t)
+    for phi in angles:
+        d = np.array([np.cos(phi), np.sin(phi)])
+        X = np.column_stack([rho * d[0], rho * d[1], z])
+        g = ((project(model, params, X) - c) / [fx, fy]) @ d
+        past = np.flatnonzero(g >= reach)
+        if not np.isfinite(g).all() or len(past) == 0:
+            return False
+        if (np.diff(g[:past[0] + 1]) < min_slope * np.diff(t[:past[0] + 1])).any():
+            return False
+    return True
+
+
 def _unit(v):
     return v / np.linalg.norm(v)
 
@@ -198,6 +263,14 @@ def camera_rings(n_views=(3, 8)):
     """Strategy: lists of cameras on a ring around the origin (see `make_camera_ring`)."""
     _need_hypothesis()
     return st.tuples(seeds(), st.integers(*n_views)).map(lambda a: make_camera_ring(a[0], a[1]))
+
+
+def camera_models(models=tuple(MODELS), width=640, height=480):
+    """Strategy: `(model name, params (P,))` drawn from `models` by `make_camera_model`, whose
+    distortion is realistic and invertible on the whole `width` x `height` image."""
+    _need_hypothesis()
+    return st.tuples(st.sampled_from(models), seeds()).map(
+        lambda a: (a[0], make_camera_model(a[1], a[0], width, height)))
 
 
 def scenes(n_views=(2, 4), n_points=(8, 200)):

@@ -107,6 +107,15 @@ def _add_sfm(sub):
                    help="K.txt: one 3x3 matrix, or lines 'name k11 ... k33' (default: the "
                         "EXIF focal length of each image, else a guess f = 1.2 max(W, H), "
                         "flagged in the report)")
+    p.add_argument("--camera-mode", default="auto", choices=("auto", "single", "per-image"),
+                   help="which images share one camera's intrinsics in bundle adjustment: auto "
+                        "(default: by EXIF make, model and focal length; images without EXIF "
+                        "share one), single, per-image")
+    p.add_argument("--camera-model", default="SIMPLE_RADIAL",
+                   choices=("SIMPLE_RADIAL", "SIMPLE_PINHOLE"),
+                   help="camera model refined when --intrinsics is not given: SIMPLE_RADIAL "
+                        "(default, as COLMAP: focal length and one radial coefficient) or "
+                        "SIMPLE_PINHOLE (focal length); the principal point stays centred")
     p.add_argument("--pairs", default="auto",  # = pipelines.sfm.pairs.METHODS, not imported
                    choices=("auto", "exhaustive", "retrieval", "sequential"),
                    help="image pairs to match: exhaustive (all), retrieval (each image with its "
@@ -134,7 +143,8 @@ def _run_sfm(a):
                             pair_method=a.pairs, flow=a.flow, seed=a.seed)
     else:
         pipeline.run(a.images, a.output, a.intrinsics, a.overwrite, _progress(a), dense=a.dense,
-                     pair_method=a.pairs, flow=a.flow, seed=a.seed)
+                     pair_method=a.pairs, flow=a.flow, seed=a.seed, camera_mode=a.camera_mode,
+                     camera_model=a.camera_model)
 
 
 def _add_two_view(sub):

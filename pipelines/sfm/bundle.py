@@ -1,19 +1,31 @@
-"""Bundle adjustment: cameras and points refined together by robust least squares.
+"""Bundle adjustment: cameras, points and camera intrinsics refined together by robust least squares.
 
 Minimises the robust cost sum_o rho(|e_o|) of the pixel reprojection errors e_o of observations
-(camera c, point p, pixel x) over the camera poses and the points, intrinsics fixed, by
+(camera c, point p, pixel x), plus the Gaussian priors of the refined intrinsics, over the
+camera poses, the points and, per camera group, the focal length and radial coefficient, by
 Levenberg-Marquardt in numba kernels:
 
+- camera model: a camera-frame point q projects to the pixel K [d u, d v, 1] with
+  (u, v) = (q_0, q_1) / q_2 and d = 1 + k (u^2 + v^2): COLMAP's SIMPLE_RADIAL (f, cx, cy, k)
+  when K has one focal length and no skew, PINHOLE (fx, fy, cx, cy) when k = 0;
+- intrinsics: cameras are grouped (`groups`, one physical camera each); per group the focal
+  length f (K's 2 x 2 block scaled, so aspect ratio and skew are kept) and k are refined where
+  `refine` says so, shared by the group's cameras, the principal point held. Each refined value
+  has a weak prior at its start (standard deviation `FOCAL_PRIOR` f, `RADIAL_PRIOR` for k): it
+  holds a focal the data cannot see (few views, little rotation) where it was, and moves a
+  well-seen one by a negligible fraction of its error. `BundleResult.intrinsics_std` says how
+  well the data pin them down: the marginal standard deviation from the inverse of the
+  reduced system, at the prior's value where the data say nothing;
 - analytic Jacobians; a rotation is updated multiplicatively, `R <- exp([w]x) R`, so the
   derivative is taken at w = 0 on every linearisation;
 - the robust loss (Huber: rho(e) = e^2 / 2 up to `loss_scale`, linear beyond) by iteratively
   reweighted least squares: every linearisation weighs each observation by rho'(e) / e =
   min(1, scale / e), a quadratic majoriser of the cost at the current errors;
 - normal equations (J^T W J + mu D) h = -J^T W r with Marquardt's scaling D = diag(J^T W J),
-  reduced to the cameras by the Schur complement on the points (one 3 x 3 block per point,
-  inverted in closed form); the reduced camera system, dense 6C x 6C, is solved by Cholesky
-  (memory 288 (C / 100)^2 kB: fine to a few hundred cameras, beyond which a sparse or iterative
-  solver would be needed);
+  reduced to the cameras and intrinsics by the Schur complement on the points (one 3 x 3 block
+  per point, inverted in closed form); the reduced system, dense (6C + 2G)^2, is solved by
+  Cholesky (memory 288 (C / 100)^2 kB: fine to a few hundred cameras, beyond which a sparse or
+  iterative solver would be needed);
 - Nielsen's damping update from the gain ratio of actual to predicted cost reduction.
 
 Gauge: the first camera's pose is fixed, and so is the coordinate of the second camera's
@@ -34,24 +46,33 @@ from geom.camera import check_camera
 MU_START = 1e-4  # first damping, relative to the diagonal of J^T W J
 MU_MAX = 1e16  # damping at which a step is given up
 DIAGONAL_MIN = 1e-6  # floor of Marquardt's scaling (parameters the data barely see)
+FOCAL_PRIOR = 0.3  # standard deviation of a refined focal length's prior, relative to its start
+RADIAL_PRIOR = 0.3  # standard deviation of a refined radial coefficient's prior
+NC = 8  # reduced parameters an observation depends on: its camera's pose (6), f and k (2)
 
 
 @dataclass
 class BundleResult:
-    """Refined cameras (list of `Camera`), points X (P, 3), per-observation pixel errors before
-    and after (O,; inf where the point is at or behind the camera, as
-    `geom.triangulate.reprojection_errors`), and the optimiser's number of cost evaluations."""
+    """Refined cameras (list of `Camera`, K with the refined focal length), their radial
+    coefficients (C,), points X (P, 3), per-observation pixel errors before and after (O,; inf
+    where the point is at or behind the camera, as `geom.triangulate.reprojection_errors`), the
+    optimiser's number of cost evaluations, and per group the standard deviations of f and k
+    (G, 2; NaN where held)."""
 
     cameras: list
+    radial: np.ndarray
     points: np.ndarray
     initial_errors: np.ndarray
     errors: np.ndarray
     evaluations: int
+    intrinsics_std: np.ndarray
 
 
 def bundle_adjust(cameras, X, obs_camera, obs_point, obs_xy, loss="huber", loss_scale=2.0,
-                  max_evaluations=50, fix_gauge=True, tolerance=1e-8, fixed=None):
-    """Refine cameras and points by minimising robust reprojection errors.
+                  max_evaluations=50, fix_gauge=True, tolerance=1e-8, fixed=None, *,
+                  radial=None, groups=None, refine=None):
+    """Refine cameras, points and (optionally) intrinsics by minimising robust reprojection
+    errors.
 
     cameras: C `Camera`s (C >= 2, the first two set the gauge). X: (P, 3) points. obs_camera,
     obs_point: (O,) int indices of the observing camera and the observed point; obs_xy: (O, 2)
@@ -61,7 +82,10 @@ def bundle_adjust(cameras, X, obs_camera, obs_point, obs_xy, loss="huber", loss_
     tolerance: stop when an accepted step lowers the cost by less than this fraction, or when
     the largest gradient entry falls below it. fix_gauge: False leaves every pose free (a
     rank-deficient problem; only for tests). fixed: optional (C,) bool, cameras held as given;
-    with two or more of them they set the gauge. Returns a `BundleResult`.
+    with two or more of them they set the gauge. radial: optional (C,) radial coefficients k
+    (default 0). groups: optional (C,) int camera group, 0..G-1 (default: one per camera).
+    refine: optional (G, 2) bool, whether a group's f and k move (default: neither); the
+    cameras of a group with either refined must share K and k. Returns a `BundleResult`.
     """
     if loss not in ("huber", "linear"):
         raise ValueError(f"loss: expected 'huber' or 'linear', got {loss!r}")
@@ -79,80 +103,160 @@ def bundle_adjust(cameras, X, obs_camera, obs_point, obs_xy, loss="huber", loss_
     fixed = np.zeros(C, bool) if fixed is None else np.asarray(fixed)
     if fixed.shape != (C,) or fixed.dtype != bool:
         raise ValueError(f"fixed: expected ({C},) bool, got {fixed.dtype} {fixed.shape}")
+    radial = np.zeros(C) if radial is None else _checks.array(radial, "radial", (C,)).copy()
+    groups = np.arange(C) if groups is None else _index(groups, "groups", C, C)
+    G = int(groups.max()) + 1
+    refine = np.zeros((G, 2), bool) if refine is None else np.asarray(refine)
+    if refine.shape != (G, 2) or refine.dtype != bool:
+        raise ValueError(f"refine: expected ({G}, 2) bool, got {refine.dtype} {refine.shape}")
     R = np.stack([c.R for c in cameras]).astype(np.float64)
     t = np.stack([c.t for c in cameras]).astype(np.float64)
     K = np.ascontiguousarray(np.stack([c.K for c in cameras]), dtype=np.float64)
-    free = np.repeat(~fixed, 6)
+    for g in np.flatnonzero(refine.any(axis=1)):
+        members = np.flatnonzero(groups == g)
+        if not (np.all(K[members] == K[members[0]]) and np.all(radial[members] == radial[members[0]])):
+            raise ValueError(f"cameras of group {g}: refined intrinsics must start equal "
+                             "(one K and k per group)")
+    first = np.array([np.flatnonzero(groups == g)[0] if (groups == g).any() else 0
+                      for g in range(G)])
+    free = np.concatenate([np.repeat(~fixed, 6), refine.ravel()])
     if fix_gauge and fixed.sum() < 2:
         free[:6] = False
         t_rel = t[1] - R[1] @ R[0].T @ t[0]
         free[6 + 3 + int(np.argmax(np.abs(t_rel)))] = False
+    prior = np.stack([K[first, 0, 0], radial[first]], axis=1)  # (G, 2): start f, k
+    sigma = np.stack([FOCAL_PRIOR * prior[:, 0], np.full(G, RADIAL_PRIOR)], axis=1)
     scale = float(loss_scale) if loss == "huber" else np.inf
     X = X.copy()
-    initial = _reported_errors(R, t, K, X, obs_camera, obs_point, obs_xy)
-    evaluations = _levenberg_marquardt(R, t, K, X, obs_camera, obs_point, obs_xy, scale, free,
-                                       int(max_evaluations), float(tolerance))
+    model = _Model(R, t, K, radial, groups, first, prior, sigma, obs_camera, obs_point, obs_xy)
+    initial = model.reported_errors(X)
+    evaluations, std = _levenberg_marquardt(model, X, scale, free, int(max_evaluations),
+                                            float(tolerance))
     out = []
     for c in range(C):
-        u, _, vt = np.linalg.svd(R[c])
-        out.append(cameras[c].with_pose(u @ vt, t[c]))
-    return BundleResult(out, X, initial,
-                        _reported_errors(R, t, K, X, obs_camera, obs_point, obs_xy), evaluations)
+        u, _, vt = np.linalg.svd(model.R[c])
+        out.append(cameras[c].with_pose(u @ vt, model.t[c]).with_intrinsics(model.K[c]))
+    return BundleResult(out, model.radial, X, initial, model.reported_errors(X), evaluations,
+                        np.where(refine, std[6 * C:].reshape(G, 2), np.nan))
 
 
-def _levenberg_marquardt(R, t, K, X, oc, op, xy, scale, free, max_evaluations, tolerance):
-    """Refine R (C, 3, 3), t (C, 3), X (P, 3) in place; free: (6C,) bool mask of the camera
-    parameters (w, t per camera) that move. Returns the number of cost evaluations."""
-    C, P, O = len(R), len(X), len(oc)
-    cam_ptr, cam_obs = _groups(oc, C)
-    pt_ptr, pt_obs = _groups(op, P)
-    Jc, Jp = np.empty((O, 2, 6)), np.empty((O, 2, 3))
+class _Model:
+    """The state the adjustment moves: poses R (C, 3, 3), t (C, 3), per camera K (C, 3, 3) and
+    radial (C,), camera groups (C,) with their first cameras (G,), the priors of the groups'
+    (f, k) (G, 2) and their standard deviations (G, 2), and the observations."""
+
+    def __init__(self, R, t, K, radial, groups, first, prior, sigma, oc, op, xy):
+        self.R, self.t, self.K, self.radial = R, t, K, radial
+        self.groups, self.first, self.prior, self.sigma = groups, first, prior, sigma
+        self.oc, self.op, self.xy = oc, op, xy
+        # per observation the indices of its NC reduced parameters in [poses | intrinsics]
+        C, g = len(R), groups[oc]
+        self.idx = np.concatenate([6 * oc[:, None] + np.arange(6),
+                                   6 * C + 2 * g[:, None] + np.arange(2)], axis=1)
+
+    def intrinsics(self):
+        """Current (f, k) per group (G, 2)."""
+        return np.stack([self.K[self.first, 0, 0], self.radial[self.first]], axis=1)
+
+    def moved(self, dc, refine):
+        """Poses, K and radial after the reduced step dc ((6C + 2G,)); refine: (G, 2) bool."""
+        C = len(self.R)
+        Rn = np.empty_like(self.R)
+        _step(self.R, dc[:6 * C].reshape(C, 6), Rn)
+        tn = self.t + dc[:6 * C].reshape(C, 6)[:, 3:]
+        f_k = self.intrinsics()
+        new = f_k + dc[6 * C:].reshape(-1, 2)
+        ratio = np.where(refine[:, 0], new[:, 0] / f_k[:, 0], 1.0)[self.groups]
+        Kn = self.K.copy()
+        Kn[:, :2, :2] *= ratio[:, None, None]
+        kn = np.where(refine[:, 1][self.groups], new[self.groups, 1], self.radial)
+        return Rn, tn, Kn, kn
+
+    def errors(self, X, R=None, t=None, K=None, radial=None):
+        r = np.empty((len(self.oc), 2))
+        _residuals(self.R if R is None else R, self.t if t is None else t,
+                   self.K if K is None else K, self.radial if radial is None else radial,
+                   X, self.oc, self.op, self.xy, r)
+        return np.hypot(r[:, 0], r[:, 1])
+
+    def reported_errors(self, X):
+        """`errors`, inf where the point is at or behind the camera (depth <= 0, or not finite).
+        The cost cannot tell: a point that slid along its rays through a camera centre or
+        through infinity reprojects, mirrored, where it did in front."""
+        depth = np.einsum("oj,oj->o", self.R[self.oc, 2], X[self.op]) + self.t[self.oc, 2]
+        return np.where(depth > 0, self.errors(X), np.inf)
+
+    def cost(self, X, scale, refine, R=None, t=None, K=None, radial=None):
+        """Robust cost sum_o rho(|e_o|) (Huber with `scale`, inf: plain least squares) plus the
+        priors of the refined intrinsics."""
+        e = self.errors(X, R, t, K, radial)
+        q = np.minimum(e, scale)
+        f_k = np.stack([(self.K if K is None else K)[self.first, 0, 0],
+                        (self.radial if radial is None else radial)[self.first]], axis=1)
+        z = np.where(refine, (f_k - self.prior) / self.sigma, 0.0)
+        return float(np.sum(q * (e - 0.5 * q)) + 0.5 * np.sum(z * z))
+
+
+def _levenberg_marquardt(m, X, scale, free, max_evaluations, tolerance):
+    """Refine the `_Model` m and X (P, 3) in place; free: (6C + 2G,) bool mask of the reduced
+    parameters (w, t per camera, then f, k per group) that move. Returns (the number of cost
+    evaluations, the standard deviations of the reduced parameters at the end (6C + 2G,))."""
+    C, P, O = len(m.R), len(X), len(m.oc)
+    N = free.size
+    refine = free[6 * C:].reshape(-1, 2)
+    pt_ptr, pt_obs = _groups(m.op, P)
+    Jc, Jp = np.empty((O, 2, NC)), np.empty((O, 2, 3))
     r, w = np.empty((O, 2)), np.empty(O)
-    U, gc = np.empty((C, 6, 6)), np.empty((C, 6))
+    H, g = np.empty((N, N)), np.empty(N)
     V, gp = np.empty((P, 3, 3)), np.empty((P, 3))
-    Wb, Y = np.empty((O, 6, 3)), np.empty((O, 6, 3))
-    Vinv = np.empty((P, 3, 3))
-    S, b = np.empty((6 * C, 6 * C)), np.empty(6 * C)
+    Wb, Y = np.empty((O, NC, 3)), np.empty((O, NC, 3))
+    Vinv, T, bt = np.empty((P, 3, 3)), np.empty((N, N)), np.empty(N)
     dp = np.empty((P, 3))
-    Rn, Xn = np.empty_like(R), np.empty_like(X)
+    Xn = np.empty_like(X)
     fidx = np.flatnonzero(free)
     mu, nu = MU_START, 2.0
-    cost = _cost(R, t, K, X, oc, op, xy, scale)
+    cost = m.cost(X, scale, refine)
     evaluations = 1
+
+    def linearize():
+        _linearize(m.R, m.t, m.K, m.radial, X, m.oc, m.op, m.xy, scale, Jc, Jp, r, w)
+        _normal_blocks(Jc, Jp, r, w, m.idx, pt_ptr, pt_obs, H, g, V, gp, Wb)
+        z = np.where(refine, (m.intrinsics() - m.prior) / m.sigma, 0.0).ravel()
+        H[np.arange(6 * C, N), np.arange(6 * C, N)] += refine.ravel() / m.sigma.ravel() ** 2
+        g[6 * C:] += z / m.sigma.ravel()
+
     while evaluations < max_evaluations:
-        _linearize(R, t, K, X, oc, op, xy, scale, Jc, Jp, r, w)
-        _normal_blocks(Jc, Jp, r, w, cam_ptr, cam_obs, pt_ptr, pt_obs, U, gc, V, gp, Wb)
-        gc_free = gc.ravel()[fidx]
-        if max(np.abs(gc_free).max(initial=0.0), np.abs(gp).max(initial=0.0)) < tolerance:
+        linearize()
+        if max(np.abs(g[fidx]).max(initial=0.0), np.abs(gp).max(initial=0.0)) < tolerance:
             break
-        Du = np.maximum(np.diagonal(U, axis1=1, axis2=2), DIAGONAL_MIN)
+        Dh = np.maximum(np.diagonal(H), DIAGONAL_MIN)
         Dv = np.maximum(np.diagonal(V, axis1=1, axis2=2), DIAGONAL_MIN)
         accepted = False
         while not accepted and evaluations < max_evaluations and mu < MU_MAX:
-            _schur(U, gc, V, gp, Wb, Du, Dv, mu, oc, op, cam_ptr, cam_obs, pt_ptr, pt_obs,
-                   S, b, Vinv, Y)
-            dc = np.zeros(6 * C)
+            _schur(V, gp, Wb, Dv, mu, m.idx, pt_ptr, pt_obs, T, bt, Vinv, Y)
+            S = H - T
+            S[np.arange(N), np.arange(N)] += mu * Dh
+            dc = np.zeros(N)
             try:
                 if fidx.size:  # else every camera is held: points alone move
                     dc[fidx] = scipy.linalg.cho_solve(
                         scipy.linalg.cho_factor(S[np.ix_(fidx, fidx)], check_finite=False),
-                        b[fidx], check_finite=False)
+                        (bt - g)[fidx], check_finite=False)
             except np.linalg.LinAlgError:
                 mu, nu = mu * nu, 2.0 * nu
                 continue
-            dc = dc.reshape(C, 6)
-            _back_substitute(dc, Vinv, gp, Wb, oc, pt_ptr, pt_obs, dp)
+            _back_substitute(dc, Vinv, gp, Wb, m.idx, pt_ptr, pt_obs, dp)
             # predicted reduction of the reweighted quadratic model: h^T (mu D h - g) / 2
-            predicted = 0.5 * (np.sum(dc * (mu * Du * dc - gc)) + np.sum(dp * (mu * Dv * dp - gp)))
-            _step(R, dc, Rn)
-            tn = t + dc[:, 3:]
+            predicted = 0.5 * (np.sum(dc * (mu * Dh * dc - g)) + np.sum(dp * (mu * Dv * dp - gp)))
+            moved = m.moved(dc, refine)
             np.add(X, dp, out=Xn)
-            new_cost = _cost(Rn, tn, K, Xn, oc, op, xy, scale)
+            new_cost = m.cost(Xn, scale, refine, *moved)
             evaluations += 1
             rho = (cost - new_cost) / predicted if predicted > 0 else -1.0
             if rho > 0:
                 accepted = True
-                R[:], t[:], X[:] = Rn, tn, Xn
+                m.R[:], m.t[:], m.K[:], m.radial[:] = moved
+                X[:] = Xn
                 mu *= max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
                 nu = 2.0
                 converged = cost - new_cost < tolerance * cost
@@ -161,7 +265,33 @@ def _levenberg_marquardt(R, t, K, X, oc, op, xy, scale, free, max_evaluations, t
                 mu, nu = mu * nu, 2.0 * nu
         if not accepted or converged:
             break
-    return evaluations
+    return evaluations, _standard_deviations(m, X, scale, free, linearize, H, g, V, gp, Wb,
+                                             pt_ptr, pt_obs, T, bt, Vinv, Y)
+
+
+def _standard_deviations(m, X, scale, free, linearize, H, g, V, gp, Wb, pt_ptr, pt_obs,
+                         T, bt, Vinv, Y):
+    """Marginal standard deviations of the refined intrinsics (6C + 2G,; NaN elsewhere) at the
+    current state: the diagonal of the inverse of the undamped reduced system times the
+    residual variance per coordinate (weighted squares over the degrees of freedom)."""
+    N, C = free.size, len(m.R)
+    out = np.full(N, np.nan)
+    sel = np.flatnonzero(free[6 * C:]) + 6 * C
+    if sel.size == 0:
+        return out
+    linearize()
+    _schur(V, gp, Wb, np.zeros_like(gp), 0.0, m.idx, pt_ptr, pt_obs, T, bt, Vinv, Y)
+    fidx = np.flatnonzero(free)
+    try:
+        cov = np.linalg.inv((H - T)[np.ix_(fidx, fidx)])
+    except np.linalg.LinAlgError:
+        return out
+    e = m.errors(X)
+    wsq = np.sum(np.where(e <= scale, e * e, scale * e))
+    dof = max(2 * len(e) - fidx.size - 3 * len(X), 1)
+    var = np.diagonal(cov)[np.searchsorted(fidx, sel)]
+    out[sel] = np.sqrt(np.maximum(var, 0.0) * wsq / dof)
+    return out
 
 
 def _index(a, name, n, bound):
@@ -179,27 +309,6 @@ def _groups(index, n):
     members = np.argsort(index, kind="stable").astype(np.int64)
     ptr = np.concatenate([[0], np.cumsum(np.bincount(index, minlength=n))]).astype(np.int64)
     return ptr, members
-
-
-def _errors(R, t, K, X, oc, op, xy):
-    r = np.empty((len(oc), 2))
-    _residuals(R, t, K, X, oc, op, xy, r)
-    return np.hypot(r[:, 0], r[:, 1])
-
-
-def _reported_errors(R, t, K, X, oc, op, xy):
-    """`_errors`, inf where the point is at or behind the camera (depth <= 0, or not finite). The
-    cost cannot tell: a point that slid along its rays through a camera centre or through
-    infinity reprojects, mirrored, where it did in front."""
-    depth = np.einsum("oj,oj->o", R[oc, 2], X[op]) + t[oc, 2]
-    return np.where(depth > 0, _errors(R, t, K, X, oc, op, xy), np.inf)
-
-
-def _cost(R, t, K, X, oc, op, xy, scale):
-    """Robust cost sum_o rho(|e_o|): Huber with `scale` (inf: plain least squares)."""
-    e = _errors(R, t, K, X, oc, op, xy)
-    q = np.minimum(e, scale)
-    return float(np.sum(q * (e - 0.5 * q)))
 
 
 @njit(cache=True)
@@ -233,73 +342,95 @@ def _step(R, dc, out):
 
 
 @njit(cache=True)
-def _residuals(R, t, K, X, oc, op, xy, out):
-    """Projection minus observation (O, 2)."""
-    for o in range(oc.size):
-        c, p = oc[o], op[o]
-        q0 = R[c, 0, 0] * X[p, 0] + R[c, 0, 1] * X[p, 1] + R[c, 0, 2] * X[p, 2] + t[c, 0]
-        q1 = R[c, 1, 0] * X[p, 0] + R[c, 1, 1] * X[p, 1] + R[c, 1, 2] * X[p, 2] + t[c, 1]
-        q2 = R[c, 2, 0] * X[p, 0] + R[c, 2, 1] * X[p, 1] + R[c, 2, 2] * X[p, 2] + t[c, 2]
-        out[o, 0] = (K[c, 0, 0] * q0 + K[c, 0, 1] * q1) / q2 + K[c, 0, 2] - xy[o, 0]
-        out[o, 1] = K[c, 1, 1] * q1 / q2 + K[c, 1, 2] - xy[o, 1]
+def _project(R, t, K, radial, X, c, p, out):
+    """Pixel of point p in camera c into out (2,); returns the camera-frame point q (3,)."""
+    q = np.empty(3)
+    for i in range(3):
+        q[i] = R[c, i, 0] * X[p, 0] + R[c, i, 1] * X[p, 1] + R[c, i, 2] * X[p, 2] + t[c, i]
+    u, v = q[0] / q[2], q[1] / q[2]
+    d = 1.0 + radial[c] * (u * u + v * v)
+    out[0] = K[c, 0, 0] * d * u + K[c, 0, 1] * d * v + K[c, 0, 2]
+    out[1] = K[c, 1, 1] * d * v + K[c, 1, 2]
+    return q
 
 
 @njit(cache=True)
-def _linearize(R, t, K, X, oc, op, xy, scale, Jc, Jp, r, w):
+def _residuals(R, t, K, radial, X, oc, op, xy, out):
+    """Projection minus observation (O, 2)."""
+    x = np.empty(2)
+    for o in range(oc.size):
+        _project(R, t, K, radial, X, oc[o], op[o], x)
+        out[o, 0] = x[0] - xy[o, 0]
+        out[o, 1] = x[1] - xy[o, 1]
+
+
+@njit(cache=True)
+def _linearize(R, t, K, radial, X, oc, op, xy, scale, Jc, Jp, r, w):
     """Per observation o: residual r[o] (2,), IRLS weight w[o] = min(1, scale / |r|), and the
-    Jacobian blocks Jc[o] = d r / d(w, t) (2, 6) at w = 0 (R <- exp([w]x) R) and
-    Jp[o] = d r / d X (2, 3)."""
+    Jacobian blocks Jc[o] = d r / d(w, t, f, k) (2, 8) at w = 0 (R <- exp([w]x) R; f scales
+    K's 2 x 2 block) and Jp[o] = d r / d X (2, 3)."""
+    x = np.empty(2)
     for o in range(oc.size):
         c, p = oc[o], op[o]
-        a = np.empty(3)  # R X
-        for i in range(3):
-            a[i] = R[c, i, 0] * X[p, 0] + R[c, i, 1] * X[p, 1] + R[c, i, 2] * X[p, 2]
-        q0, q1, q2 = a[0] + t[c, 0], a[1] + t[c, 1], a[2] + t[c, 2]
-        iz = 1.0 / q2
-        fx, s, fy = K[c, 0, 0], K[c, 0, 1], K[c, 1, 1]
-        r[o, 0] = (fx * q0 + s * q1) * iz + K[c, 0, 2] - xy[o, 0]
-        r[o, 1] = fy * q1 * iz + K[c, 1, 2] - xy[o, 1]
+        q = _project(R, t, K, radial, X, c, p, x)
+        r[o, 0], r[o, 1] = x[0] - xy[o, 0], x[1] - xy[o, 1]
         e = np.sqrt(r[o, 0] * r[o, 0] + r[o, 1] * r[o, 1])
         w[o] = 1.0 if e <= scale else scale / e
-        g = np.empty((2, 3))  # d(u, v) / dq
-        g[0, 0], g[0, 1], g[0, 2] = fx * iz, s * iz, -(fx * q0 + s * q1) * iz * iz
-        g[1, 0], g[1, 1], g[1, 2] = 0.0, fy * iz, -fy * q1 * iz * iz
-        for k in range(2):
+        iz = 1.0 / q[2]
+        u, v, k = q[0] * iz, q[1] * iz, radial[c]
+        r2 = u * u + v * v
+        d = 1.0 + k * r2
+        fx, s, fy = K[c, 0, 0], K[c, 0, 1], K[c, 1, 1]
+        # d(pixel) / d(u, v) = A D, A = K's 2 x 2 block, D = d(d u, d v) / d(u, v)
+        D00, D01, D11 = d + 2.0 * k * u * u, 2.0 * k * u * v, d + 2.0 * k * v * v
+        B = np.empty((2, 2))
+        B[0, 0], B[0, 1] = fx * D00 + s * D01, fx * D01 + s * D11
+        B[1, 0], B[1, 1] = fy * D01, fy * D11
+        g = np.empty((2, 3))  # d(pixel) / dq
+        for k2 in range(2):
+            g[k2, 0] = B[k2, 0] * iz
+            g[k2, 1] = B[k2, 1] * iz
+            g[k2, 2] = -(B[k2, 0] * u + B[k2, 1] * v) * iz
+        a0, a1, a2 = q[0] - t[c, 0], q[1] - t[c, 1], q[2] - t[c, 2]  # R X
+        for k2 in range(2):
             # dq/dw = -[a]x: g . (dw x a) = dw . (a x g)
-            Jc[o, k, 0] = a[1] * g[k, 2] - a[2] * g[k, 1]
-            Jc[o, k, 1] = a[2] * g[k, 0] - a[0] * g[k, 2]
-            Jc[o, k, 2] = a[0] * g[k, 1] - a[1] * g[k, 0]
+            Jc[o, k2, 0] = a1 * g[k2, 2] - a2 * g[k2, 1]
+            Jc[o, k2, 1] = a2 * g[k2, 0] - a0 * g[k2, 2]
+            Jc[o, k2, 2] = a0 * g[k2, 1] - a1 * g[k2, 0]
             for i in range(3):
-                Jc[o, k, 3 + i] = g[k, i]
-                Jp[o, k, i] = g[k, 0] * R[c, 0, i] + g[k, 1] * R[c, 1, i] + g[k, 2] * R[c, 2, i]
+                Jc[o, k2, 3 + i] = g[k2, i]
+                Jp[o, k2, i] = g[k2, 0] * R[c, 0, i] + g[k2, 1] * R[c, 1, i] + g[k2, 2] * R[c, 2, i]
+        Jc[o, 0, 6] = (fx * d * u + s * d * v) / fx  # K's block scaled by (f + df) / f
+        Jc[o, 1, 6] = fy * d * v / fx
+        Jc[o, 0, 7] = (fx * u + s * v) * r2
+        Jc[o, 1, 7] = fy * v * r2
 
 
 @njit(cache=True)
-def _normal_blocks(Jc, Jp, r, w, cam_ptr, cam_obs, pt_ptr, pt_obs, U, gc, V, gp, Wb):
-    """Blocks of J^T W J and J^T W r: U (C, 6, 6), gc (C, 6) per camera, V (P, 3, 3),
-    gp (P, 3) per point, and the camera-point block Wb[o] = Jc^T w Jp (6, 3) per observation."""
-    _group_normals(Jc, r, w, cam_ptr, cam_obs, U, gc)
-    _group_normals(Jp, r, w, pt_ptr, pt_obs, V, gp)
-    for o in range(Wb.shape[0]):
-        for i in range(6):
+def _normal_blocks(Jc, Jp, r, w, idx, pt_ptr, pt_obs, H, g, V, gp, Wb):
+    """Blocks of J^T W J and J^T W r: H (N, N), g (N,) over the reduced parameters (poses,
+    intrinsics; observation o's at idx[o]), V (P, 3, 3), gp (P, 3) per point, and the
+    reduced-point block Wb[o] = Jc^T w Jp (NC, 3) per observation."""
+    H[:] = 0.0
+    g[:] = 0.0
+    n = Jc.shape[2]
+    for o in range(Jc.shape[0]):
+        for i in range(n):
+            g[idx[o, i]] += w[o] * (Jc[o, 0, i] * r[o, 0] + Jc[o, 1, i] * r[o, 1])
+            for j in range(n):
+                H[idx[o, i], idx[o, j]] += w[o] * (Jc[o, 0, i] * Jc[o, 0, j]
+                                                   + Jc[o, 1, i] * Jc[o, 1, j])
             for j in range(3):
                 Wb[o, i, j] = w[o] * (Jc[o, 0, i] * Jp[o, 0, j] + Jc[o, 1, i] * Jp[o, 1, j])
-
-
-@njit(cache=True)
-def _group_normals(J, r, w, ptr, obs, A, g):
-    """Per group k (a camera or a point; its observations obs[ptr[k]:ptr[k + 1]]) the sums over
-    them of w J^T J into A[k] (n, n) and of w J^T r into g[k] (n,), J (O, 2, n)."""
-    n = A.shape[1]
-    for k in range(A.shape[0]):
-        A[k] = 0.0
-        g[k] = 0.0
-        for m in range(ptr[k], ptr[k + 1]):
-            o = obs[m]
-            for i in range(n):
-                g[k, i] += w[o] * (J[o, 0, i] * r[o, 0] + J[o, 1, i] * r[o, 1])
-                for j in range(n):
-                    A[k, i, j] += w[o] * (J[o, 0, i] * J[o, 0, j] + J[o, 1, i] * J[o, 1, j])
+    for p in range(V.shape[0]):
+        V[p] = 0.0
+        gp[p] = 0.0
+        for m in range(pt_ptr[p], pt_ptr[p + 1]):
+            o = pt_obs[m]
+            for i in range(3):
+                gp[p, i] += w[o] * (Jp[o, 0, i] * r[o, 0] + Jp[o, 1, i] * r[o, 1])
+                for j in range(3):
+                    V[p, i, j] += w[o] * (Jp[o, 0, i] * Jp[o, 0, j] + Jp[o, 1, i] * Jp[o, 1, j])
 
 
 @njit(cache=True)
@@ -322,57 +453,48 @@ def _inverse3(A, out):
 
 
 @njit(cache=True)
-def _schur(U, gc, V, gp, Wb, Du, Dv, mu, oc, op, cam_ptr, cam_obs, pt_ptr, pt_obs, S, b, Vinv, Y):
-    """Reduced camera system S dc = b of the damped normal equations:
-    S = U + mu Du - W (V + mu Dv)^-1 W^T, b = -gc + W (V + mu Dv)^-1 gp. Also fills
-    Vinv = (V + mu Dv)^-1 per point and Y[o] = Wb[o] Vinv[p] per observation."""
+def _schur(V, gp, Wb, Dv, mu, idx, pt_ptr, pt_obs, T, bt, Vinv, Y):
+    """The points' part of the reduced system S dc = b of the damped normal equations,
+    S = H + mu Dh - T, b = -g + bt: T = W (V + mu Dv)^-1 W^T, bt = W (V + mu Dv)^-1 gp. Also
+    fills Vinv = (V + mu Dv)^-1 per point and Y[o] = Wb[o] Vinv[p] per observation."""
+    T[:] = 0.0
+    bt[:] = 0.0
+    n = Wb.shape[1]
     for p in range(V.shape[0]):
         Vd = V[p].copy()
         for i in range(3):
             Vd[i, i] += mu * Dv[p, i]
         _inverse3(Vd, Vinv[p])
         for m in range(pt_ptr[p], pt_ptr[p + 1]):
-            o = pt_obs[m]
-            for i in range(6):
+            a = pt_obs[m]
+            for i in range(n):
                 for j in range(3):
-                    Y[o, i, j] = (Wb[o, i, 0] * Vinv[p, 0, j] + Wb[o, i, 1] * Vinv[p, 1, j]
-                                  + Wb[o, i, 2] * Vinv[p, 2, j])
-    C = U.shape[0]
-    for c in range(C):
-        S[6 * c:6 * c + 6, :] = 0.0
-        for i in range(6):
-            b[6 * c + i] = -gc[c, i]
-            for j in range(6):
-                S[6 * c + i, 6 * c + j] = U[c, i, j]
-            S[6 * c + i, 6 * c + i] += mu * Du[c, i]
-        for m in range(cam_ptr[c], cam_ptr[c + 1]):
-            a = cam_obs[m]
-            p = op[a]
-            for i in range(6):
-                b[6 * c + i] += (Y[a, i, 0] * gp[p, 0] + Y[a, i, 1] * gp[p, 1]
-                                 + Y[a, i, 2] * gp[p, 2])
-            for n in range(pt_ptr[p], pt_ptr[p + 1]):
-                o = pt_obs[n]
-                d = oc[o]
-                for i in range(6):
-                    for j in range(6):
-                        S[6 * c + i, 6 * d + j] -= (Y[a, i, 0] * Wb[o, j, 0]
+                    Y[a, i, j] = (Wb[a, i, 0] * Vinv[p, 0, j] + Wb[a, i, 1] * Vinv[p, 1, j]
+                                  + Wb[a, i, 2] * Vinv[p, 2, j])
+                bt[idx[a, i]] += Y[a, i, 0] * gp[p, 0] + Y[a, i, 1] * gp[p, 1] + Y[a, i, 2] * gp[p, 2]
+        for m in range(pt_ptr[p], pt_ptr[p + 1]):
+            a = pt_obs[m]
+            for m2 in range(pt_ptr[p], pt_ptr[p + 1]):
+                o = pt_obs[m2]
+                for i in range(n):
+                    for j in range(n):
+                        T[idx[a, i], idx[o, j]] += (Y[a, i, 0] * Wb[o, j, 0]
                                                     + Y[a, i, 1] * Wb[o, j, 1]
                                                     + Y[a, i, 2] * Wb[o, j, 2])
 
 
 @njit(cache=True)
-def _back_substitute(dc, Vinv, gp, Wb, oc, pt_ptr, pt_obs, dp):
-    """Point steps dp[p] = Vinv[p] (-gp[p] - sum_o Wb[o]^T dc[camera of o])."""
+def _back_substitute(dc, Vinv, gp, Wb, idx, pt_ptr, pt_obs, dp):
+    """Point steps dp[p] = Vinv[p] (-gp[p] - sum_o Wb[o]^T dc[idx[o]])."""
+    n = Wb.shape[1]
     for p in range(gp.shape[0]):
         v = np.empty(3)
         for j in range(3):
             v[j] = -gp[p, j]
         for m in range(pt_ptr[p], pt_ptr[p + 1]):
             o = pt_obs[m]
-            c = oc[o]
             for j in range(3):
-                for i in range(6):
-                    v[j] -= Wb[o, i, j] * dc[c, i]
+                for i in range(n):
+                    v[j] -= Wb[o, i, j] * dc[idx[o, i]]
         for i in range(3):
             dp[p, i] = Vinv[p, i, 0] * v[0] + Vinv[p, i, 1] * v[1] + Vinv[p, i, 2] * v[2]

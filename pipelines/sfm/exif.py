@@ -4,8 +4,10 @@ The EXIF block is a TIFF structure (byte order mark, IFD0, a pointer to the Exif
 a JPEG APP1 segment (`Exif\\0\\0` + TIFF) or a PNG `eXIf` chunk. Only the few tags below are
 decoded, the first value of each:
 
-    Orientation (IFD0), FocalLength, FocalLengthIn35mmFilm, FocalPlaneXResolution,
+    Make, Model, Orientation (IFD0), FocalLength, FocalLengthIn35mmFilm, FocalPlaneXResolution,
     FocalPlaneResolutionUnit, PixelXDimension (Exif IFD)
+
+Make and Model (ASCII) are strings, the others numbers.
 
 Orientation is applied by `cv2.imread` itself (JPEG and PNG); it matters here because the
 EXIF pixel sizes refer to the stored (unrotated) image.
@@ -15,19 +17,20 @@ from pathlib import Path
 
 import numpy as np
 
-TAGS = {0x0112: "Orientation", 0x920A: "FocalLength", 0xA405: "FocalLengthIn35mmFilm",
-        0xA20E: "FocalPlaneXResolution", 0xA210: "FocalPlaneResolutionUnit",
+TAGS = {0x010F: "Make", 0x0110: "Model", 0x0112: "Orientation", 0x920A: "FocalLength",
+        0xA405: "FocalLengthIn35mmFilm", 0xA20E: "FocalPlaneXResolution", 0xA210: "FocalPlaneResolutionUnit",
         0xA002: "PixelXDimension"}
 EXIF_IFD_POINTER = 0x8769
 FILM_35MM_DIAGONAL = float(np.hypot(36.0, 24.0))  # mm; equal angle of view along the diagonal
 MM_PER_UNIT = {1: None, 2: 25.4, 3: 10.0, 4: 1.0, 5: 1e-3}  # FocalPlaneResolutionUnit; 1: none
 # TIFF field type -> (struct format, size); RATIONAL types are two of the integer type
-_TYPES = {1: ("B", 1), 3: ("H", 2), 4: ("I", 4), 5: ("I", 8), 7: ("B", 1), 9: ("i", 4),
-          10: ("i", 8)}
+_TYPES = {1: ("B", 1), 2: ("s", 1), 3: ("H", 2), 4: ("I", 4), 5: ("I", 8), 7: ("B", 1),
+          9: ("i", 4), 10: ("i", 8)}
 
 
 def read_exif(path):
-    """The tags of `TAGS` found in the EXIF of an image file -> dict tag name -> float.
+    """The tags of `TAGS` found in the EXIF of an image file -> dict tag name -> float (str for
+    Make and Model).
 
     {} for a file without EXIF (or another format); ValueError naming the file when an EXIF
     block is there but malformed."""
@@ -76,7 +79,7 @@ def exif_block(data):
 
 
 def parse_tiff(block):
-    """The `TAGS` of a TIFF/EXIF structure (bytes) -> dict name -> float (ValueError if
+    """The `TAGS` of a TIFF/EXIF structure (bytes) -> dict name -> float or str (ValueError if
     malformed: bad byte order mark, offsets outside the block, unknown field types)."""
     if block[:4] not in (b"II*\x00", b"MM\x00*"):
         raise ValueError("no TIFF header")
@@ -102,7 +105,9 @@ def _read_ifd(block, order, offset, out):
             raise ValueError(f"tag 0x{tag:04x} has field type {kind}, count {n}")
         fmt, size = _TYPES[kind]
         where = entry + 8 if size * n <= 4 else _unpack(block, order + "I", entry + 8)
-        if kind in (5, 10):
+        if kind == 2:  # ASCII: n bytes, NUL-terminated
+            value = _slice(block, where, n).split(b"\0")[0].decode("latin-1").strip()
+        elif kind in (5, 10):
             num, den = struct.unpack(order + fmt * 2, _slice(block, where, 8))
             value = num / den if den else float("nan")
         else:

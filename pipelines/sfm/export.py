@@ -14,24 +14,42 @@ from geom.io import save_cameras_json
 from geom.rotation import quaternion_from_rotation
 
 
+COLMAP_MODEL_IDS = {"SIMPLE_PINHOLE": 0, "PINHOLE": 1, "SIMPLE_RADIAL": 2}
+
+
+def camera_params(model, K, k):
+    """COLMAP's parameters of a camera `model` (a name of `COLMAP_MODEL_IDS`) from K (3, 3) and
+    radial coefficient k, in COLMAP's corner pixel origin: SIMPLE_PINHOLE (f, cx, cy), PINHOLE
+    (fx, fy, cx, cy), SIMPLE_RADIAL (f, cx, cy, k)."""
+    cx, cy = K[0, 2] + 0.5, K[1, 2] + 0.5
+    return {"SIMPLE_PINHOLE": (K[0, 0], cx, cy), "PINHOLE": (K[0, 0], K[1, 1], cx, cy),
+            "SIMPLE_RADIAL": (K[0, 0], cx, cy, k)}[model]
+
+
 def colmap_model(rec):
     """The COLMAP model of a `Reconstruction` as plain records, in COLMAP's corner pixel origin:
-    cameras [(id, width, height, (fx, fy, cx, cy))] (one PINHOLE camera per registered image),
+    cameras [(id, model name, width, height, params)] (`camera_params`; the model of the
+    image's camera group, PINHOLE without one; one camera per distinct calibration, so a
+    refined camera group is one camera),
     images [(id, qvec (4,), tvec (3,), camera id, name, xy (M, 2), point ids (M,))] and points
     [(id, xyz (3,), rgb (3,), mean error, image ids (L,), point2D indices (L,))]."""
     names = [n for n in rec.image_names if n in rec.cameras]
     image_id = np.zeros(len(rec.image_names), np.int64)
     image_id[[rec.image_names.index(n) for n in names]] = np.arange(1, len(names) + 1)
     point2d_index = np.empty(len(rec.obs_point), np.int64)  # an observation's place in its image
-    cameras, images = [], []
+    model_of = {n: g["model"] for g in rec.camera_groups for n in g["images"]}
+    camera_id, images = {}, []
     for k, name in enumerate(names, 1):
         cam = rec.cameras[name]
-        K = cam.K
-        cameras.append((k, cam.width, cam.height, (K[0, 0], K[1, 1], K[0, 2] + 0.5, K[1, 2] + 0.5)))
+        model = model_of.get(name, "PINHOLE")
+        key = (model, cam.width, cam.height,
+               tuple(float(v) for v in camera_params(model, cam.K, rec.radial.get(name, 0.0))))
+        c = camera_id.setdefault(key, len(camera_id) + 1)
         sel = np.flatnonzero(rec.obs_image == rec.image_names.index(name))
         point2d_index[sel] = np.arange(sel.size)
-        images.append((k, quaternion_from_rotation(cam.R), cam.t, k, name, rec.obs_xy[sel] + 0.5,
+        images.append((k, quaternion_from_rotation(cam.R), cam.t, c, name, rec.obs_xy[sel] + 0.5,
                        rec.obs_point[sel] + 1))
+    cameras = [(c, *key) for key, c in camera_id.items()]
     mean_err = np.bincount(rec.obs_point, rec.reprojection_errors(), len(rec.points)) / np.maximum(
         rec.track_lengths, 1)
     order = np.argsort(rec.obs_point, kind="stable")
@@ -61,7 +79,8 @@ def write_colmap(rec, folder):
 def _write_colmap_text(folder, cameras, images, points):
     (folder / "cameras.txt").write_text(
         "# CAMERA_ID, MODEL, WIDTH, HEIGHT, PARAMS[]\n"
-        + "".join(f"{k} PINHOLE {w} {h} {_numbers(params)}\n" for k, w, h, params in cameras))
+        + "".join(f"{k} {model} {w} {h} {_numbers(params)}\n"
+                  for k, model, w, h, params in cameras))
     (folder / "images.txt").write_text(
         "# IMAGE_ID, QW, QX, QY, QZ, TX, TY, TZ, CAMERA_ID, NAME\n# POINTS2D[] as (X, Y, POINT3D_ID)\n"
         + "".join(f"{k} {_numbers(q)} {_numbers(t)} {c} {name}\n"
@@ -75,11 +94,12 @@ def _write_colmap_text(folder, cameras, images, points):
 
 
 def _write_colmap_binary(folder, cameras, images, points):
-    """COLMAP's binary model (little-endian; PINHOLE is model id 1)."""
+    """COLMAP's binary model (little-endian; model ids `COLMAP_MODEL_IDS`)."""
     with open(folder / "cameras.bin", "wb") as f:
         f.write(struct.pack("<Q", len(cameras)))
-        for k, w, h, params in cameras:
-            f.write(struct.pack("<IiQQ4d", k, 1, w, h, *params))
+        for k, model, w, h, params in cameras:
+            f.write(struct.pack(f"<IiQQ{len(params)}d", k, COLMAP_MODEL_IDS[model], w, h,
+                                *params))
     with open(folder / "images.bin", "wb") as f:
         f.write(struct.pack("<Q", len(images)))
         for k, q, t, c, name, xy, ids in images:

@@ -20,17 +20,25 @@
    a last least-squares polish, then the same outlier removal on the model written: every point
    finite, in front of the cameras that keep it. The adjustments along the way stop early (few
    evaluations): the next registration only needs good enough cameras.
+
+Self-calibration: the global adjustments of a model of `MIN_CALIBRATION_IMAGES` or more images
+also refine the intrinsics of the camera groups that `refine` names (`bundle.bundle_adjust`);
+each image's K and radial coefficient follow its group, registered or not. Registration and
+triangulation work on the observations undistorted by the current intrinsics
+(`calibration.undistort`: rays of the pinhole K); the adjustments and the outlier test on the
+observed pixels through the radial model.
 """
 import numpy as np
 
 from geom.camera import Camera
-from geom.robust import estimate_absolute_pose
+from geom.robust import estimate_absolute_pose, estimate_relative_pose
 from geom.triangulate import (cheirality_parallax_check, dlt_multiview, midpoint,
                               reprojection_errors)
 from pipelines.progress import count
 
 from ..seeds import derive_seed
 from .bundle import bundle_adjust
+from .calibration import undistort
 from .reconstruction import Reconstruction, build_tracks
 
 INIT_MIN_ANGLE = np.radians(4.0)
@@ -39,13 +47,20 @@ MIN_REGISTER_INLIERS = 12
 MIN_SCALE_MATCHES = 3
 LOCAL_IMAGES = 6  # a local adjustment refines the new image and its best-connected neighbours
 GLOBAL_GROWTH = 1.25  # a global adjustment each time the model grew by this factor
+MIN_CALIBRATION_IMAGES = 3  # two views barely fix a focal length: intrinsics held until three
+RESTART_CHANGE = 0.005  # a focal length refined by more than this share restarts the model ...
+MAX_PASSES = 5  # ... from the refined intrinsics, at most this many reconstructions in all
 
 
-def reconstruct(names, features, Ks, size, pair_matches, max_error=4.0, seed=0, progress=None):
+def reconstruct(names, features, Ks, size, pair_matches, max_error=4.0, seed=0, progress=None, *,
+                groups=None, refine=None, models=None):
     """Incremental SfM over verified pairs -> `Reconstruction`.
 
-    names: image names; features: per image `features.Features`; Ks: per image (3, 3); size:
-    (width, height) of the images;
+    names: image names; features: per image `features.Features`; Ks: per image (3, 3), the
+    start of refined intrinsics; size: (width, height) of the images; groups: (N,) int camera
+    group per image (default: one per image); refine: (G, 2) bool, whether a group's focal
+    length and radial coefficient are refined (default: neither); models: per group its COLMAP
+    camera model name (default PINHOLE), for the model written;
     pair_matches: `features.PairMatches` list; max_error: reprojection error (pixels) above which
     an observation is an outlier; seed: of the registrations' RANSAC, per image by its name
     (`seeds.derive_seed`). progress: optional callable(message).
@@ -54,10 +69,23 @@ def reconstruct(names, features, Ks, size, pair_matches, max_error=4.0, seed=0, 
     if not pair_matches:
         raise ValueError("no image pair shares enough verified matches to start a reconstruction")
     tracks = build_tracks(features, pair_matches)
-    state = _State(tracks, Ks, max_error)
-    i, j, R, t = _initial_pair(features, Ks, pair_matches)
-    state.register(i, Camera(Ks[i], np.eye(3), np.zeros(3)))
-    state.register(j, Camera(Ks[j], R, t))
+    Ks_start, radial = list(Ks), np.zeros(len(Ks))
+    for n_pass in range(1, MAX_PASSES + 1):
+        state = _State(tracks, Ks, max_error, groups, refine, models, features, Ks_start, radial)
+        _incremental(state, names, features, pair_matches, seed, say)
+        change = max(abs(np.log(state.Ks[k][0, 0] / Ks_start[k][0, 0])) for k in state.order)
+        if n_pass == MAX_PASSES or change < np.log(1 + RESTART_CHANGE):
+            return state.result(names, features, size)
+        say(f"intrinsics moved by {np.expm1(change):.1%} of their start: reconstructing again "
+            "from the refined intrinsics")
+        Ks_start, radial = list(state.Ks), state.radial.copy()
+
+
+def _incremental(state, names, features, pair_matches, seed, say):
+    """One incremental reconstruction of `state` (a new `_State`)."""
+    i, j, R, t = _initial_pair(state, pair_matches)
+    state.register(i, Camera(state.Ks[i], np.eye(3), np.zeros(3)))
+    state.register(j, Camera(state.Ks[j], R, t))
     state.order = [i, j]
     state.triangulate()
     state.adjust(max_evaluations=30)
@@ -71,7 +99,8 @@ def reconstruct(names, features, Ks, size, pair_matches, max_error=4.0, seed=0, 
             break
         counts = [state.matches_2d3d(k)[0].size for k in candidates]
         k = candidates[int(np.argmax(counts))]
-        if not (state.register_by_pose(k, derive_seed(seed, names[k])) or state.register_by_pair(k, pair_matches)):
+        if not (state.register_by_pose(k, derive_seed(seed, names[k]))
+                or state.register_by_pair(k, pair_matches)):
             say(f"could not register {names[k]} yet ({max(counts)} 2D-3D matches)")
             failed.add(k)
             continue
@@ -89,32 +118,45 @@ def reconstruct(names, features, Ks, size, pair_matches, max_error=4.0, seed=0, 
     say(f"final bundle adjustment: {len(state.order)} images, {state.n_points()} points")
     state.adjust(max_evaluations=90, loss="huber")
     state.adjust(max_evaluations=50)
-    return state.result(names, features, size)
 
 
-def _initial_pair(features, Ks, pair_matches):
+def _initial_pair(state, pair_matches):
     best, best_key = None, None
     for pm in pair_matches:
-        c1 = Camera(Ks[pm.i], np.eye(3), np.zeros(3))
-        c2 = Camera(Ks[pm.j], pm.R, pm.t)
-        x1 = features[pm.i].keypoints[pm.matches[:, 0]]
-        x2 = features[pm.j].keypoints[pm.matches[:, 1]]
+        R, t = state.pair_pose(pm)
+        c1 = Camera(state.Ks[pm.i], np.eye(3), np.zeros(3))
+        c2 = Camera(state.Ks[pm.j], R, t)
+        x1 = state.features[pm.i].keypoints[pm.matches[:, 0]]
+        x2 = state.features[pm.j].keypoints[pm.matches[:, 1]]
         check = cheirality_parallax_check(c1, c2, midpoint(c1, c2, x1, x2))
         angle = float(np.median(check.parallax))
         key = (angle >= INIT_MIN_ANGLE, len(pm.matches) if angle >= INIT_MIN_ANGLE else angle)
         if best_key is None or key > best_key:
-            best, best_key = pm, key
-    return best.i, best.j, best.R, best.t
+            best, best_key = (pm.i, pm.j, R, t), key
+    return best
 
 
 class _State:
     """Working model: cameras per image (None until registered), a point per track (NaN until
     triangulated) and an inlier flag per track observation."""
 
-    def __init__(self, tracks, Ks, max_error):
+    def __init__(self, tracks, verified_Ks, max_error, groups, refine, models, features, Ks,
+                 radial):
         self.tracks = tracks
-        self.Ks = Ks
+        self.features = features
+        self.verified_Ks = verified_Ks  # those the pairs' relative poses were verified with
+        self.Ks = [np.array(K, float) for K in Ks]
         self.max_error = max_error
+        self.groups = np.arange(len(Ks)) if groups is None else np.asarray(groups)
+        G = int(self.groups.max()) + 1
+        self.refine = np.zeros((G, 2), bool) if refine is None else np.asarray(refine)
+        self.models = models or ["PINHOLE"] * G
+        self.radial = np.array(radial, float)
+        self.std = np.full((G, 2), np.nan)  # of the refined (f, k) at the last global adjustment
+        self.xy = tracks.xy.copy()  # observations undistorted by the current intrinsics
+        self._undistort()
+        self.version = 0  # of the intrinsics: how many times they were refined
+        self.pair_poses = {}  # (i, j) -> (version, R, t) re-estimated with refined intrinsics
         self.cams = [None] * len(Ks)
         self.X = np.full((tracks.count, 3), np.nan)
         self.ok = np.ones(len(tracks.track), bool)
@@ -134,7 +176,7 @@ class _State:
     def matches_2d3d(self, k):
         tr = self.tracks
         sel = np.flatnonzero((tr.image == k) & np.isfinite(self.X[tr.track, 0]))
-        return sel, self.X[tr.track[sel]], tr.xy[sel]
+        return sel, self.X[tr.track[sel]], self.xy[sel]
 
     def register_by_pose(self, k, seed):
         sel, X, x = self.matches_2d3d(k)
@@ -158,7 +200,8 @@ class _State:
                         and self.cams[pm.i + pm.j - k] is not None), key=lambda pm: -len(pm.matches))
         for pm in pairs:
             r = pm.i + pm.j - k
-            R, t = (pm.R, pm.t) if pm.j == k else (pm.R.T, -pm.R.T @ pm.t)  # X_k = R X_r + t
+            R, t = self.pair_pose(pm)
+            R, t = (R, t) if pm.j == k else (R.T, -R.T @ t)  # X_k = R X_r + t
             Rk = R @ self.cams[r].R
             a = X @ Rk.T + R @ self.cams[r].t
             ya, yb = np.cross(y, a), np.cross(y, t)
@@ -172,6 +215,23 @@ class _State:
                 self.ok[sel[err >= self.max_error]] = False
                 return True
         return False
+
+    def pair_pose(self, pm):
+        """Relative pose (R, t) of a verified pair: as verified, or, where the intrinsics of
+        either image differ from those it was verified with, re-estimated on its matches
+        (undistorted) with them."""
+        if all(np.array_equal(self.Ks[k], self.verified_Ks[k]) and self.radial[k] == 0
+               for k in (pm.i, pm.j)):
+            return pm.R, pm.t
+        cached = self.pair_poses.get((pm.i, pm.j))
+        if cached is None or cached[0] != self.version:
+            x1, x2 = (undistort(self.features[k].keypoints[pm.matches[:, n]], self.Ks[k],
+                                self.radial[k]) for n, k in enumerate((pm.i, pm.j)))
+            res = estimate_relative_pose(x1, x2, self.Ks[pm.i], self.Ks[pm.j], threshold=1.0,
+                                         seed=derive_seed(0, pm.i, pm.j))
+            cached = (self.version, *((res.R, res.t) if res.success else (pm.R, pm.t)))
+            self.pair_poses[(pm.i, pm.j)] = cached
+        return cached[1], cached[2]
 
     def triangulate(self):
         """Triangulate tracks with no point and two or more active observations."""
@@ -189,7 +249,7 @@ class _State:
         xs = np.zeros((len(views), todo.size, 2))
         mask = np.zeros((len(views), todo.size), bool)
         v = np.array([index[k] for k in tr.image[sel]])
-        xs[v, pos[tr.track[sel]]] = tr.xy[sel]
+        xs[v, pos[tr.track[sel]]] = self.xy[sel]
         mask[v, pos[tr.track[sel]]] = True
         cams = [self.cams[k] for k in views]
         X = dlt_multiview(cams, xs, mask)
@@ -202,6 +262,12 @@ class _State:
         self.X[todo[good]] = X[good]
         bad_obs = ~inl[v, pos[tr.track[sel]]]
         self.ok[sel[bad_obs & good[pos[tr.track[sel]]]]] = False
+
+    def _undistort(self):
+        tr = self.tracks
+        for k in range(len(self.Ks)):
+            sel = tr.image == k
+            self.xy[sel] = undistort(tr.xy[sel], self.Ks[k], self.radial[k])
 
     @staticmethod
     def _parallax(cams, X, mask):
@@ -244,11 +310,24 @@ class _State:
         pts, point_index = np.unique(tr.track[sel], return_inverse=True)
         index = {k: v for v, k in enumerate(views)}
         cam_index = np.array([index[k] for k in tr.image[sel]], dtype=np.int64)
+        present, groups = np.unique(self.groups[views], return_inverse=True)
+        calibrate = around is None and len(views) >= MIN_CALIBRATION_IMAGES
+        refine = self.refine[present] & calibrate
         res = bundle_adjust([self.cams[k] for k in views], self.X[pts], cam_index,
                             point_index.astype(np.int64), tr.xy[sel], loss=loss,
-                            max_evaluations=max_evaluations, tolerance=tolerance, fixed=fixed)
+                            max_evaluations=max_evaluations, tolerance=tolerance, fixed=fixed,
+                            radial=self.radial[views], groups=groups.astype(np.int64),
+                            refine=refine)
         for v, k in enumerate(views):
             self.cams[k] = res.cameras[v]
+        if refine.any():
+            for g, group in enumerate(present):
+                v = int(np.flatnonzero(groups == g)[0])
+                for k in np.flatnonzero(self.groups == group):
+                    self.Ks[k], self.radial[k] = res.cameras[v].K, res.radial[v]
+                self.std[group] = res.intrinsics_std[g]
+            self.version += 1
+            self._undistort()
         self.X[pts] = res.points
         self._drop_outliers(sel, res.errors)
 
@@ -283,6 +362,13 @@ class _State:
                           dtype=np.uint8).reshape(-1, 3)
         cameras = {names[k]: Camera(self.cams[k].K, self.cams[k].R, self.cams[k].t, *size)
                    for k in sorted(self.order)}
+        groups = [{"model": self.models[g], "images": [names[k] for k in members],
+                   "K": self.Ks[members[0]], "radial": float(self.radial[members[0]]),
+                   "std": self.std[g]}
+                  for g in range(len(self.refine))
+                  for members in [np.flatnonzero(self.groups == g)] if members.size]
         return Reconstruction(list(names), cameras, self.X[pts], colors,
                               point_index.astype(np.int64), tr.image[sel], tr.keypoint[sel],
-                              tr.xy[sel])
+                              tr.xy[sel], radial={names[k]: float(self.radial[k])
+                                                  for k in sorted(self.order)},
+                              camera_groups=groups)

@@ -1,7 +1,8 @@
 """`mvdepth sfm` / `mvdepth two-view`: the stages run in order, timed, written to a folder.
 
-    load_images -> intrinsics (file > EXIF > guess) -> extract_features -> select_pairs
-    -> match_and_verify (`match_images`) -> reconstruct -> write_sparse (+ report.html)
+    load_images -> intrinsics (file > EXIF > guess) and camera groups -> extract_features
+    -> select_pairs -> focal initialisation of guessed groups -> match_and_verify
+    (`match_images`) -> reconstruct (self-calibrating) -> write_sparse (+ report.html)
 """
 import re
 import resource
@@ -10,6 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from numba.core import event
 
 from geom import synth
@@ -17,7 +19,8 @@ from geom.io import check_output, load_cameras_json, output_folder
 from pipelines.progress import STDERR, counter
 
 from . import dense as dense_stage
-from . import export, features, flowmatches, images, incremental, pairs, report, twoview
+from . import (calibration, export, features, flowmatches, images, incremental, pairs, report,
+               twoview)
 
 DENSE_METHODS = {"planesweep": dense_stage, "stereo": twoview}  # name -> depth_maps, fuse
 
@@ -88,12 +91,14 @@ def _reset_peak_memory():
 
 
 def sparse_reconstruction(source, intrinsics=None, progress=STDERR, timer=None,
-                          pair_method="auto", flow=None, seed=0):
+                          pair_method="auto", flow=None, seed=0, *, camera_mode="auto",
+                          camera_model="SIMPLE_RADIAL"):
     """Images (a folder or a list of files) -> (`ImageSet`, `Reconstruction`), stage timings in
-    `timer` (a `Timer`): `match_images` (`pair_method`, `flow`, `seed`: as there), then
-    `reconstruct`."""
+    `timer` (a `Timer`): `match_images` (`pair_method`, `flow`, `seed`, `camera_mode`,
+    `camera_model`: as there), then `reconstruct`."""
     timer = timer or Timer()
-    m = match_images(source, intrinsics, progress, timer, pair_method, flow, seed)
+    m = match_images(source, intrinsics, progress, timer, pair_method, flow, seed,
+                     camera_mode=camera_mode, camera_model=camera_model)
     return m.images, reconstruct(m, progress, timer, seed)
 
 
@@ -102,16 +107,28 @@ def reconstruct(m, progress=STDERR, timer=None, seed=0):
     with the notes of `m`."""
     timer = timer or Timer()
     rec = timer("reconstruction", incremental.reconstruct, m.images.names, m.features, m.Ks,
-                m.images.size, m.verified, seed=seed, progress=progress)
+                m.images.size, m.verified, seed=seed, progress=progress, groups=m.groups,
+                refine=m.refine, models=m.models)
+    for g in rec.camera_groups:
+        f, std = g["K"][0, 0], g["std"][0]
+        if std > calibration.FOCAL_WEAK * f:
+            rec.notes.append(f"warning: the focal length of {g['images'][0]}"
+                             + (f" and {len(g['images']) - 1} more" if len(g["images"]) > 1
+                                else "") + f" is weakly constrained by the views ({f:.0f} +- "
+                             f"{std:.0f} px): pass --intrinsics for accurate results")
+            progress(rec.notes[-1])
     rec.notes.extend(m.notes)
     return rec
 
 
 @dataclass
 class Matches:
-    """What `match_images` found: the `ImageSet`, per image K (3, 3), the source of K ("file",
-    "EXIF", "guess") and `features.Features`, the pairs matched, the verified ones
-    (`features.PairMatches`) and notes for the report."""
+    """What `match_images` found: the `ImageSet`, per image K (3, 3) (the start of refined
+    intrinsics), the source of K ("file", "EXIF", "guess", "pairs": focal length initialised
+    from the matches) and `features.Features`, the pairs matched, the verified ones
+    (`features.PairMatches`), notes for the report, the camera group per image (N,), per group
+    whether its focal length and radial coefficient are refined (G, 2) and its COLMAP model
+    name (None: one held PINHOLE camera per image)."""
 
     images: images.ImageSet
     Ks: list
@@ -120,23 +137,43 @@ class Matches:
     pairs: list
     verified: list
     notes: list
+    groups: np.ndarray = None
+    refine: np.ndarray = None
+    models: list = None
 
 
 def match_images(source, intrinsics=None, progress=STDERR, timer=None, pair_method="auto",
-                 flow=None, seed=0):
+                 flow=None, seed=0, *, camera_mode="auto", camera_model="SIMPLE_RADIAL"):
     """The stages before the reconstruction: load the images (a folder or a list of files),
     their intrinsics (`intrinsics`: an intrinsics file, or None for EXIF focal lengths or the
     guess, `images.resolve_intrinsics`), features, pair selection (`pair_method`, one of
     `pairs.METHODS`) and verified matches -> `Matches`; stage timings in `timer`. flow: a flow
     plug-in (`learned.load_flow`) whose dense matches augment the SIFT matches of each selected
     pair (`flowmatches.add_flow_matches`), or None. seed: of the pairs' RANSAC, per pair by its
-    image names (`seeds.derive_seed`). Raises ValueError naming the folder when no
-    pair verifies."""
+    image names (`seeds.derive_seed`). camera_mode: how images share a camera
+    (`calibration.camera_groups`); camera_model: the model refined where the intrinsics are
+    not from a file, one of `calibration.CAMERA_MODELS` (file intrinsics are held). A group
+    whose focal length is a guess starts from `calibration.initial_focal` where its pairs
+    determine one. Raises ValueError naming the folder when no pair verifies."""
     pairs.check_method(pair_method)  # fail before reading any image
+    if camera_model not in calibration.CAMERA_MODELS:
+        raise ValueError(f"camera model: expected one of {', '.join(calibration.CAMERA_MODELS)}"
+                         f", got {camera_model!r}")
+    if camera_mode not in calibration.CAMERA_MODES:
+        raise ValueError(f"camera mode: expected one of {', '.join(calibration.CAMERA_MODES)}, "
+                         f"got {camera_mode!r}")
     timer = timer or Timer()
     imgs = timer("load images", images.load_images, source)
     images.require_size(imgs, features.MIN_IMAGE_SIDE, "feature matching")
     Ks, sources, notes = images.resolve_intrinsics(imgs, intrinsics)
+    groups = calibration.camera_groups(imgs.paths, imgs.size, camera_mode)
+    if intrinsics is not None:  # as given, each image its own
+        groups = np.arange(len(imgs.names), dtype=np.int64)
+    G = int(groups.max()) + 1
+    held = [sources[np.flatnonzero(groups == g)[0]] == "file" for g in range(G)]
+    refine = np.array([(False, False) if h else calibration.CAMERA_MODELS[camera_model]
+                       for h in held])
+    models = ["PINHOLE" if h else camera_model for h in held]
     for note in notes:
         progress(note)
     feats = timer("features", features.extract_all, imgs.images,
@@ -147,6 +184,12 @@ def match_images(source, intrinsics=None, progress=STDERR, timer=None, pair_meth
         matches = timer("matching", features.pair_matches, feats, selected)
         feats, matches = timer("flow", flowmatches.add_flow_matches, feats, imgs.images,
                                matches, flow, progress=counter(progress, "flow pairs"))
+    guessed = [g for g in range(G) if all(sources[k] == "guess" for k in np.flatnonzero(groups == g))]
+    if guessed:
+        if matches is None:
+            matches = timer("matching", features.pair_matches, feats, selected)
+        timer("focal initialisation", _initial_focals, imgs, feats, matches, groups, guessed, Ks,
+              sources, notes, progress, seed)
     verified = timer("matching", features.match_and_verify, feats, Ks, selected,
                      progress=counter(progress, "matching pairs"),
                      matches=matches, names=imgs.names, seed=seed)
@@ -158,7 +201,28 @@ def match_images(source, intrinsics=None, progress=STDERR, timer=None, pair_meth
     notes.append(f"pairs ({pairs.resolve_method(pair_method, n)}): {len(selected)} of "
                  f"{n * (n - 1) // 2} matched, {len(verified)} verified")
     progress(notes[-1])
-    return Matches(imgs, Ks, sources, feats, selected, verified, notes)
+    return Matches(imgs, Ks, sources, feats, selected, verified, notes, groups, refine, models)
+
+
+def _initial_focals(imgs, feats, matches, groups, guessed, Ks, sources, notes, progress, seed):
+    """Replace the guessed K of each group of `guessed` by one with `calibration.initial_focal`
+    where its pairs determine it (Ks, sources, notes updated in place)."""
+    w, h = imgs.size
+    for g in guessed:
+        members = set(np.flatnonzero(groups == g).tolist())
+        own = {p: m for p, m in matches.items() if p[0] in members and p[1] in members}
+        f, _, _ = calibration.initial_focal(feats, own, imgs.size, seed, imgs.names)
+        if f is None:
+            notes.append(f"focal length of {len(members)} images not determined by their pairs "
+                         "(e.g. optical axes through one point): bundle adjustment refines the "
+                         "guess")
+        else:
+            for k in members:
+                Ks[k] = np.array([[f, 0.0, (w - 1) / 2], [0.0, f, (h - 1) / 2], [0, 0, 1.0]])
+                sources[k] = "pairs"
+            notes.append(f"focal length of {len(members)} images initialised from their "
+                         f"fundamental matrices: {f:.0f} px ({f / max(w, h):.2f} max(W, H))")
+        progress(notes[-1])
 
 
 def input_paths(source, *files):
@@ -169,14 +233,16 @@ def input_paths(source, *files):
 
 
 def run(source, output, intrinsics=None, overwrite=False, progress=STDERR, dense=False,
-        pair_method="auto", dense_method="planesweep", flow=None, seed=0):
+        pair_method="auto", dense_method="planesweep", flow=None, seed=0, *,
+        camera_mode="auto", camera_model="SIMPLE_RADIAL"):
     """Reconstruct `source` and write `output` (see `export` and `report`); returns the
     `Reconstruction`. A `cameras.json` beside the images is read as ground truth for the report.
     dense: also depth maps (`depth/<image>.npy` + preview PNG) and `dense.ply`, by
     `dense_method`: "planesweep" (`dense`, every image) or "stereo" (`twoview`: rectified stereo
     of two images, depth of the first). pair_method: as for `sparse_reconstruction`. flow: a
     flow plug-in name or weights file (`learned.load_flow`) whose dense matches augment the SIFT
-    matches, or None (SIFT only). seed: of the random sampling (see `match_images`)."""
+    matches, or None (SIFT only). seed: of the random sampling (see `match_images`).
+    camera_mode, camera_model: self-calibration, as for `match_images`."""
     if dense_method not in DENSE_METHODS:
         raise ValueError(f"dense_method: expected one of {sorted(DENSE_METHODS)}, "
                          f"got {dense_method!r}")
@@ -189,7 +255,8 @@ def run(source, output, intrinsics=None, overwrite=False, progress=STDERR, dense
         import learned
         flow_plugin = learned.load_flow(flow)
     timer = Timer()
-    m = match_images(source, intrinsics, progress, timer, pair_method, flow_plugin, seed)
+    m = match_images(source, intrinsics, progress, timer, pair_method, flow_plugin, seed,
+                     camera_mode=camera_mode, camera_model=camera_model)
     imgs, rec = m.images, reconstruct(m, progress, timer, seed)
     truth_file = imgs.folder / "cameras.json"
     truth = load_cameras_json(truth_file) if truth_file.is_file() else None

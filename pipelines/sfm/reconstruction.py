@@ -3,7 +3,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from geom.triangulate import reprojection_errors
+from .calibration import project
 
 
 @dataclass
@@ -13,8 +13,11 @@ class Reconstruction:
     image_names: every input image, in order; cameras: dict image name -> `Camera` of the
     registered ones; points (P, 3); colors (P, 3) uint8 RGB; observations of the points:
     obs_point, obs_image (index into image_names), obs_keypoint (index into that image's
-    keypoints), all (O,) int, and obs_xy (O, 2) pixels. notes: remarks for the report
-    (e.g. guessed intrinsics).
+    keypoints), all (O,) int, and obs_xy (O, 2) pixels (observed). radial: dict image name ->
+    radial coefficient k of its camera (`calibration.project`; missing: 0, a pinhole camera).
+    camera_groups: per camera group a dict: "model" (COLMAP model name), "images" (names),
+    "K" (3, 3) and "radial" (its intrinsics), "std" (2,) standard deviations of its refined
+    focal length and k (NaN: held). notes: remarks for the report (e.g. guessed intrinsics).
     """
 
     image_names: list
@@ -25,6 +28,8 @@ class Reconstruction:
     obs_image: np.ndarray
     obs_keypoint: np.ndarray
     obs_xy: np.ndarray
+    radial: dict = field(default_factory=dict)
+    camera_groups: list = field(default_factory=list)
     notes: list = field(default_factory=list)
 
     @property
@@ -47,8 +52,9 @@ class Reconstruction:
         for i, name in enumerate(self.image_names):
             sel = (self.obs_image == i) & finite
             if sel.any():
-                X = self.points[self.obs_point[sel]]
-                err[sel] = reprojection_errors([self.cameras[name]], X, self.obs_xy[sel][None])[0]
+                cam, X = self.cameras[name], self.points[self.obs_point[sel]]
+                e = np.hypot(*(project(cam, self.radial.get(name, 0.0), X) - self.obs_xy[sel]).T)
+                err[sel] = np.where(cam.depth(X) > 0, e, np.inf)
         return err
 
 

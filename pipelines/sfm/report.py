@@ -3,6 +3,7 @@ import numpy as np
 
 from pipelines import report_parts as parts
 
+from .calibration import FOCAL_WEAK
 from .dense import depth_preview
 from .evaluate import relative_pose_errors
 
@@ -37,6 +38,9 @@ def write_report(path, m, rec, timer, truth=None, depths=None):
                CAMERA_HEADER + ["intrinsics from"] + [h for h, _ in parts.INTRINSICS_COLUMNS],
                [[n, *stats[n], m.sources[k]] + [f(_K(rec, m, k)) for _, f in parts.INTRINSICS_COLUMNS]
                 for k, n in enumerate(names)]))]
+    if rec.camera_groups:
+        out.append(parts.section("Intrinsics per camera group (start and refined)",
+                                 _groups_table(m, rec)))
     columns = [("images with keypoints (grey) and track observations (green)", _thumbnails(m, rec))]
     if depths:
         columns.append(("beside them their depth maps", {n: parts.thumbnail(depth_preview(d)) for n, d in depths.items()}))
@@ -61,6 +65,26 @@ def write_report(path, m, rec, timer, truth=None, depths=None):
 
 
 CAMERA_HEADER = ["image", "registered", "points seen", "mean error (px)"]
+
+
+def _groups_table(m, rec):
+    """Per camera group: its images, model, start focal length (and its source), the refined
+    focal length and radial coefficient with their standard deviations ("held": not refined),
+    and a warning where the focal length is weakly constrained."""
+    rows = []
+    for g in rec.camera_groups:
+        k = rec.image_names.index(g["images"][0])
+        f, (sd_f, sd_k) = g["K"][0, 0], g["std"]
+        shown = ", ".join(g["images"][:3]) + (f" and {len(g['images']) - 3} more"
+                                              if len(g["images"]) > 3 else "")
+        rows.append([shown, g["model"], f"{parts.number(m.Ks[k][0, 0], '.1f')} ({m.sources[k]})",
+                     parts.number(f, ".1f"),
+                     "held" if np.isnan(sd_f) else parts.number(sd_f, ".2f"),
+                     parts.number(g["radial"], ".4f"),
+                     "held" if np.isnan(sd_k) else parts.number(sd_k, ".4f"),
+                     "weakly constrained: pass --intrinsics" if sd_f > FOCAL_WEAK * f else ""])
+    return parts.table(["images", "model", "start f (px, from)", "refined f (px)", "sd f (px)",
+                        "k", "sd k", ""], rows)
 
 
 def _per_image(rec, errors):

@@ -186,3 +186,71 @@ def test_bundle_adjustment_rejects_bad_input():
         bundle_adjust(start, X0, oc, op, np.where(xy > 100, np.nan, xy))
     with pytest.raises(ValueError, match="obs_camera: expected"):
         bundle_adjust(start, X0, oc[:-1], op, xy)
+
+
+def _distorted_problem(seed, k, n_views=8, n_points=150, noise=0.3):
+    """A full ring seeing points all round, observed through SIMPLE_RADIAL (focal of the
+    ring's K, radial k): (true cameras, points, obs_camera, obs_point, obs_xy)."""
+    rng = np.random.default_rng(seed)
+    cams = make_camera_ring(rng, n_views, arc=2 * np.pi)
+    X = rng.uniform(-1.5, 1.5, size=(n_points, 3))
+    oc = np.repeat(np.arange(n_views), n_points)
+    op = np.tile(np.arange(n_points), n_views)
+    q = np.concatenate([c.to_camera(X) for c in cams])
+    uv = q[:, :2] / q[:, 2:]
+    uv *= 1 + k * (uv ** 2).sum(1, keepdims=True)
+    K = cams[0].K
+    xy = uv @ K[:2, :2].T + K[:2, 2] + rng.normal(scale=noise, size=uv.shape)
+    return cams, X, oc, op, xy
+
+
+@pytest.mark.parametrize("k", [0.0, -0.15])
+def test_shared_focal_and_radial_coefficient_are_recovered(k):
+    """One camera group started 10 % off in focal length, k from 0: both refined to the truth,
+    poses as good as with the true intrinsics, and the reported standard deviation of f covers
+    its error."""
+    cams, X, oc, op, xy = _distorted_problem(4, k)
+    f = cams[0].K[0, 0]
+    K0 = cams[0].K.copy()
+    K0[:2, :2] *= 1.1
+    rng = np.random.default_rng(1)
+    start = [c.with_intrinsics(K0).with_pose(
+        rotation_from_axis_angle(rng.normal(scale=0.005, size=3)) @ c.R, c.t) for c in cams]
+    groups = np.zeros(len(cams), np.int64)
+    res = bundle_adjust(start, X + rng.normal(scale=0.01, size=X.shape), oc, op, xy,
+                        loss="linear", max_evaluations=100, groups=groups,
+                        refine=np.array([[True, True]]))
+    f_got = res.cameras[0].K[0, 0]
+    assert abs(f_got / f - 1) < 2e-3
+    assert abs(res.radial[0] - k) < 0.01
+    assert all(np.allclose(c.K, res.cameras[0].K) for c in res.cameras)
+    assert np.all(res.radial == res.radial[0])
+    std_f = res.intrinsics_std[0, 0]
+    assert 0 < std_f < 0.01 * f and abs(f_got - f) < 5 * std_f
+    rms = np.sqrt(np.mean(res.errors ** 2))
+    assert rms < 1.05 * 0.3 * np.sqrt(2)
+    rot, _ = relative_pose_errors(dict(enumerate(res.cameras)), dict(enumerate(cams)))
+    assert np.degrees(rot.max()) < 0.05
+
+
+def test_intrinsics_the_data_do_not_see_are_held_by_their_prior():
+    """Two views, points spread in depth: a focal length poorly fixed by two views; the prior
+    keeps it near its start and its standard deviation says so (a large fraction of f)."""
+    cams, _, start, X0, oc, op, xy = _problem(5, n_views=2, n_points=40, perturb=0.0)
+    res = bundle_adjust(start, X0, oc, op, xy, loss="linear", groups=np.zeros(2, np.int64),
+                        refine=np.array([[True, False]]))
+    assert res.intrinsics_std[0, 0] > 0.05 * start[0].K[0, 0]
+    assert np.isnan(res.intrinsics_std[0, 1])
+
+
+def test_refined_groups_must_share_their_intrinsics():
+    _, _, start, X0, oc, op, xy = _problem(0)
+    K = start[1].K.copy()
+    K[0, 0] *= 1.01
+    start[1] = start[1].with_intrinsics(K)
+    with pytest.raises(ValueError, match="group 0: refined intrinsics must start equal"):
+        bundle_adjust(start, X0, oc, op, xy, groups=np.zeros(4, np.int64),
+                      refine=np.array([[True, False]]))
+    with pytest.raises(ValueError, match=r"refine: expected \(1, 2\) bool"):
+        bundle_adjust(start, X0, oc, op, xy, groups=np.zeros(4, np.int64),
+                      refine=np.array([True, False]))
