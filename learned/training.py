@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from geom.progress import Progress, counter
+
 from . import checkpoint
 from .plugins import NETWORKS, WEIGHTS_DIR
 from .synthetic import parallel_batches
@@ -41,12 +43,13 @@ def _save_state(path, step, model, optimizer, scheduler):
 
 
 def fit(model, data, loss, optimizer, scheduler, steps, start=0, clip=None, device="cpu",
-        state=None, save_every=0, time_limit=None, log_every=0, log=print):
+        state=None, save_every=0, time_limit=None, log_every=0, log=print, progress=None):
     """Run optimiser steps `start .. steps-1`: each takes a batch (tuple of tensors) from the
     iterator `data`, minimises `loss(model, batch)` (clipping the gradient norm to `clip`), and
     steps `scheduler` once. Stops early once `time_limit` seconds have passed.
 
-    With `state` (a path), saves there every `save_every` steps and when it stops.
+    With `state` (a path), saves there every `save_every` steps and when it stops. progress:
+    optional callable(step, steps) after each step (`geom.progress.counter`).
     Returns (per-step losses of this call, the step reached)."""
     model.to(device).train()
     losses, t0, step = [], time.perf_counter(), start
@@ -61,6 +64,8 @@ def fit(model, data, loss, optimizer, scheduler, steps, start=0, clip=None, devi
         scheduler.step()
         losses.append(value.item())
         step += 1
+        if progress is not None:
+            progress(step, steps)
         elapsed = time.perf_counter() - t0
         if log_every and step % log_every == 0:
             log(f"step {step}/{steps}  loss {np.mean(losses[-log_every:]):.4f}  "
@@ -91,18 +96,21 @@ def add_arguments(parser, steps, lr, height=256, width=320):
     p.add_argument("--time-limit", type=float, default=None,
                    help="seconds after which to save the state and stop (continue with --resume)")
     p.add_argument("--resume", action="store_true", help="continue the run saved in OUT.state")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress of the steps on stderr (the loss lines stay)")
     p.add_argument("--init", default=None,
                    help="weights to start from, a file (learned.checkpoint) or a shipped network's "
                         "name (e.g. unet-synth): a further training stage or a fine-tuning")
 
 
 def _reproducing_command(prog, argv):
-    """The command line without the options that only split a run into several processes."""
+    """The command line without the options that only split a run into several processes or
+    silence its progress."""
     out, skip = [], False
     for a in argv:
         if skip:
             skip = False
-        elif a == "--resume" or a.startswith("--time-limit="):
+        elif a in ("--resume", "--quiet") or a.startswith("--time-limit="):
             continue
         elif a == "--time-limit":
             skip = True
@@ -145,7 +153,8 @@ def run(args, argv, prog, model, loss, optimizer, scheduler, make_batches, evalu
     data = parallel_batches(make_batches, args.seed, args.workers, args.batch_size, args.height,
                             args.width, start=start)
     losses, step = fit(model, data, loss, optimizer, scheduler, args.steps, start, clip, device,
-                       state, args.save_every, args.time_limit, args.log_every, log)
+                       state, args.save_every, args.time_limit, args.log_every, log,
+                       counter(Progress(quiet=args.quiet), "training steps"))
     command = _reproducing_command(prog, sys.argv[1:] if argv is None else argv)
     done = step >= args.steps
     results = evaluate(model) if done else {}

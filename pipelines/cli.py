@@ -59,7 +59,7 @@ def _add_quiet(p):
 
 
 def _progress(a):
-    from pipelines.progress import Progress
+    from geom.progress import Progress
     return Progress(quiet=a.quiet)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 from geom.io import check_output, output_folder
 
 from .multibody.pipeline import monocular_depths
-from .progress import STDERR, counter
+from geom.progress import STDERR, counter
 from .sfm.dense import depth_preview
 from .sfm.export import write_depths
 from .sfm.images import load_images, read_image

@@ -4,7 +4,7 @@ import numpy as np
 
 from geom.camera import relative_pose
 from geom.planesweep import multibody_plane_sweep
-from pipelines.progress import count
+from geom.progress import count
 
 
 def motion_between(motions, cameras, body, ref, src):

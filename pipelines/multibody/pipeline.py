@@ -15,7 +15,7 @@ from pipelines.sfm import features as sfm_features
 from pipelines.sfm import flowmatches
 from pipelines.sfm import images as sfm_images
 from pipelines.sfm import incremental
-from pipelines.progress import STDERR, counter
+from geom.progress import STDERR, counter
 from pipelines.sfm.pipeline import Timer, input_paths
 
 from . import correspondences, dense, evaluate, motion, output, segmentation

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from geom.planesweep import plane_sweep
-from pipelines.progress import count
+from geom.progress import count
 
 NEIGHBOURS = 2
 

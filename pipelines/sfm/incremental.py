@@ -34,7 +34,7 @@ from geom.camera import Camera
 from geom.robust import estimate_absolute_pose, estimate_relative_pose
 from geom.triangulate import (cheirality_parallax_check, dlt_multiview, midpoint,
                               reprojection_errors)
-from pipelines.progress import count
+from geom.progress import count
 
 from ..seeds import derive_seed
 from .bundle import bundle_adjust

@@ -16,7 +16,7 @@ from numba.core import event
 
 from geom import synth
 from geom.io import check_output, load_cameras_json, output_folder
-from pipelines.progress import STDERR, counter
+from geom.progress import STDERR, counter
 
 from . import dense as dense_stage
 from . import (calibration, export, features, flowmatches, images, incremental, pairs, report,

@@ -149,13 +149,17 @@ def test_training_script_writes_loadable_weights(tmp_path, capsys):
     out = tmp_path / "unet_tiny.pt"
     main(["--out", str(out), "--size", "tiny", "--steps", "2", "--batch-size", "1", "--height", "32",
           "--width", "32", "--lam", "1", "--val-images", "2", "--log-every", "1"])
-    assert "evaluation: abs_rel" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "evaluation: abs_rel" in printed.out
+    assert "training steps: 2/2 (" in printed.err  # progress with its rate, on stderr
     est = learned.load_depth(out)
     assert est.output == "scale" and est.inverse is False
     assert est.meta["command"].startswith("python -m learned.depth.train --out")
     main(["--out", str(out), "--size", "tiny", "--mode", "views", "--steps", "1", "--batch-size", "1",
-          "--height", "32", "--width", "32", "--val-images", "1"])
-    assert "evaluation: abs_rel" in capsys.readouterr().out
+          "--height", "32", "--width", "32", "--val-images", "1", "--quiet"])
+    printed = capsys.readouterr()
+    assert "evaluation: abs_rel" in printed.out and "training steps" not in printed.err
+    assert "--quiet" not in learned.load_depth(out).meta["command"]
     assert learned.load_depth(out).output == "metric"
     main(["--out", str(out), "--size", "tiny", "--bins", "4", "--steps", "2", "--batch-size", "1",
           "--height", "32", "--width", "32", "--lam", "1", "--val-images", "1"])

@@ -1,4 +1,4 @@
-"""Progress of long runs, on stderr.
+"""Progress of long runs, on stderr (shared by the pipelines and `learned`'s training).
 
 A stage takes `progress`, a callable(message). Counted work (features per image, matching per
 pair, depth maps ...) goes through `count(progress, what, done, total)`: a `Progress` draws it as

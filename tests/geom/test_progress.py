@@ -2,8 +2,8 @@
 quiet, and plain lines for any callable."""
 import io
 
-from pipelines import progress
-from pipelines.progress import Progress
+from geom import progress
+from geom.progress import Progress
 
 
 class _Tty(io.StringIO):
