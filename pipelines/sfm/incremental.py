@@ -364,7 +364,7 @@ class _State:
                    for k in sorted(self.order)}
         groups = [{"model": self.models[g], "images": [names[k] for k in members],
                    "K": self.Ks[members[0]], "radial": float(self.radial[members[0]]),
-                   "std": self.std[g]}
+                   "std": self.std[g], "refine": self.refine[g]}
                   for g in range(len(self.refine))
                   for members in [np.flatnonzero(self.groups == g)] if members.size]
         return Reconstruction(list(names), cameras, self.X[pts], colors,

@@ -111,12 +111,20 @@ def reconstruct(m, progress=STDERR, timer=None, seed=0):
                 refine=m.refine, models=m.models)
     for g in rec.camera_groups:
         f, std = g["K"][0, 0], g["std"][0]
-        if std > calibration.FOCAL_WEAK * f:
-            rec.notes.append(f"warning: the focal length of {g['images'][0]}"
-                             + (f" and {len(g['images']) - 1} more" if len(g["images"]) > 1
-                                else "") + f" is weakly constrained by the views ({f:.0f} +- "
-                             f"{std:.0f} px): pass --intrinsics for accurate results")
-            progress(rec.notes[-1])
+        which = g["images"][0] + (f" and {len(g['images']) - 1} more" if len(g["images"]) > 1
+                                  else "")
+        if g["refine"][0] and np.isnan(std):
+            rec.notes.append(f"warning: the focal length of {which} was not refined (fewer than "
+                             f"{incremental.MIN_CALIBRATION_IMAGES} views registered): the "
+                             f"geometry rests on its start, {f:.0f} px; pass --intrinsics for "
+                             "accurate results")
+        elif std > calibration.FOCAL_WEAK * f:
+            rec.notes.append(f"warning: the focal length of {which} is weakly constrained by the "
+                             f"views ({f:.0f} +- {std:.0f} px): pass --intrinsics for accurate "
+                             "results")
+        else:
+            continue
+        progress(rec.notes[-1])
     rec.notes.extend(m.notes)
     return rec
 
@@ -215,7 +223,8 @@ def _initial_focals(imgs, feats, matches, groups, guessed, Ks, sources, notes, p
         if f is None:
             notes.append(f"focal length of {len(members)} images not determined by their pairs "
                          "(e.g. optical axes through one point): bundle adjustment refines the "
-                         "guess")
+                         f"guess where {incremental.MIN_CALIBRATION_IMAGES} or more views "
+                         "register")
         else:
             for k in members:
                 Ks[k] = np.array([[f, 0.0, (w - 1) / 2], [0.0, f, (h - 1) / 2], [0, 0, 1.0]])

@@ -53,3 +53,14 @@ def test_undistort_inverts_the_radial_model():
     for k in (-0.2, 0.0, 0.15):
         x = calibration.project(cam, k, X)
         assert np.allclose(calibration.undistort(x, K, k), cam.project(X), atol=1e-9)
+
+
+def test_two_views_without_k_say_their_focal_length_was_not_refined(ring):
+    folder, _, _ = ring
+    messages = []
+    _, rec = sparse_reconstruction([folder / "frame_000.png", folder / "frame_001.png"],
+                                   progress=messages.append)
+    (group,) = rec.camera_groups
+    assert np.isnan(group["std"][0]) and group["K"][0, 0] == 1.2 * 320  # the guess, as it was
+    warning = [n for n in rec.notes if "was not refined" in n]
+    assert len(warning) == 1 and warning[0] in messages  # on stderr and in the report
