@@ -113,11 +113,12 @@ def reconstruct(m, progress=STDERR, timer=None, seed=0):
         f, std = g["K"][0, 0], g["std"][0]
         which = g["images"][0] + (f" and {len(g['images']) - 1} more" if len(g["images"]) > 1
                                   else "")
-        if g["refine"][0] and np.isnan(std):
+        start = m.sources[m.images.names.index(g["images"][0])]
+        if g["refine"][0] and np.isnan(std) and start != "EXIF":
             rec.notes.append(f"warning: the focal length of {which} was not refined (fewer than "
                              f"{incremental.MIN_CALIBRATION_IMAGES} views registered): the "
-                             f"geometry rests on its start, {f:.0f} px; pass --intrinsics for "
-                             "accurate results")
+                             f"geometry rests on its start, {f:.0f} px ({start}); pass "
+                             "--intrinsics for accurate results")
         elif std > calibration.FOCAL_WEAK * f:
             rec.notes.append(f"warning: the focal length of {which} is weakly constrained by the "
                              f"views ({f:.0f} +- {std:.0f} px): pass --intrinsics for accurate "
