@@ -12,6 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from geom import camera_models
+
 MAX_VIEW_POINTS = 50_000  # the 3D view shows a random subset of larger clouds
 THUMB_WIDTH = 320
 STYLE = ("body{font-family:sans-serif;max-width:1000px;margin:auto;padding:0 8px}"
@@ -137,6 +139,30 @@ def layout_svg(cameras, points=(), paths=(), size=500):
         out += [f"<circle cx='{x:.1f}' cy='{y:.1f}' r='3' fill='{colour}'><title>"
                 f"{html.escape(name)}, position {k}</title></circle>" for k, (x, y) in enumerate(pts)]
     return svg(size, size, "".join(out))
+
+
+def distortion_svg(title, model, params, width, height, size=200, lines=9):
+    """A figure of the image's grid as the lens bends it: straight lines of the undistorted
+    pinhole image (grey) and where `model` with `params` (`geom.camera_models`) puts them
+    (blue), captioned `title` and the largest displacement in pixels."""
+    K = camera_models.calibration_matrix(model, params)
+    t = np.linspace(0.0, 1.0, 33)
+    polylines = [np.c_[t * (width - 1), np.full_like(t, v * (height - 1))]
+                 for v in np.linspace(0, 1, lines)]
+    polylines += [np.c_[np.full_like(t, u * (width - 1)), t * (height - 1)]
+                  for u in np.linspace(0, 1, lines)]
+    scale = size / max(width, height)
+    out, largest = [], 0.0
+    for straight in polylines:
+        rays = np.c_[straight, np.ones(len(straight))] @ np.linalg.inv(K).T
+        bent = camera_models.project(model, params, rays)
+        largest = max(largest, float(np.nanmax(np.hypot(*(bent - straight).T))))
+        for line, colour in ((straight, "#bbb"), (bent, "#2060c0")):
+            pts = " ".join(f"{x * scale:.1f},{y * scale:.1f}" for x, y in line if np.isfinite(x))
+            out.append(f"<polyline points='{pts}' fill='none' stroke='{colour}'/>")
+    body = svg(round(width * scale), round(height * scale), "".join(out))
+    return (f"<figure>{body}<figcaption>{html.escape(title)}: largest displacement "
+            f"{largest:.1f} px</figcaption></figure>")
 
 
 def robust_subset(points):

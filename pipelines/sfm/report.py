@@ -70,7 +70,7 @@ CAMERA_HEADER = ["image", "registered", "points seen", "mean error (px)"]
 def _groups_table(m, rec):
     """Per camera group: its images, model, start focal length (and its source), the refined
     focal length and radial coefficient with their standard deviations ("held": not refined),
-    and a warning where the focal length is weakly constrained."""
+    the distortion as a picture, and a warning where the focal length is weakly constrained."""
     rows = []
     for g in rec.camera_groups:
         k = rec.image_names.index(g["images"][0])
@@ -84,7 +84,11 @@ def _groups_table(m, rec):
                      "held" if np.isnan(sd_k) else parts.number(sd_k, ".4f"),
                      "weakly constrained: pass --intrinsics" if sd_f > FOCAL_WEAK * f else ""])
     return parts.table(["images", "model", "start f (px, from)", "refined f (px)", "sd f (px)",
-                        "k", "sd k", ""], rows)
+                        "k", "sd k", ""], rows) + "".join(
+        parts.distortion_svg(g["images"][0] + (" ..." if len(g["images"]) > 1 else ""),
+                             "SIMPLE_RADIAL", (g["K"][0, 0], g["K"][0, 2], g["K"][1, 2],
+                                               g["radial"]), *m.images.size)
+        for g in rec.camera_groups if g["radial"])
 
 
 def _per_image(rec, errors):

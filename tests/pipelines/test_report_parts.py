@@ -134,3 +134,15 @@ def test_non_finite_points_left_out_of_the_view():
     assert data["points"]["shown"] == 2 and np.isfinite(data["points"]["xyz"]).all()
     assert "no finite values" in parts.histogram([np.nan, np.inf], 10)
     assert "no registered camera" in parts.layout_svg([])
+
+
+def test_distortion_picture_states_the_largest_displacement():
+    f, cx, cy, k = 300.0, 159.5, 119.5, -0.2
+    u, v = -cx / f, -cy / f  # the corner pixel, where a radial model moves the most
+    r2 = u * u + v * v
+    expected = np.sqrt(r2) * f * abs(k) * r2
+    figure = parts.distortion_svg("cam", "SIMPLE_RADIAL", (f, cx, cy, k), 320, 240)
+    assert f"cam: largest displacement {expected:.1f} px" in figure
+    assert figure.count("<polyline") == 2 * 18  # each grid line straight and bent
+    none = parts.distortion_svg("cam", "SIMPLE_RADIAL", (f, cx, cy, 0.0), 320, 240)
+    assert "largest displacement 0.0 px" in none
