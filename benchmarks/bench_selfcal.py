@@ -4,12 +4,14 @@ downscaled by `--fountain-scale`, default 0.5: 1536x1024, for time; its truth sc
 
 pycolmap: SIFT, exhaustive matching, incremental mapping, one SIMPLE_RADIAL camera for all
 images (no prior focal: COLMAP's own 1.2 max(W, H)), focal and k refined (its defaults).
-mvdepth: `sparse_reconstruction` without `--intrinsics` (camera mode auto, SIMPLE_RADIAL).
+mvdepth: `sparse_reconstruction` without `--intrinsics` (camera mode auto, SIMPLE_RADIAL),
+principal point held at the image centre; "mvdepth +pp": the same with it refined
+(`refine_principal_point`).
 
 Reported per method: views registered, median relative rotation error over all registered
 pairs (degrees), camera-centre error after the similarity that best aligns the centres to the
-truth (median, in units of the truth), focal error vs the truth (median over images, %), wall
-time, and ours / pycolmap.
+truth (median, in units of the truth), focal error vs the truth (median over images, %),
+principal point error (median over images, pixels), wall time, and mvdepth / pycolmap.
 
     python -m benchmarks.bench_selfcal [--fountain-scale S] [--skip-fountain] [--skip-temple]
 """
@@ -72,8 +74,9 @@ def centre_error(cams, truth):
     return float(np.median(np.linalg.norm(s * a @ R.T - b, axis=1)))
 
 
-def run_ours(folder):
-    _, rec = sparse_reconstruction(folder, progress=lambda msg: None)
+def run_ours(folder, refine_principal_point=False):
+    _, rec = sparse_reconstruction(folder, progress=lambda msg: None,
+                                   refine_principal_point=refine_principal_point)
     return rec.cameras
 
 
@@ -84,18 +87,22 @@ def run_colmap(folder):
 
 def evaluate(name, folder, truth):
     rows = []
-    for method, fn in (("mvdepth", run_ours), ("pycolmap", run_colmap)):
+    for method, fn in (("mvdepth", run_ours), ("pycolmap", run_colmap),
+                       ("mvdepth +pp", lambda f: run_ours(f, refine_principal_point=True))):
         t0 = time.perf_counter()
         cams = fn(folder)
         seconds = time.perf_counter() - t0
         rot, _ = relative_pose_errors(cams, truth)
-        focal = [100 * abs(cams[n].K[0, 0] / truth[n].K[0, 0] - 1) for n in cams if n in truth]
+        seen = [n for n in cams if n in truth]
+        focal = [100 * abs(cams[n].K[0, 0] / truth[n].K[0, 0] - 1) for n in seen]
+        principal = [np.hypot(*(cams[n].K[:2, 2] - truth[n].K[:2, 2])) for n in seen]
         rows.append([name, method, f"{len(cams)}/{len(truth)}",
                      float(np.degrees(np.median(rot))) if rot.size else np.nan,
                      centre_error(cams, truth) if len(cams) >= 3 else np.nan,
-                     float(np.median(focal)) if focal else np.nan, seconds])
-    ours, theirs = rows
-    rows.append([name, "ours / pycolmap", "", *(a / b if b else np.nan
+                     float(np.median(focal)) if focal else np.nan,
+                     float(np.median(principal)) if principal else np.nan, seconds])
+    ours, theirs, _ = rows
+    rows.append([name, "mvdepth / pycolmap", "", *(a / b if b else np.nan
                                                 for a, b in zip(ours[3:], theirs[3:]))])
     return rows
 
@@ -118,9 +125,10 @@ def main():
                 rows += evaluate(f"fountain-P11 x{args.fountain_scale:g}", Path(tmp) / "fountain",
                                  truth)
     print_table("Self-calibrating SfM without intrinsics (rotation: median over registered pairs; "
-                "centres: median after a similarity, truth units; focal: median |f / f_true - 1|)",
+                "centres: median after a similarity, truth units; focal: median |f / f_true - 1|; "
+                "principal point: median distance to the truth)",
                 ["data", "method", "registered", "rot med deg", "centre err", "focal err %",
-                 "time s"], rows)
+                 "pp err px", "time s"], rows)
 
 
 if __name__ == "__main__":

@@ -115,7 +115,12 @@ def _add_sfm(sub):
                    choices=("SIMPLE_RADIAL", "SIMPLE_PINHOLE"),
                    help="camera model refined when --intrinsics is not given: SIMPLE_RADIAL "
                         "(default, as COLMAP: focal length and one radial coefficient) or "
-                        "SIMPLE_PINHOLE (focal length); the principal point stays centred")
+                        "SIMPLE_PINHOLE (focal length); the principal point stays centred "
+                        "unless --refine-principal-point")
+    p.add_argument("--refine-principal-point", action="store_true",
+                   help="also refine the principal point of each camera group (without "
+                        "--intrinsics; default: held at the image centre, where an off-centre "
+                        "one biases the focal length and k)")
     p.add_argument("--pairs", default="auto",  # = pipelines.sfm.pairs.METHODS, not imported
                    choices=("auto", "exhaustive", "retrieval", "sequential"),
                    help="image pairs to match: exhaustive (all), retrieval (each image with its "
@@ -144,7 +149,8 @@ def _run_sfm(a):
     else:
         pipeline.run(a.images, a.output, a.intrinsics, a.overwrite, _progress(a), dense=a.dense,
                      pair_method=a.pairs, flow=a.flow, seed=a.seed, camera_mode=a.camera_mode,
-                     camera_model=a.camera_model)
+                     camera_model=a.camera_model,
+                     refine_principal_point=a.refine_principal_point)
 
 
 def _add_two_view(sub):

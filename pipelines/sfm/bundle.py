@@ -2,20 +2,22 @@
 
 Minimises the robust cost sum_o rho(|e_o|) of the pixel reprojection errors e_o of observations
 (camera c, point p, pixel x), plus the Gaussian priors of the refined intrinsics, over the
-camera poses, the points and, per camera group, the focal length and radial coefficient, by
-Levenberg-Marquardt in numba kernels:
+camera poses, the points and, per camera group, the focal length, radial coefficient and
+(optionally) principal point, by Levenberg-Marquardt in numba kernels:
 
 - camera model: a camera-frame point q projects to the pixel K [d u, d v, 1] with
   (u, v) = (q_0, q_1) / q_2 and d = 1 + k (u^2 + v^2): COLMAP's SIMPLE_RADIAL (f, cx, cy, k)
   when K has one focal length and no skew, PINHOLE (fx, fy, cx, cy) when k = 0;
 - intrinsics: cameras are grouped (`groups`, one physical camera each); per group the focal
-  length f (K's 2 x 2 block scaled, so aspect ratio and skew are kept) and k are refined where
-  `refine` says so, shared by the group's cameras, the principal point held. Each refined value
-  has a weak prior at its start (standard deviation `FOCAL_PRIOR` f, `RADIAL_PRIOR` for k): it
-  holds a focal the data cannot see (few views, little rotation) where it was, and moves a
-  well-seen one by a negligible fraction of its error. `BundleResult.intrinsics_std` says how
-  well the data pin them down: the marginal standard deviation from the inverse of the
-  reduced system, at the prior's value where the data say nothing;
+  length f (K's 2 x 2 block scaled, so aspect ratio and skew are kept), k and the principal
+  point (cx, cy) are refined where `refine` says so, shared by the group's cameras. Each refined
+  value has a weak prior at its start (standard deviation `FOCAL_PRIOR` f, `RADIAL_PRIOR` for
+  k, `PRINCIPAL_PRIOR` max(W, H) for cx and cy): it holds a value the data cannot see (few
+  views, little rotation; a principal point shift looks like a small rotation in a narrow
+  field of view) where it was, and moves a well-seen one by a negligible fraction of its
+  error. `BundleResult.intrinsics_std` says how well the data pin them down: the marginal
+  standard deviation from the inverse of the reduced system, at the prior's value where the
+  data say nothing;
 - analytic Jacobians; a rotation is updated multiplicatively, `R <- exp([w]x) R`, so the
   derivative is taken at w = 0 on every linearisation;
 - the robust loss (Huber: rho(e) = e^2 / 2 up to `loss_scale`, linear beyond) by iteratively
@@ -23,7 +25,8 @@ Levenberg-Marquardt in numba kernels:
   min(1, scale / e), a quadratic majoriser of the cost at the current errors;
 - normal equations (J^T W J + mu D) h = -J^T W r with Marquardt's scaling D = diag(J^T W J),
   reduced to the cameras and intrinsics by the Schur complement on the points (one 3 x 3 block
-  per point, inverted in closed form); the reduced system, dense (6C + 2G)^2, is solved by
+  per point, inverted in closed form); the reduced system, dense (6C + 2G)^2 ((6C + 4G)^2
+  where a principal point is refined: (f, k) alone per group otherwise), is solved by
   Cholesky (memory 288 (C / 100)^2 kB: fine to a few hundred cameras, beyond which a sparse or
   iterative solver would be needed);
 - Nielsen's damping update from the gain ratio of actual to predicted cost reduction.
@@ -48,17 +51,25 @@ MU_MAX = 1e16  # damping at which a step is given up
 DIAGONAL_MIN = 1e-6  # floor of Marquardt's scaling (parameters the data barely see)
 FOCAL_PRIOR = 0.3  # standard deviation of a refined focal length's prior, relative to its start
 RADIAL_PRIOR = 0.3  # standard deviation of a refined radial coefficient's prior
-NC = 8  # reduced parameters an observation depends on: its camera's pose (6), f and k (2)
+# ... and of a refined principal point's, relative to max(W, H): real principal points lie
+# within a few per cent of the image centre, and a ring of views barely sees one (a shift of cy
+# looks like a common tilt of the cameras: 0.1 let a synthetic ring's centred one drift 12 px,
+# rotations 0.15 -> 3.9 deg, 0.03 as bad); 0.01 holds it (1.8 px, 0.59 deg) and still lets
+# the temple's move 22 of the 17 + 7 px towards the truth (rotations 1.21 -> 0.32 deg)
+PRINCIPAL_PRIOR = 0.01
+INTRINSICS = 4  # refinable intrinsics per group: f, k, cx, cy
+NC = 10  # reduced parameters an observation depends on: its camera's pose (6), f, k, cx, cy
+NC_FOCAL = 8  # the same with every principal point held: pose, f and k
 NC_POSE = 6  # the same with the intrinsics held everywhere (the known-K case: 1.8x fewer flops)
 
 
 @dataclass
 class BundleResult:
-    """Refined cameras (list of `Camera`, K with the refined focal length), their radial
-    coefficients (C,), points X (P, 3), per-observation pixel errors before and after (O,; inf
-    where the point is at or behind the camera, as `geom.triangulate.reprojection_errors`), the
-    optimiser's number of cost evaluations, and per group the standard deviations of f and k
-    (G, 2; NaN where held)."""
+    """Refined cameras (list of `Camera`, K with the refined focal length and principal
+    point), their radial coefficients (C,), points X (P, 3), per-observation pixel errors before
+    and after (O,; inf where the point is at or behind the camera, as
+    `geom.triangulate.reprojection_errors`), the optimiser's number of cost evaluations, and per
+    group the standard deviations of f, k, cx and cy (G, 4; NaN where held)."""
 
     cameras: list
     radial: np.ndarray
@@ -85,8 +96,10 @@ def bundle_adjust(cameras, X, obs_camera, obs_point, obs_xy, loss="huber", loss_
     rank-deficient problem; only for tests). fixed: optional (C,) bool, cameras held as given;
     with two or more of them they set the gauge. radial: optional (C,) radial coefficients k
     (default 0). groups: optional (C,) int camera group, 0..G-1 (default: one per camera).
-    refine: optional (G, 2) bool, whether a group's f and k move (default: neither); the
-    cameras of a group with either refined must share K and k. Returns a `BundleResult`.
+    refine: optional (G, 4) bool, whether a group's f, k, cx, cy move (default: none); the
+    cameras of a group with any refined must share K and k. The prior of a principal point
+    scales with the image size of the group's first camera (`Camera.image_size`; unknown: the
+    image centred on the start principal point). Returns a `BundleResult`.
     """
     if loss not in ("huber", "linear"):
         raise ValueError(f"loss: expected 'huber' or 'linear', got {loss!r}")
@@ -107,9 +120,10 @@ def bundle_adjust(cameras, X, obs_camera, obs_point, obs_xy, loss="huber", loss_
     radial = np.zeros(C) if radial is None else _checks.array(radial, "radial", (C,)).copy()
     groups = np.arange(C) if groups is None else _index(groups, "groups", C, C)
     G = int(groups.max()) + 1
-    refine = np.zeros((G, 2), bool) if refine is None else np.asarray(refine)
-    if refine.shape != (G, 2) or refine.dtype != bool:
-        raise ValueError(f"refine: expected ({G}, 2) bool, got {refine.dtype} {refine.shape}")
+    refine = np.zeros((G, INTRINSICS), bool) if refine is None else np.asarray(refine)
+    if refine.shape != (G, INTRINSICS) or refine.dtype != bool:
+        raise ValueError(f"refine: expected ({G}, {INTRINSICS}) bool, got {refine.dtype} "
+                         f"{refine.shape}")
     R = np.stack([c.R for c in cameras]).astype(np.float64)
     t = np.stack([c.t for c in cameras]).astype(np.float64)
     K = np.ascontiguousarray(np.stack([c.K for c in cameras]), dtype=np.float64)
@@ -120,16 +134,19 @@ def bundle_adjust(cameras, X, obs_camera, obs_point, obs_xy, loss="huber", loss_
                              "(one K and k per group)")
     first = np.array([np.flatnonzero(groups == g)[0] if (groups == g).any() else 0
                       for g in range(G)])
-    free = np.concatenate([np.repeat(~fixed, 6), refine.ravel()])
+    width = INTRINSICS if refine[:, 2:].any() else 2  # reduced intrinsics per group
+    free = np.concatenate([np.repeat(~fixed, 6), refine[:, :width].ravel()])
     if fix_gauge and fixed.sum() < 2:
         free[:6] = False
         t_rel = t[1] - R[1] @ R[0].T @ t[0]
         free[6 + 3 + int(np.argmax(np.abs(t_rel)))] = False
-    prior = np.stack([K[first, 0, 0], radial[first]], axis=1)  # (G, 2): start f, k
-    sigma = np.stack([FOCAL_PRIOR * prior[:, 0], np.full(G, RADIAL_PRIOR)], axis=1)
+    side = np.array([max(cameras[c].image_size or (2 * K[c, 0, 2] + 1, 2 * K[c, 1, 2] + 1))
+                     for c in first])
+    sigma = np.stack([FOCAL_PRIOR * K[first, 0, 0], np.full(G, RADIAL_PRIOR),
+                      PRINCIPAL_PRIOR * side, PRINCIPAL_PRIOR * side], axis=1)[:, :width]
     scale = float(loss_scale) if loss == "huber" else np.inf
     X = X.copy()
-    model = _Model(R, t, K, radial, groups, first, prior, sigma, obs_camera, obs_point, obs_xy)
+    model = _Model(R, t, K, radial, groups, first, width, sigma, obs_camera, obs_point, obs_xy)
     initial = model.reported_errors(X)
     evaluations, std = _levenberg_marquardt(model, X, scale, free, int(max_evaluations),
                                             float(tolerance))
@@ -137,40 +154,49 @@ def bundle_adjust(cameras, X, obs_camera, obs_point, obs_xy, loss="huber", loss_
     for c in range(C):
         u, _, vt = np.linalg.svd(model.R[c])
         out.append(cameras[c].with_pose(u @ vt, model.t[c]).with_intrinsics(model.K[c]))
+    intrinsics_std = np.full((G, INTRINSICS), np.nan)
+    intrinsics_std[:, :width] = std[6 * C:].reshape(G, width)
     return BundleResult(out, model.radial, X, initial, model.reported_errors(X), evaluations,
-                        np.where(refine, std[6 * C:].reshape(G, 2), np.nan))
+                        np.where(refine, intrinsics_std, np.nan))
 
 
 class _Model:
     """The state the adjustment moves: poses R (C, 3, 3), t (C, 3), per camera K (C, 3, 3) and
-    radial (C,), camera groups (C,) with their first cameras (G,), the priors of the groups'
-    (f, k) (G, 2) and their standard deviations (G, 2), and the observations."""
+    radial (C,), camera groups (C,) with their first cameras (G,), the number of reduced
+    intrinsics per group (`width`: 2, f and k; 4, and cx, cy), the standard deviations of their
+    priors (G, width) (the priors: their start), and the observations."""
 
-    def __init__(self, R, t, K, radial, groups, first, prior, sigma, oc, op, xy):
+    def __init__(self, R, t, K, radial, groups, first, width, sigma, oc, op, xy):
         self.R, self.t, self.K, self.radial = R, t, K, radial
-        self.groups, self.first, self.prior, self.sigma = groups, first, prior, sigma
+        self.groups, self.first, self.width, self.sigma = groups, first, width, sigma
+        self.prior = self.intrinsics()
         self.oc, self.op, self.xy = oc, op, xy
-        # per observation the indices of its NC reduced parameters in [poses | intrinsics]
+        # per observation the indices of its 6 + width reduced parameters in [poses | intrinsics]
         C, g = len(R), groups[oc]
         self.idx = np.concatenate([6 * oc[:, None] + np.arange(6),
-                                   6 * C + 2 * g[:, None] + np.arange(2)], axis=1)
+                                   6 * C + width * g[:, None] + np.arange(width)], axis=1)
 
-    def intrinsics(self):
-        """Current (f, k) per group (G, 2)."""
-        return np.stack([self.K[self.first, 0, 0], self.radial[self.first]], axis=1)
+    def intrinsics(self, K=None, radial=None):
+        """(f, k, cx, cy)[:width] per group (G, width), of the current K and radial or those
+        given (C, 3, 3), (C,)."""
+        K = self.K[self.first] if K is None else K[self.first]
+        radial = self.radial[self.first] if radial is None else radial[self.first]
+        return np.stack([K[:, 0, 0], radial, K[:, 0, 2], K[:, 1, 2]], axis=1)[:, :self.width]
 
     def moved(self, dc, refine):
-        """Poses, K and radial after the reduced step dc ((6C + 2G,)); refine: (G, 2) bool."""
+        """Poses, K and radial after the reduced step dc ((6C + width G,)); refine: (G, width)
+        bool."""
         C = len(self.R)
         Rn = np.empty_like(self.R)
         _step(self.R, dc[:6 * C].reshape(C, 6), Rn)
         tn = self.t + dc[:6 * C].reshape(C, 6)[:, 3:]
-        f_k = self.intrinsics()
-        new = f_k + dc[6 * C:].reshape(-1, 2)
-        ratio = np.where(refine[:, 0], new[:, 0] / f_k[:, 0], 1.0)[self.groups]
+        now = self.intrinsics()
+        new = np.where(refine, now + dc[6 * C:].reshape(-1, self.width), now)[self.groups]
         Kn = self.K.copy()
-        Kn[:, :2, :2] *= ratio[:, None, None]
-        kn = np.where(refine[:, 1][self.groups], new[self.groups, 1], self.radial)
+        Kn[:, :2, :2] *= (new[:, 0] / now[self.groups, 0])[:, None, None]
+        if self.width == INTRINSICS:
+            Kn[:, :2, 2] = np.where(refine[self.groups, 2:], new[:, 2:], self.K[:, :2, 2])
+        kn = np.where(refine[self.groups, 1], new[:, 1], self.radial)
         return Rn, tn, Kn, kn
 
     def errors(self, X, R=None, t=None, K=None, radial=None):
@@ -192,21 +218,21 @@ class _Model:
         priors of the refined intrinsics."""
         e = self.errors(X, R, t, K, radial)
         q = np.minimum(e, scale)
-        f_k = np.stack([(self.K if K is None else K)[self.first, 0, 0],
-                        (self.radial if radial is None else radial)[self.first]], axis=1)
-        z = np.where(refine, (f_k - self.prior) / self.sigma, 0.0)
+        z = np.where(refine, (self.intrinsics(K, radial) - self.prior) / self.sigma, 0.0)
         return float(np.sum(q * (e - 0.5 * q)) + 0.5 * np.sum(z * z))
 
 
 def _levenberg_marquardt(m, X, scale, free, max_evaluations, tolerance):
-    """Refine the `_Model` m and X (P, 3) in place; free: (6C + 2G,) bool mask of the reduced
-    parameters (w, t per camera, then f, k per group) that move. Returns (the number of cost
-    evaluations, the standard deviations of the reduced parameters at the end (6C + 2G,))."""
+    """Refine the `_Model` m and X (P, 3) in place; free: (6C + m.width G,) bool mask of the
+    reduced parameters (w, t per camera, then f, k[, cx, cy] per group) that move. Returns (the
+    number of cost evaluations, the standard deviations of the reduced parameters at the end
+    (6C + m.width G,)). The Jacobian has the columns of the intrinsics refined anywhere: 6
+    (poses), 8 (and f, k) or 10 (and the principal point)."""
     C, P, O = len(m.R), len(X), len(m.oc)
     N = free.size
-    refine = free[6 * C:].reshape(-1, 2)
+    refine = free[6 * C:].reshape(-1, m.width)
     pt_ptr, pt_obs = _groups(m.op, P)
-    nc = NC if refine.any() else NC_POSE
+    nc = NC_POSE + m.width if refine.any() else NC_POSE
     idx = np.ascontiguousarray(m.idx[:, :nc])
     Jc, Jp = np.empty((O, 2, nc)), np.empty((O, 2, 3))
     r, w = np.empty((O, 2)), np.empty(O)
@@ -274,9 +300,9 @@ def _levenberg_marquardt(m, X, scale, free, max_evaluations, tolerance):
 
 def _standard_deviations(m, X, scale, free, linearize, H, g, V, gp, Wb, idx, pt_ptr, pt_obs,
                          T, bt, Vinv, Y):
-    """Marginal standard deviations of the refined intrinsics (6C + 2G,; NaN elsewhere) at the
-    current state: the diagonal of the inverse of the undamped reduced system times the
-    residual variance per coordinate (weighted squares over the degrees of freedom)."""
+    """Marginal standard deviations of the refined intrinsics (6C + m.width G,; NaN
+    elsewhere) at the current state: the diagonal of the inverse of the undamped reduced system
+    times the residual variance per coordinate (weighted squares over the degrees of freedom)."""
     N, C = free.size, len(m.R)
     out = np.full(N, np.nan)
     sel = np.flatnonzero(free[6 * C:]) + 6 * C
@@ -369,8 +395,9 @@ def _residuals(R, t, K, radial, X, oc, op, xy, out):
 @njit(cache=True)
 def _linearize(R, t, K, radial, X, oc, op, xy, scale, Jc, Jp, r, w):
     """Per observation o: residual r[o] (2,), IRLS weight w[o] = min(1, scale / |r|), and the
-    Jacobian blocks Jc[o] = d r / d(w, t, f, k) (2, 8) at w = 0 (R <- exp([w]x) R; f scales
-    K's 2 x 2 block) and Jp[o] = d r / d X (2, 3)."""
+    Jacobian blocks Jc[o] = d r / d(w, t, f, k, cx, cy) (2, 10; the first 6 or 8 columns where
+    Jc has fewer) at w = 0 (R <- exp([w]x) R; f scales K's 2 x 2 block) and Jp[o] = d r / d X
+    (2, 3)."""
     B = np.empty((2, 2))
     g = np.empty((2, 3))  # d(pixel) / dq
     for o in range(oc.size):
@@ -407,6 +434,10 @@ def _linearize(R, t, K, radial, X, oc, op, xy, scale, Jc, Jp, r, w):
         Jc[o, 1, 6] = fy * d * v / fx
         Jc[o, 0, 7] = (fx * u + s * v) * r2
         Jc[o, 1, 7] = fy * v * r2
+        if Jc.shape[2] == NC_FOCAL:  # principal points held
+            continue
+        Jc[o, 0, 8], Jc[o, 1, 8] = 1.0, 0.0
+        Jc[o, 0, 9], Jc[o, 1, 9] = 0.0, 1.0
 
 
 @njit(cache=True)

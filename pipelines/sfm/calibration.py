@@ -12,7 +12,9 @@
   times the width.)
 - Camera model (`CAMERA_MODELS`): COLMAP's SIMPLE_RADIAL (f, cx, cy, k; a pixel
   K [d u, d v, 1], d = 1 + k (u^2 + v^2) of normalised coordinates (u, v)) refines f and k;
-  SIMPLE_PINHOLE (f, cx, cy) refines f alone; the principal point stays at the image centre.
+  SIMPLE_PINHOLE (f, cx, cy) refines f alone; the principal point stays at the image centre
+  unless asked (`refine_flags`: a principal point off the centre is absorbed by f and k
+  otherwise, 5.5 % in f on the temple ring, 17 px off).
   Intrinsics from a file are held (PINHOLE, any K). `undistort` maps observed pixels to those
   of the pinhole camera K (registration and triangulation work on those), `project` maps points
   to observed pixels.
@@ -54,6 +56,14 @@ def camera_groups(paths, size, mode="auto"):
         keys.append((tuple(exif.get(t) for t in GROUP_TAGS), tuple(size)))
     index = {}
     return np.array([index.setdefault(k, len(index)) for k in keys], np.int64)
+
+
+def refine_flags(model, principal_point=False):
+    """Which of a group's (f, k, cx, cy) bundle adjustment refines (4,) bool: those of `model`
+    (one of `CAMERA_MODELS`, or None: intrinsics held), cx and cy where `principal_point`."""
+    if model is None:
+        return np.zeros(4, bool)
+    return np.array([*CAMERA_MODELS[model], principal_point, principal_point])
 
 
 def initial_focal(features, matches, size, seed=0, names=None):

@@ -58,8 +58,8 @@ def reconstruct(names, features, Ks, size, pair_matches, max_error=4.0, seed=0, 
 
     names: image names; features: per image `features.Features`; Ks: per image (3, 3), the
     start of refined intrinsics; size: (width, height) of the images; groups: (N,) int camera
-    group per image (default: one per image); refine: (G, 2) bool, whether a group's focal
-    length and radial coefficient are refined (default: neither); models: per group its COLMAP
+    group per image (default: one per image); refine: (G, 4) bool, whether a group's focal
+    length, radial coefficient, cx and cy are refined (default: none); models: per group its COLMAP
     camera model name (default PINHOLE), for the model written;
     pair_matches: `features.PairMatches` list; max_error: reprojection error (pixels) above which
     an observation is an outlier; seed: of the registrations' RANSAC, per image by its name
@@ -149,10 +149,10 @@ class _State:
         self.max_error = max_error
         self.groups = np.arange(len(Ks)) if groups is None else np.asarray(groups)
         G = int(self.groups.max()) + 1
-        self.refine = np.zeros((G, 2), bool) if refine is None else np.asarray(refine)
+        self.refine = np.zeros((G, 4), bool) if refine is None else np.asarray(refine)
         self.models = models or ["PINHOLE"] * G
         self.radial = np.array(radial, float)
-        self.std = np.full((G, 2), np.nan)  # of the refined (f, k) at the last global adjustment
+        self.std = np.full((G, 4), np.nan)  # of the refined (f, k, cx, cy) at the last global one
         self.xy = tracks.xy.copy()  # observations undistorted by the current intrinsics
         self._undistort()
         self.version = 0  # of the intrinsics: how many times they were refined

@@ -92,13 +92,14 @@ def _reset_peak_memory():
 
 def sparse_reconstruction(source, intrinsics=None, progress=STDERR, timer=None,
                           pair_method="auto", flow=None, seed=0, *, camera_mode="auto",
-                          camera_model="SIMPLE_RADIAL"):
+                          camera_model="SIMPLE_RADIAL", refine_principal_point=False):
     """Images (a folder or a list of files) -> (`ImageSet`, `Reconstruction`), stage timings in
     `timer` (a `Timer`): `match_images` (`pair_method`, `flow`, `seed`, `camera_mode`,
-    `camera_model`: as there), then `reconstruct`."""
+    `camera_model`, `refine_principal_point`: as there), then `reconstruct`."""
     timer = timer or Timer()
     m = match_images(source, intrinsics, progress, timer, pair_method, flow, seed,
-                     camera_mode=camera_mode, camera_model=camera_model)
+                     camera_mode=camera_mode, camera_model=camera_model,
+                     refine_principal_point=refine_principal_point)
     return m.images, reconstruct(m, progress, timer, seed)
 
 
@@ -136,7 +137,7 @@ class Matches:
     intrinsics), the source of K ("file", "EXIF", "guess", "pairs": focal length initialised
     from the matches) and `features.Features`, the pairs matched, the verified ones
     (`features.PairMatches`), notes for the report, the camera group per image (N,), per group
-    whether its focal length and radial coefficient are refined (G, 2) and its COLMAP model
+    whether its focal length, radial coefficient, cx and cy are refined (G, 4) and its COLMAP model
     name (None: one held PINHOLE camera per image)."""
 
     images: images.ImageSet
@@ -152,7 +153,8 @@ class Matches:
 
 
 def match_images(source, intrinsics=None, progress=STDERR, timer=None, pair_method="auto",
-                 flow=None, seed=0, *, camera_mode="auto", camera_model="SIMPLE_RADIAL"):
+                 flow=None, seed=0, *, camera_mode="auto", camera_model="SIMPLE_RADIAL",
+                 refine_principal_point=False):
     """The stages before the reconstruction: load the images (a folder or a list of files),
     their intrinsics (`intrinsics`: an intrinsics file, or None for EXIF focal lengths or the
     guess, `images.resolve_intrinsics`), features, pair selection (`pair_method`, one of
@@ -161,7 +163,9 @@ def match_images(source, intrinsics=None, progress=STDERR, timer=None, pair_meth
     pair (`flowmatches.add_flow_matches`), or None. seed: of the pairs' RANSAC, per pair by its
     image names (`seeds.derive_seed`). camera_mode: how images share a camera
     (`calibration.camera_groups`); camera_model: the model refined where the intrinsics are
-    not from a file, one of `calibration.CAMERA_MODELS` (file intrinsics are held). A group
+    not from a file, one of `calibration.CAMERA_MODELS` (file intrinsics are held);
+    refine_principal_point: also refine those groups' principal points (else held at the image
+    centre; `calibration.refine_flags`). A group
     whose focal length is a guess starts from `calibration.initial_focal` where its pairs
     determine one. Raises ValueError naming the folder when no pair verifies."""
     pairs.check_method(pair_method)  # fail before reading any image
@@ -180,8 +184,8 @@ def match_images(source, intrinsics=None, progress=STDERR, timer=None, pair_meth
         groups = np.arange(len(imgs.names), dtype=np.int64)
     G = int(groups.max()) + 1
     held = [sources[np.flatnonzero(groups == g)[0]] == "file" for g in range(G)]
-    refine = np.array([(False, False) if h else calibration.CAMERA_MODELS[camera_model]
-                       for h in held])
+    refine = np.array([calibration.refine_flags(None if h else camera_model,
+                                                refine_principal_point) for h in held])
     models = ["PINHOLE" if h else camera_model for h in held]
     for note in notes:
         progress(note)
@@ -244,7 +248,7 @@ def input_paths(source, *files):
 
 def run(source, output, intrinsics=None, overwrite=False, progress=STDERR, dense=False,
         pair_method="auto", dense_method="planesweep", flow=None, seed=0, *,
-        camera_mode="auto", camera_model="SIMPLE_RADIAL"):
+        camera_mode="auto", camera_model="SIMPLE_RADIAL", refine_principal_point=False):
     """Reconstruct `source` and write `output` (see `export` and `report`); returns the
     `Reconstruction`. A `cameras.json` beside the images is read as ground truth for the report.
     dense: also depth maps (`depth/<image>.npy` + preview PNG) and `dense.ply`, by
@@ -252,7 +256,8 @@ def run(source, output, intrinsics=None, overwrite=False, progress=STDERR, dense
     of two images, depth of the first). pair_method: as for `sparse_reconstruction`. flow: a
     flow plug-in name or weights file (`learned.load_flow`) whose dense matches augment the SIFT
     matches, or None (SIFT only). seed: of the random sampling (see `match_images`).
-    camera_mode, camera_model: self-calibration, as for `match_images`."""
+    camera_mode, camera_model, refine_principal_point: self-calibration, as for
+    `match_images`."""
     if dense_method not in DENSE_METHODS:
         raise ValueError(f"dense_method: expected one of {sorted(DENSE_METHODS)}, "
                          f"got {dense_method!r}")
@@ -266,7 +271,8 @@ def run(source, output, intrinsics=None, overwrite=False, progress=STDERR, dense
         flow_plugin = learned.load_flow(flow)
     timer = Timer()
     m = match_images(source, intrinsics, progress, timer, pair_method, flow_plugin, seed,
-                     camera_mode=camera_mode, camera_model=camera_model)
+                     camera_mode=camera_mode, camera_model=camera_model,
+                     refine_principal_point=refine_principal_point)
     imgs, rec = m.images, reconstruct(m, progress, timer, seed)
     truth_file = imgs.folder / "cameras.json"
     truth = load_cameras_json(truth_file) if truth_file.is_file() else None

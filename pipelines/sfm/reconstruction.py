@@ -16,8 +16,8 @@ class Reconstruction:
     keypoints), all (O,) int, and obs_xy (O, 2) pixels (observed). radial: dict image name ->
     radial coefficient k of its camera (`calibration.project`; missing: 0, a pinhole camera).
     camera_groups: per camera group a dict: "model" (COLMAP model name), "images" (names),
-    "K" (3, 3) and "radial" (its intrinsics), "std" (2,) standard deviations of its refined
-    focal length and k (NaN: held). notes: remarks for the report (e.g. guessed intrinsics).
+    "K" (3, 3) and "radial" (its intrinsics), "std" (4,) standard deviations of its refined
+    focal length, k, cx and cy (NaN: held). notes: remarks for the report (e.g. guessed intrinsics).
     """
 
     image_names: list

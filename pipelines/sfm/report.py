@@ -69,12 +69,13 @@ CAMERA_HEADER = ["image", "registered", "points seen", "mean error (px)"]
 
 def _groups_table(m, rec):
     """Per camera group: its images, model, start focal length (and its source), the refined
-    focal length and radial coefficient with their standard deviations ("held": not refined),
-    the distortion as a picture, and a warning where the focal length is weakly constrained."""
+    focal length, radial coefficient and principal point with their standard deviations
+    ("held": not refined), the distortion as a picture, and a warning where the focal length is
+    weakly constrained."""
     rows = []
     for g in rec.camera_groups:
         k = rec.image_names.index(g["images"][0])
-        f, (sd_f, sd_k) = g["K"][0, 0], g["std"]
+        f, (sd_f, sd_k, sd_cx, sd_cy) = g["K"][0, 0], g["std"]
         shown = ", ".join(g["images"][:3]) + (f" and {len(g['images']) - 3} more"
                                               if len(g["images"]) > 3 else "")
         rows.append([shown, g["model"], f"{parts.number(m.Ks[k][0, 0], '.1f')} ({m.sources[k]})",
@@ -82,9 +83,12 @@ def _groups_table(m, rec):
                      "held" if np.isnan(sd_f) else parts.number(sd_f, ".2f"),
                      parts.number(g["radial"], ".4f"),
                      "held" if np.isnan(sd_k) else parts.number(sd_k, ".4f"),
+                     f"{parts.number(g['K'][0, 2], '.1f')}, {parts.number(g['K'][1, 2], '.1f')}",
+                     "held" if np.isnan(sd_cx) else
+                     f"{parts.number(sd_cx, '.2f')}, {parts.number(sd_cy, '.2f')}",
                      "weakly constrained: pass --intrinsics" if sd_f > FOCAL_WEAK * f else ""])
     return parts.table(["images", "model", "start f (px, from)", "refined f (px)", "sd f (px)",
-                        "k", "sd k", ""], rows) + "".join(
+                        "k", "sd k", "cx, cy (px)", "sd cx, cy (px)", ""], rows) + "".join(
         parts.distortion_svg(g["images"][0] + (" ..." if len(g["images"]) > 1 else ""),
                              "SIMPLE_RADIAL", (g["K"][0, 0], g["K"][0, 2], g["K"][1, 2],
                                                g["radial"]), *m.images.size)

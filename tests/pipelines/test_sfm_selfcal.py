@@ -1,9 +1,11 @@
 """Self-calibration in `mvdepth sfm`: without intrinsics the focal length and radial
-coefficient are refined from a wrong start; camera groups; the COLMAP model's camera."""
+coefficient are refined from a wrong start, the principal point where asked; camera groups; the
+COLMAP model's camera."""
 import numpy as np
 import pytest
 
 from pipelines.sfm import calibration, images
+from pipelines.sfm.export import colmap_model
 from pipelines.sfm.evaluate import relative_pose_errors
 from pipelines.sfm.pipeline import sparse_reconstruction
 
@@ -31,6 +33,20 @@ def test_focal_refined_from_a_start_twice_the_truth(ring, monkeypatch):
     assert np.median(rot) < 1.5 * np.median(rot_known) + np.radians(0.02)
     (group,) = rec.camera_groups
     assert group["model"] == "SIMPLE_PINHOLE" and 0 < group["std"][0] < 0.01 * f_true
+
+
+def test_principal_point_refined_where_asked(ring):
+    """refine_principal_point: the ring's centred principal point stays within 2.5 px (a ring
+    barely sees cy: it trades with a common tilt of the views, the prior holds it; 1.8 px), with
+    finite standard deviations in the group and the same values in the COLMAP camera."""
+    folder, _, truth = ring
+    _, rec = sparse_reconstruction(folder, progress=lambda msg: None, refine_principal_point=True)
+    K_true = next(iter(truth.values())).K
+    (group,) = rec.camera_groups
+    assert np.all(np.abs(group["K"][:2, 2] - K_true[:2, 2]) < 2.5)
+    assert np.all(np.isfinite(group["std"]))
+    (camera,) = colmap_model(rec)[0]
+    assert np.allclose(camera[4][1:3], group["K"][:2, 2] + 0.5)
 
 
 def test_camera_groups_by_mode(tmp_path):
