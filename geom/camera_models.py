@@ -32,7 +32,7 @@ camera plane (`z <= 0`) has no pixel: `project` gives NaN for it, never a mirror
 
     px = project("OPENCV", params, X_cam)                      # (N, 2)
     J_point, J_params = project_jacobians("OPENCV", params, X_cam)
-    xn = unproject("OPENCV", params, px)                       # (N, 2) = X_cam[:, :2] / X_cam[:, 2:]
+    xn = unproject("OPENCV", params, px)                       # (N, 2): X_cam[:, :2] / z
     K_new = undistorted_calibration("OPENCV", params, w, h)    # PINHOLE, same image size
     map_x, map_y = undistort_maps("OPENCV", params, w, h, K_new)
     undistorted = cv2.remap(img, map_x, map_y, cv2.INTER_LINEAR)
@@ -101,7 +101,8 @@ def model_params(model, params):
     length that is not positive).
     """
     if not isinstance(model, str) or model not in MODELS:
-        raise ValueError(f"model: unknown camera model {model!r}; expected one of {', '.join(MODELS)}")
+        raise ValueError(f"model: unknown camera model {model!r}; "
+                         f"expected one of {', '.join(MODELS)}")
     model_id, names = MODELS[model]
     p = _checks.array(params, "params", (None,))
     if p.shape[0] != len(names):
@@ -181,9 +182,8 @@ def undistorted_calibration(model, params, width, height, blank=0.0):
     s_outer = (size / (f * (outer[1] - outer[0]))).min()
     s = 1.0 / ((1.0 - blank) / s_inner + blank / s_outer)
     centre = (1.0 - blank) * inner.mean(axis=0) + blank * outer.mean(axis=0)
-    fx, fy = s * f
-    return np.array([[fx, 0.0, size[0] / 2 - fx * centre[0]], [0.0, fy, size[1] / 2 - fy * centre[1]],
-                     [0.0, 0.0, 1.0]])
+    (fx, fy), (cx, cy) = s * f, size / 2 - s * f * centre
+    return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
 
 
 def undistort_maps(model, params, width, height, K_new=None):

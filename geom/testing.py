@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .camera import Camera, intrinsic_matrix, look_at, relative_pose
-from .camera_models import FISHEYE, MODELS, project
+from .camera_models import FISHEYE, MODELS, calibration_matrix, project
 from .rotation import random_rotation, rotation_from_axis_angle, skew
 
 try:
@@ -183,13 +183,13 @@ def make_camera_model(rng, model, width=640, height=480):
 def _invertible_on_image(model, params, width, height, min_slope=0.1, margin=1.05):
     """Along 20 rays from the principal point (4 through the corners) the distorted radius grows
     with slope >= min_slope until it passes `margin` times the farthest corner."""
-    i = MODELS[model][1]
-    fx, fy = params[i.index("fx" if "fx" in i else "f")], params[i.index("fy" if "fy" in i else "f")]
-    c = params[[i.index("cx"), i.index("cy")]]
+    K = calibration_matrix(model, params)
+    fx, fy, c = K[0, 0], K[1, 1], K[:2, 2]
     corners = (np.array([[-0.5, -0.5], [width - 0.5, -0.5], [-0.5, height - 0.5],
                          [width - 0.5, height - 0.5]]) - c) / [fx, fy]
     reach = margin * np.linalg.norm(corners, axis=1).max()
-    angles = np.r_[np.linspace(0, 2 * np.pi, 16, endpoint=False), np.arctan2(corners[:, 1], corners[:, 0])]
+    angles = np.r_[np.linspace(0, 2 * np.pi, 16, endpoint=False),
+                   np.arctan2(corners[:, 1], corners[:, 0])]
     if model in FISHEYE:  # off-axis angle up to 83 degrees
         t = np.linspace(0, 1.45, 1000)
         rho, z = np.sin(t), np.cos(t)

@@ -26,7 +26,8 @@ def _points_in_view(seed, model, params, n=200, width=W, height=H):
     phi = rng.uniform(0, 2 * np.pi, n)
     if model in FISHEYE:
         theta = rng.uniform(0, 1.2, n)
-        d = np.column_stack([np.sin(theta) * np.cos(phi), np.sin(theta) * np.sin(phi), np.cos(theta)])
+        d = np.column_stack([np.sin(theta) * np.cos(phi), np.sin(theta) * np.sin(phi),
+                             np.cos(theta)])
     else:
         r = r_corner * np.sqrt(rng.uniform(0, 1.2, n))
         d = np.column_stack([r * np.cos(phi), r * np.sin(phi), np.ones(n)])
@@ -38,7 +39,7 @@ def _opencv_coefficients(model, params):
     names = MODELS[model][1]
     value = dict(zip(names, params))
     value.setdefault("k1", value.get("k", 0.0))
-    keys = ("k1", "k2", "p1", "p2", "k3", "k4", "k5", "k6") if model == "FULL_OPENCV" else ("k1", "k2", "p1", "p2")
+    keys = ("k1", "k2", "p1", "p2") + (("k3", "k4", "k5", "k6") if model == "FULL_OPENCV" else ())
     return np.array([value.get(k, 0.0) for k in keys])
 
 
@@ -71,8 +72,8 @@ def _pycolmap_camera(model, params):
 def test_project_matches_pycolmap(cam, seed):
     model, params = cam
     X = _points_in_view(seed, model, params)
-    np.testing.assert_allclose(project(model, params, X),
-                               _pycolmap_camera(model, params).img_from_cam(X) - 0.5, rtol=0, atol=1e-9)
+    expected = _pycolmap_camera(model, params).img_from_cam(X) - 0.5
+    np.testing.assert_allclose(project(model, params, X), expected, rtol=0, atol=1e-9)
 
 
 @given(camera_models(), seeds())
@@ -135,7 +136,7 @@ def test_unproject_reports_pixels_without_inverse():
 def test_jacobians_match_central_differences(cam, seed):
     model, params = cam
     # plus points on and near the axis, either side of the fisheye kernel's series (r < 0.01)
-    near_axis = np.array([[0.0, 0.0, 2.0], [1e-3, -2e-3, 1.0], [6e-3, 7e-3, 1.0], [0.02, 0.01, 1.0]])
+    near_axis = np.array([[0, 0, 2.0], [1e-3, -2e-3, 1], [6e-3, 7e-3, 1], [0.02, 0.01, 1]])
     X = np.r_[_points_in_view(seed, model, params, n=20), near_axis]
     J_point, J_params = project_jacobians(model, params, X)
 
@@ -164,7 +165,8 @@ def test_jacobians_match_central_differences(cam, seed):
 @njit
 def _project_from_numba(model_id, params, X):
     """What a bundle adjuster does: the scalar kernel per point, Jacobians into scratch arrays."""
-    x, J_point, J_params = np.empty((len(X), 2)), np.empty((len(X), 2, 3)), np.empty((len(X), 2, len(params)))
+    n = len(X)
+    x, J_point, J_params = np.empty((n, 2)), np.empty((n, 2, 3)), np.empty((n, 2, len(params)))
     jp, jq = np.empty((2, 3)), np.empty((2, len(params)))
     for i in range(len(X)):
         x[i, 0], x[i, 1] = _project_point(model_id, params, X[i, 0], X[i, 1], X[i, 2], jp, jq)
@@ -215,7 +217,8 @@ def test_undistorted_image_puts_points_where_the_pinhole_says(cam, seed):
     rng = np.random.default_rng(seed)
     dots = np.stack(np.meshgrid(np.arange(20, w, 40), np.arange(20, h, 40)), -1).reshape(-1, 2)
     dots = dots + rng.uniform(-7, 7, dots.shape)
-    source = project(model, params, np.c_[(dots - K_new[:2, 2]) / np.diag(K_new)[:2], np.ones(len(dots))])
+    rays = np.c_[(dots - K_new[:2, 2]) / np.diag(K_new)[:2], np.ones(len(dots))]
+    source = project(model, params, rays)
     dots = dots[((source > 20) & (source < [w - 21, h - 21])).all(axis=1)]
     ys, xs = np.mgrid[0:h, 0:w]
     xn = unproject(model, params, np.c_[xs.ravel(), ys.ravel()].astype(float))
@@ -258,7 +261,8 @@ def test_bad_input():
         project("FOV", [500, 500, 320, 240, 0.1], X)
     with pytest.raises(ValueError, match="model: unknown"):
         project(["OPENCV"], [500, 320, 240], X)
-    with pytest.raises(ValueError, match=r"params: RADIAL takes 5 parameters \(f, cx, cy, k1, k2\), got 4"):
+    message = r"params: RADIAL takes 5 parameters \(f, cx, cy, k1, k2\), got 4"
+    with pytest.raises(ValueError, match=message):
         project("RADIAL", [500, 320, 240, 0.1], X)
     with pytest.raises(ValueError, match="params: contains NaN or inf"):
         project("SIMPLE_RADIAL", [500, 320, 240, np.nan], X)
