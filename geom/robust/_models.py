@@ -2,10 +2,12 @@
 
 A kind supplies four kernels, chosen at compile time: the kind is a compile-time constant of
 the engine (`numba.literally`), and each of the four names below is resolved (an `overload` on
-the literal kind) to that kind's own kernel, so a fit of one kind compiles only its solver, residual and refit (one
-runtime switch over all kinds compiled every solver: 100 s on a cold cache before the first
-relative pose, 14 s of it the unused seven-point solver). They are callable from numba code
-only:
+the literal kind) to that kind's own kernel, so a fit of one kind compiles only its solver,
+residual and refit (one runtime switch over all kinds compiled every solver: 100 s on a cold
+cache before the first relative pose, 14 s of it the unused seven-point solver). The kernels
+that adapt a solver or a refit to the layout below are inlined: every compiled function
+above a solver links and re-optimises the solver's whole code on a cold cache (about 2 s for
+the seven-point one). They are callable from numba code only:
 
 - `_minimal(kind, a, b, calib, models, work) -> k`: the minimal solver, models from
   `sample_size(kind)` correspondences `a`, `b`, written into `models` (MAX_MODELS, 3, 4), work a
@@ -89,7 +91,7 @@ def _collinear(p, i, j, k):
     return abs(cross) <= 1e-8 * (ux * ux + uy * uy + vx * vx + vy * vy)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _homography_sample_ok(a, b):
     for i in range(4):
         for j in range(i + 1, 4):
@@ -99,7 +101,7 @@ def _homography_sample_ok(a, b):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _any_sample_ok(a, b):
     return True
 
@@ -133,7 +135,7 @@ def _fundamental_from_essential(E, K2inv, K1inv, out):
             out[a, b] /= nrm
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _seven_point_models(a, b, calib, models, work):
     F = np.empty((3, 3, 3))
     k = _seven_point(a, b, F)
@@ -142,7 +144,7 @@ def _seven_point_models(a, b, calib, models, work):
     return k
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _five_point_models(a, b, calib, models, work):
     q1 = _normalised(a, calib[2], work[:10].reshape((5, 2)))
     q2 = _normalised(b, calib[3], work[10:20].reshape((5, 2)))
@@ -153,7 +155,7 @@ def _five_point_models(a, b, calib, models, work):
     return max(k, 0)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _four_point_models(a, b, calib, models, work):
     H = np.empty((3, 3))
     if not _homography_dlt_into(a, b, np.ones(4), H):
@@ -162,7 +164,7 @@ def _four_point_models(a, b, calib, models, work):
     return 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _p3p_models(a, b, calib, models, work):
     Rs = np.empty((4, 3, 3))
     ts = np.empty((4, 3))
@@ -220,7 +222,7 @@ def min_refit_size(kind):
     return sample_size(kind) + 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _eight_point_refit(a, b, w, calib, model):
     F = np.empty((3, 3))
     if _eight_point_into(a, b, w, F, _scratch(a.shape[0], 1)):
@@ -229,7 +231,7 @@ def _eight_point_refit(a, b, w, calib, model):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _homography_refit(a, b, w, calib, model):
     H = np.empty((3, 3))
     if not _homography_dlt_into(a, b, w, H):
@@ -238,7 +240,7 @@ def _homography_refit(a, b, w, calib, model):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _relative_pose_refit(a, b, w, calib, model):
     R = np.empty((3, 3))
     t = np.empty(3)
@@ -252,7 +254,7 @@ def _relative_pose_refit(a, b, w, calib, model):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _absolute_pose_refit(a, b, w, calib, model):
     R = np.ascontiguousarray(model[:, :3])
     t = np.ascontiguousarray(model[:, 3])
