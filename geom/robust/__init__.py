@@ -26,7 +26,8 @@ from ..refine import _refine_absolute, _refine_fundamental, _refine_relative
 from ..rotation import skew
 from ..triangulate import reprojection_errors
 from ._engine import _MSAC_REACH, MAGSAC, MSAC, ransac_for
-from ._models import ABSOLUTE_POSE, ESSENTIAL, FUNDAMENTAL, HOMOGRAPHY, SAMPLE_SIZES
+from ._models import (ABSOLUTE_POSE, ESSENTIAL, FUNDAMENTAL, HOMOGRAPHY, SAMPLE_SIZES,
+                      _calibration)
 
 __all__ = ["RansacResult", "estimate_fundamental", "estimate_essential",
            "estimate_relative_pose", "estimate_homography", "estimate_absolute_pose"]
@@ -353,9 +354,3 @@ def _inlier_posterior(r, threshold, sigma, fraction):
         sigma = max(np.sqrt(np.sum(w * rf ** 2) / w.sum()), 1e-6 * threshold)
         fraction = w.mean()
     return w, sigma, fraction
-
-
-def _calibration(cameras):
-    """The engine's [K1, K2, K1^-1, K2^-1] (4, 3, 3); identities when cameras is None."""
-    K1, K2 = (np.eye(3), np.eye(3)) if cameras is None else cameras
-    return np.ascontiguousarray(np.stack([K1, K2, np.linalg.inv(K1), np.linalg.inv(K2)]))

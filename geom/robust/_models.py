@@ -19,7 +19,8 @@ the seven-point one). They are callable from numba code only:
 - `_sample_ok(kind, a, b) -> bool`: a cheap degeneracy test of a sample before solving.
 
 Data layout: `a` (N, 2 or 3) and `b` (N, 2) contiguous float64; `calib` (4, 3, 3) holds
-[K1, K2, K1^-1, K2^-1] (identities for the uncalibrated kinds); a model is a (3, 4) array:
+[K1, K2, K1^-1, K2^-1] (`_calibration`; identities for the uncalibrated kinds); a model is a
+(3, 4) array:
 - FUNDAMENTAL: a, b pixels of images 1 and 2; model[:, :3] = F; Sampson distance;
   7-point minimal, weighted 8-point refit.
 - ESSENTIAL: a, b pixels; model[:, :3] = F = K2^-T E K1^-1, so that the residual is the
@@ -51,6 +52,13 @@ MINIMAL_WORK = 20 + 90 + WORK_SIZE
 # once on bench_robust's problems; the SPRT threshold depends on them only weakly)
 SOLVE_COST = (300.0, 2000.0, 100.0, 300.0)
 MODELS_PER_SAMPLE = (1.5, 4.4, 1.0, 1.5)
+
+
+def _calibration(cameras):
+    """The kernels' calib [K1, K2, K1^-1, K2^-1] (4, 3, 3) of cameras (K1, K2); identities when
+    cameras is None (the uncalibrated kinds)."""
+    K1, K2 = (np.eye(3), np.eye(3)) if cameras is None else cameras
+    return np.ascontiguousarray(np.stack([K1, K2, np.linalg.inv(K1), np.linalg.inv(K2)]))
 
 
 @njit(cache=True)
