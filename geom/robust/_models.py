@@ -7,7 +7,8 @@ residual and refit (one runtime switch over all kinds compiled every solver: 100
 cache before the first relative pose, 14 s of it the unused seven-point solver). The kernels
 that adapt a solver or a refit to the layout below are inlined: every compiled function
 above a solver links and re-optimises the solver's whole code on a cold cache (about 2 s for
-the seven-point one). They are callable from numba code only:
+the seven-point one). They are callable from numba code only (the engine and
+`geom.multimodel`):
 
 - `_minimal(kind, a, b, calib, models, work) -> k`: the minimal solver, models from
   `sample_size(kind)` correspondences `a`, `b`, written into `models` (MAX_MODELS, 3, 4), work a
