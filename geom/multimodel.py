@@ -77,7 +77,7 @@ class MultiModelResult:
         return int(self.models.shape[0])
 
 
-def fit_fundamentals(x1, x2, threshold=3.0, seed=0, n_hypotheses=2000, neighbours=None,
+def fit_fundamentals(x1, x2, *, threshold=3.0, seed=0, n_hypotheses=2000, neighbours=None,
                      min_support=None, coherence=3, max_iterations=10, max_rounds=3):
     """Find the rigid motions in two-view correspondences, one fundamental matrix each.
 
@@ -97,7 +97,7 @@ def fit_fundamentals(x1, x2, threshold=3.0, seed=0, n_hypotheses=2000, neighbour
                 coherence, max_iterations, max_rounds)
 
 
-def fit_homographies(x1, x2, threshold=4.0, seed=0, n_hypotheses=2000, neighbours=None,
+def fit_homographies(x1, x2, *, threshold=4.0, seed=0, n_hypotheses=2000, neighbours=None,
                      min_support=None, coherence=1, max_iterations=10, max_rounds=3):
     """Find the planes in two-view correspondences, one homography `x2 ~ H x1` each.
 

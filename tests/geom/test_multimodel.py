@@ -190,6 +190,8 @@ def test_bad_input(fit):
         fit(x1, x2, coherence=9)
     with pytest.raises(ValueError, match="neighbours: expected an integer"):
         fit(x1, x2, neighbours="many")
+    with pytest.raises(TypeError, match="positional argument"):
+        fit(x1, x2, 3.0)
 
 
 @pytest.mark.parametrize("fit, n", [(fit_fundamentals, 8), (fit_homographies, 5)])
