@@ -5,15 +5,17 @@ The method is preference analysis followed by an energy-based model selection:
 1. Localised minimal sampling: each hypothesis is fitted to a random correspondence and a few
    points among its k nearest neighbours (in the joint (x1, x2) space, k log-uniform between a
    small neighbourhood and all points), since the points of one structure are spatially
-   coherent; 7-point F (up to three models per sample) or 4-point H. Steps 1-3 run on at most
-   500 points (a random subset of larger sets; the rest only enter from step 4 on).
+   coherent; 7-point F (up to three models per sample) or 4-point H (a sample with three
+   collinear points in either image is skipped, as in RANSAC: in practice one with a repeated
+   point, whose DLT is a singular matrix). Steps 1-3 run on at most 500 points (a random subset
+   of larger sets; the rest only enter from step 4 on).
 2. Soft preferences (T-Linkage): point i prefers hypothesis j with `exp(-r_ij / tau)` where the
    residual `r_ij` (Sampson distance for F, transfer error for H, pixels) is below the threshold.
 3. Agglomerative clustering of the preference vectors with the Tanimoto distance, merging the
    closest pair and taking the element-wise minimum as the preference of the union, until no two
    clusters share a preference.
-4. Each cluster of more than a minimal sample is refitted (8-point / DLT) and grown to all the
-   points within the threshold, as a candidate model.
+4. Each cluster of more points than the refit needs (9 for F, 6 for H) is refitted (8-point /
+   DLT) and grown to all the points within the threshold, as a candidate model.
 5. Model selection and refinement: points go to the model with the smallest residual below the
    threshold (else outlier), and keep it only if enough of their 8 nearest neighbours in the
    joint (x1, x2) space have it too (spatial coherence: a wrong match is near its neighbours in
@@ -24,28 +26,33 @@ The method is preference analysis followed by an energy-based model selection:
    drawn among them), where a small structure is no longer drowned by the large ones; the new
    candidates compete with the models already kept in step 5.
 
+The model kinds, their minimal solvers, residuals and refits are those of the RANSAC engine
+(`geom.robust._models`); the kernels here are compiled per kind, the kind a constant of each.
+
 References for the ideas (the code is our own): Magri & Fusiello, T-Linkage (CVPR 2014) and
 RPA (2016); Isack & Boykov, PEARL (IJCV 2012) for the label-cost energy; Barath & Matas,
 Progressive-X (ICCV 2019).
 """
 import time
+from collections import namedtuple
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 
 from . import _checks
-from .epipolar import _eight_point, _sampson, _seven_point
-from .homography import _homography_dlt, _transfer_error
+from .robust._engine import _finite
+from .robust._models import (FUNDAMENTAL, HOMOGRAPHY, MAX_MODELS, MINIMAL_WORK, _calibration,
+                             _minimal, _refit, _residuals, _sample_ok, min_refit_size,
+                             sample_size)
 
-_FUNDAMENTAL = 0
-_HOMOGRAPHY = 1
-_SAMPLE_SIZE = {_FUNDAMENTAL: 7, _HOMOGRAPHY: 4}
-_REFIT_SIZE = {_FUNDAMENTAL: 8, _HOMOGRAPHY: 4}
 _COHERENCE_NEIGHBOURS = 8
 _MAX_CLUSTERED = 500
+_REFIT_ROUNDS = 5
+_IDENTITY = _calibration(None)  # the uncalibrated kinds' [K1, K2, K1^-1, K2^-1]
 
 
 @dataclass
@@ -70,7 +77,7 @@ class MultiModelResult:
         return int(self.models.shape[0])
 
 
-def fit_fundamentals(x1, x2, threshold=3.0, seed=0, n_hypotheses=2000, neighbours=None,
+def fit_fundamentals(x1, x2, *, threshold=3.0, seed=0, n_hypotheses=2000, neighbours=None,
                      min_support=None, coherence=3, max_iterations=10, max_rounds=3):
     """Find the rigid motions in two-view correspondences, one fundamental matrix each.
 
@@ -86,27 +93,28 @@ def fit_fundamentals(x1, x2, threshold=3.0, seed=0, n_hypotheses=2000, neighbour
     norm, `x2^T F x1 = 0`); the number of motions is found automatically (zero, with every
     label 0, when nothing has enough support).
     """
-    return _fit(_FUNDAMENTAL, x1, x2, threshold, seed, n_hypotheses, neighbours, min_support,
+    return _fit(FUNDAMENTAL, x1, x2, threshold, seed, n_hypotheses, neighbours, min_support,
                 coherence, max_iterations, max_rounds)
 
 
-def fit_homographies(x1, x2, threshold=4.0, seed=0, n_hypotheses=2000, neighbours=None,
+def fit_homographies(x1, x2, *, threshold=4.0, seed=0, n_hypotheses=2000, neighbours=None,
                      min_support=None, coherence=1, max_iterations=10, max_rounds=3):
     """Find the planes in two-view correspondences, one homography `x2 ~ H x1` each.
 
-    x1, x2: (N, 2) pixels (N >= 4). threshold: transfer error `|x2 - H x1|` (pixels) under which
+    x1, x2: (N, 2) pixels (N >= 5). threshold: transfer error `|x2 - H x1|` (pixels) under which
     a correspondence agrees with a plane. Other arguments and the result as in
     `fit_fundamentals` (default min_support max(8, N // 25); coherence 1, as planes of a scene
     touch each other and a stricter test costs correct points at their borders).
     """
-    return _fit(_HOMOGRAPHY, x1, x2, threshold, seed, n_hypotheses, neighbours, min_support,
+    return _fit(HOMOGRAPHY, x1, x2, threshold, seed, n_hypotheses, neighbours, min_support,
                 coherence, max_iterations, max_rounds)
 
 
 def _fit(kind, x1, x2, threshold, seed, n_hypotheses, neighbours, min_support, coherence,
          max_iterations, max_rounds):
-    s = _SAMPLE_SIZE[kind]
-    x1, x2 = _checks.point_pairs(x1, x2, min_count=_REFIT_SIZE[kind])
+    s = sample_size(kind)
+    refit_size = min_refit_size(kind)
+    x1, x2 = _checks.point_pairs(x1, x2, min_count=refit_size)
     threshold = _checks.positive(threshold, "threshold")
     n = x1.shape[0]
     seed = _checks.integer(seed, "seed", 0)
@@ -116,11 +124,12 @@ def _fit(kind, x1, x2, threshold, seed, n_hypotheses, neighbours, min_support, c
     if neighbours is not None:
         neighbours = _checks.integer(neighbours, "neighbours", s - 1)
     if min_support is None:
-        min_support = max(12 if kind == _FUNDAMENTAL else 8, n // 25)
-    min_support = max(_checks.integer(min_support, "min_support", 1), _REFIT_SIZE[kind])
+        min_support = max(12 if kind == FUNDAMENTAL else 8, n // 25)
+    min_support = max(_checks.integer(min_support, "min_support", 1), refit_size)
     coherence = _checks.integer(coherence, "coherence", 0)
     if coherence > _COHERENCE_NEIGHBOURS:
         raise ValueError(f"coherence: expected at most {_COHERENCE_NEIGHBOURS}, got {coherence}")
+    kernels = _kernels_for(kind)
     knn = _neighbours(x1, x2, _COHERENCE_NEIGHBOURS)
     rng = np.random.default_rng(seed)
     times = {"sampling": 0.0, "clustering": 0.0, "selection": 0.0}
@@ -129,11 +138,11 @@ def _fit(kind, x1, x2, threshold, seed, n_hypotheses, neighbours, min_support, c
     pool = np.arange(n)
     drawn = 0
     for _ in range(max_rounds):
-        candidates, m = _propose(kind, x1, x2, pool, rng, n_hypotheses, neighbours, threshold,
+        candidates, m = _propose(kernels, x1, x2, pool, rng, n_hypotheses, neighbours, threshold,
                                  times)
         drawn += m
         t0 = time.perf_counter()
-        labels, selected = _select(kind, x1, x2, models + candidates, threshold, min_support,
+        labels, selected = _select(kernels, x1, x2, models + candidates, threshold, min_support,
                                    max_iterations, knn, coherence)
         times["selection"] += time.perf_counter() - t0
         grew = len(selected) > len(models)
@@ -143,11 +152,11 @@ def _fit(kind, x1, x2, threshold, seed, n_hypotheses, neighbours, min_support, c
         if not grew or pool.size < max(min_support, s + 1):
             break
     counts = np.bincount(labels, minlength=len(models) + 1)[1:]
-    return MultiModelResult(labels, np.array(models, dtype=np.float64).reshape(-1, 3, 3), counts,
-                            threshold, drawn, times)
+    return MultiModelResult(labels, np.array([m[:, :3] for m in models]).reshape(-1, 3, 3),
+                            counts, threshold, drawn, times)
 
 
-def _propose(kind, x1, x2, pool, rng, n_hypotheses, neighbours, threshold, times):
+def _propose(kernels, x1, x2, pool, rng, n_hypotheses, neighbours, threshold, times):
     """Candidate models from preference analysis of the points `pool` (a random subset of
     _MAX_CLUSTERED of them when more, as clustering costs O(N^2) memory and up to O(N^3) time):
     localised sampling, T-Linkage clustering, and a refit of every cluster grown to all the
@@ -159,17 +168,17 @@ def _propose(kind, x1, x2, pool, rng, n_hypotheses, neighbours, threshold, times
     b = np.ascontiguousarray(x2[pool])
     n = pool.size
     k = max(12, n // 10) if neighbours is None else neighbours
-    samples = _local_samples(rng, _neighbours(a, b), n_hypotheses, _SAMPLE_SIZE[kind],
+    samples = _local_samples(rng, _neighbours(a, b), n_hypotheses, sample_size(kernels.kind),
                              min(k, n - 1))
-    hypotheses = _hypotheses(kind, a, b, samples)
-    residuals = _residual_matrix(kind, hypotheses, a, b)
+    hypotheses = _hypotheses(kernels, a, b, samples)
+    residuals = _residual_matrix(kernels, hypotheses, a, b)
     times["sampling"] += time.perf_counter() - t0
     t0 = time.perf_counter()
     clusters = _tlinkage(residuals, threshold)
     times["clustering"] += time.perf_counter() - t0
     candidates = []
-    for c in np.flatnonzero(np.bincount(clusters) > _REFIT_SIZE[kind]):
-        model = _refit(kind, x1, x2, pool[clusters == c], threshold, True)
+    for c in np.flatnonzero(np.bincount(clusters) > min_refit_size(kernels.kind)):
+        model = _grown_fit(kernels, x1, x2, pool[clusters == c], threshold, True)
         if model is not None:
             candidates.append(model)
     return candidates, hypotheses.shape[0]
@@ -203,57 +212,107 @@ def _local_samples(rng, knn, m, s, k_min):
     return np.ascontiguousarray(np.column_stack([anchors, knn[anchors[:, None], pick]]))
 
 
-@njit(cache=True)
-def _hypotheses_kernel(kind, x1, x2, samples, out, valid):
-    # serial: a few thousand minimal solves take ~20 ms, and parallel=True here would triple
-    # the compilation time of the solvers inlined into the loop
-    m, s = samples.shape
-    for j in range(m):
+_Kernels = namedtuple("_Kernels", "kind hypotheses residual_matrix grown_fit")
+
+
+@lru_cache(maxsize=None)
+def _kernels_for(kind):
+    """The kernels of one model kind of `geom.robust._models`, the kind a constant of each (as
+    in `geom.robust._engine.ransac_for`): a kind compiles only its own solver, residual and
+    refit, and a call from Python is not typed again (a literal argument would be)."""
+
+    @njit(cache=True)
+    def hypotheses(x1, x2, samples, calib, out):
+        """The minimal solver's models (3, 4) of the samples (M, s) (indices into x1, x2
+        (N, 2)), sample after sample, into out (M * MAX_MODELS, 3, 4); returns how many
+        (degenerate samples give none)."""
+        # serial: a few thousand minimal solves take ~20 ms, and parallel=True here would
+        # triple the compilation time of the solver inlined into the loop
+        m, s = samples.shape
         a = np.empty((s, 2))
         b = np.empty((s, 2))
-        for q in range(s):
-            a[q] = x1[samples[j, q]]
-            b[q] = x2[samples[j, q]]
-        if kind == _FUNDAMENTAL:
-            sols = np.empty((3, 3, 3))
-            c = _seven_point(a, b, sols)
-            for q in range(c):
-                out[3 * j + q] = sols[q]
-                valid[3 * j + q] = True
-        else:
-            H = _homography_dlt(a, b)
-            if np.any(H != 0.0):
-                out[3 * j] = H
-                valid[3 * j] = True
+        models = np.zeros((MAX_MODELS, 3, 4))
+        work = np.empty(MINIMAL_WORK)
+        c = 0
+        for j in range(m):
+            for q in range(s):
+                a[q] = x1[samples[j, q]]
+                b[q] = x2[samples[j, q]]
+            if not _sample_ok(kind, a, b):
+                continue
+            for q in range(_minimal(kind, a, b, calib, models, work)):
+                out[c] = models[q]
+                c += 1
+        return c
+
+    @njit(cache=True)
+    def residual_matrix(models, x1, x2, calib, out):
+        """out (M, N) = the residuals (pixels) of the N points under the models (M, 3, 4)."""
+        # serial: model selection calls it every round, and a parallel launch there cost more
+        # than the loop (selection 1.5 -> 60 ms per AdelaideRMF fit with prange, busy cores)
+        for j in range(models.shape[0]):
+            _residuals(kind, models[j], x1, x2, calib, out[j])
+
+    @njit(cache=True)
+    def grown_fit(x1, x2, idx, grow, threshold, calib, model):
+        """Least-squares model (3, 4) of the points idx (sorted) into `model`, re-fitted on
+        those of them within the threshold (grow: on all the points within it, to extend a
+        model seen by a local cluster only) until that set stops changing, at most
+        _REFIT_ROUNDS fits. Returns False when none was usable."""
+        n = x1.shape[0]
+        pool = np.arange(n) if grow else idx
+        cur = np.empty(n, np.int64)
+        nxt = np.empty(n, np.int64)
+        k = idx.size
+        cur[:k] = idx
+        a = np.empty((n, 2))
+        b = np.empty((n, 2))
+        w = np.ones(n)
+        r = np.empty(n)
+        fitted = False
+        for _ in range(_REFIT_ROUNDS):
+            if k < min_refit_size(kind):
+                break
+            for q in range(k):
+                a[q] = x1[cur[q]]
+                b[q] = x2[cur[q]]
+            if not _refit(kind, a[:k], b[:k], w[:k], calib, model) or not _finite(model):
+                return False
+            fitted = True
+            _residuals(kind, model, x1, x2, calib, r)
+            c = 0
+            same = True
+            for p in pool:
+                if r[p] < threshold:
+                    same = same and c < k and cur[c] == p
+                    nxt[c] = p
+                    c += 1
+            if same and c == k:
+                break
+            cur, nxt, k = nxt, cur, c
+        return fitted
+
+    return _Kernels(kind, hypotheses, residual_matrix, grown_fit)
 
 
-def _hypotheses(kind, x1, x2, samples):
-    """Models (M, 3, 3) fitted to the minimal samples (degenerate samples give none)."""
-    out = np.zeros((3 * samples.shape[0], 3, 3))
-    valid = np.zeros(3 * samples.shape[0], np.bool_)
-    _hypotheses_kernel(kind, x1, x2, samples, out, valid)
-    return np.ascontiguousarray(out[valid])
+def _hypotheses(kernels, x1, x2, samples):
+    """Models (M, 3, 4) fitted to the minimal samples (degenerate samples give none)."""
+    out = np.zeros((MAX_MODELS * samples.shape[0], 3, 4))
+    return out[:kernels.hypotheses(x1, x2, samples, _IDENTITY, out)]
 
 
-@njit(cache=True)
-def _residuals_into(kind, model, x1, x2, out):
-    if kind == _FUNDAMENTAL:
-        _sampson(model, x1, x2, out)
-    else:
-        _transfer_error(model, x1, x2, out)
-
-
-@njit(cache=True, parallel=True)
-def _residual_kernel(kind, models, x1, x2, out):
-    for j in prange(models.shape[0]):
-        _residuals_into(kind, models[j], x1, x2, out[j])
-
-
-def _residual_matrix(kind, models, x1, x2):
-    """(M, N) residuals in pixels of every point under every model."""
+def _residual_matrix(kernels, models, x1, x2):
+    """(M, N) residuals in pixels of every point under every model (M, 3, 4)."""
     out = np.empty((models.shape[0], x1.shape[0]))
-    _residual_kernel(kind, models, x1, x2, out)
+    kernels.residual_matrix(models, x1, x2, _IDENTITY, out)
     return out
+
+
+def _grown_fit(kernels, x1, x2, idx, threshold, grow):
+    """The model (3, 4) of `grown_fit` (see `_kernels_for`) from the points idx (sorted), or
+    None."""
+    model = np.zeros((3, 4))
+    return model if kernels.grown_fit(x1, x2, idx, grow, threshold, _IDENTITY, model) else None
 
 
 @njit(cache=True)
@@ -378,35 +437,6 @@ def _tlinkage(residuals, threshold):
     return np.unique(roots, return_inverse=True)[1]
 
 
-def _fit_model(kind, x1, x2):
-    return _eight_point(x1, x2) if kind == _FUNDAMENTAL else _homography_dlt(x1, x2)
-
-
-def _residuals(kind, model, x1, x2):
-    out = np.empty(x1.shape[0])
-    _residuals_into(kind, model, x1, x2, out)
-    return out
-
-
-def _refit(kind, x1, x2, idx, threshold, grow, rounds=5):
-    """Least-squares model of the points `idx`, re-fitted on those of them within the threshold
-    (`grow`: on all the points within it, to extend a model seen by a local cluster only) until
-    that set stops changing."""
-    pool = np.arange(x1.shape[0]) if grow else idx
-    model = None
-    for _ in range(rounds):
-        if idx.size < _REFIT_SIZE[kind]:
-            return model
-        model = _fit_model(kind, np.ascontiguousarray(x1[idx]), np.ascontiguousarray(x2[idx]))
-        if not np.all(np.isfinite(model)) or not np.any(model):
-            return None
-        grown = pool[_residuals(kind, model, x1[pool], x2[pool]) < threshold]
-        if np.array_equal(grown, idx):
-            break
-        idx = grown
-    return model
-
-
 def _assign(R, threshold, knn, coherence):
     """Labels (0 = outlier, j+1 = column j) from the smallest residual below the threshold,
     kept only where at least `coherence` of the point's neighbours `knn` (N, 8) have it too."""
@@ -427,14 +457,14 @@ def _cost(R, threshold):
     return (R.min(axis=1) >= threshold).astype(np.float64)
 
 
-def _select(kind, x1, x2, models, threshold, min_support, max_iterations, knn, coherence):
+def _select(kernels, x1, x2, models, threshold, min_support, max_iterations, knn, coherence):
     """Greedy label-cost model selection alternating with assignment and refit."""
     models = list(models)
     labels = np.zeros(x1.shape[0], np.int64)
     for _ in range(max_iterations):
         if not models:
             return np.zeros(x1.shape[0], np.int64), []
-        R = np.column_stack([_residuals(kind, m, x1, x2) for m in models])
+        R = _residual_matrix(kernels, np.array(models), x1, x2).T
         # drop, one at a time, the model whose removal raises the cost least, while that rise
         # is below the label cost min_support (in units of outlier points)
         keep = list(range(len(models)))
@@ -450,7 +480,7 @@ def _select(kind, x1, x2, models, threshold, min_support, max_iterations, knn, c
         new = _assign(R, threshold, knn, coherence)
         refitted = []
         for j in range(len(models)):
-            m = _refit(kind, x1, x2, np.flatnonzero(new == j + 1), threshold, False)
+            m = _grown_fit(kernels, x1, x2, np.flatnonzero(new == j + 1), threshold, False)
             if m is not None:
                 refitted.append(m)
         if np.array_equal(new, labels) and len(refitted) == len(models):
@@ -459,7 +489,7 @@ def _select(kind, x1, x2, models, threshold, min_support, max_iterations, knn, c
         models = refitted
     # the coherence test may leave a model with too few points: drop the weakest such
     while models:
-        R = np.column_stack([_residuals(kind, m, x1, x2) for m in models])
+        R = _residual_matrix(kernels, np.array(models), x1, x2).T
         labels = _assign(R, threshold, knn, coherence)
         counts = np.bincount(labels, minlength=len(models) + 1)[1:]
         if counts.min() >= min_support:

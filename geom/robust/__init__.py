@@ -1,9 +1,10 @@
 """Robust estimation: one RANSAC engine for F, E, relative pose, H and absolute pose.
 
-Every estimator takes its threshold in PIXELS (whatever the model works in internally),
-validates its input, runs the numba engine (`_engine.ransac`: uniform or PROSAC sampling,
-MSAC or MAGSAC++-style scoring, LO-RANSAC, adaptive stopping, DEGENSAC for F, final refit;
-see that module for the method) over a model kind of `_models`, and returns a `RansacResult`.
+Every estimator takes its data positionally and its options by keyword only, its threshold in
+PIXELS (whatever the model works in internally), validates its input, runs the numba engine
+(`_engine.ransac`: uniform or PROSAC sampling, MSAC or MAGSAC++-style scoring, LO-RANSAC,
+adaptive stopping, DEGENSAC for F, final refit; see that module for the method) over a model
+kind of `_models`, and returns a `RansacResult`.
 Bad input (too few points, NaN, wrong shapes, threshold <= 0, confidence outside (0, 1), a
 seed or count that is no integer) raises ValueError naming the argument; data with no
 consistent model give `success=False` and a `reason`, never an exception. Data that determine
@@ -26,7 +27,8 @@ from ..refine import _refine_absolute, _refine_fundamental, _refine_relative
 from ..rotation import skew
 from ..triangulate import reprojection_errors
 from ._engine import _MSAC_REACH, MAGSAC, MSAC, ransac_for
-from ._models import ABSOLUTE_POSE, ESSENTIAL, FUNDAMENTAL, HOMOGRAPHY, SAMPLE_SIZES
+from ._models import (ABSOLUTE_POSE, ESSENTIAL, FUNDAMENTAL, HOMOGRAPHY, SAMPLE_SIZES,
+                      _calibration)
 
 __all__ = ["RansacResult", "estimate_fundamental", "estimate_essential",
            "estimate_relative_pose", "estimate_homography", "estimate_absolute_pose"]
@@ -93,7 +95,7 @@ class RansacResult:
         return int(self.inliers.sum())
 
 
-def estimate_fundamental(x1, x2, threshold=1.0, confidence=0.999, max_iterations=10000,
+def estimate_fundamental(x1, x2, *, threshold=1.0, confidence=0.999, max_iterations=10000,
                          seed=0, scoring="msac", quality=None, local_optimisation=True,
                          degensac=True, refine=True):
     """Fundamental matrix from pixel correspondences x1, x2 (N, 2), N >= 7, with outliers.
@@ -132,8 +134,9 @@ def estimate_fundamental(x1, x2, threshold=1.0, confidence=0.999, max_iterations
     return replace(res, model=F, inliers=r < res.threshold)
 
 
-def estimate_essential(x1, x2, K1, K2, threshold=1.0, confidence=0.999, max_iterations=10000,
-                       seed=0, scoring="msac", quality=None, local_optimisation=True):
+def estimate_essential(x1, x2, K1, K2, *, threshold=1.0, confidence=0.999,
+                       max_iterations=10000, seed=0, scoring="msac", quality=None,
+                       local_optimisation=True):
     """Essential matrix from pixel correspondences x1, x2 (N, 2), N >= 5, of calibrated
     cameras K1, K2, with outliers.
 
@@ -157,7 +160,7 @@ def estimate_essential(x1, x2, K1, K2, threshold=1.0, confidence=0.999, max_iter
     return replace(res, model=E / np.linalg.norm(E))
 
 
-def estimate_relative_pose(x1, x2, K1, K2, threshold=1.0, confidence=0.999,
+def estimate_relative_pose(x1, x2, K1, K2, *, threshold=1.0, confidence=0.999,
                            max_iterations=10000, seed=0, scoring="msac", quality=None,
                            local_optimisation=True, refine=True):
     """Relative pose (R, t), |t| = 1, `X2 = R X1 + t`, from pixel correspondences x1, x2 (N, 2)
@@ -171,8 +174,9 @@ def estimate_relative_pose(x1, x2, K1, K2, threshold=1.0, confidence=0.999,
     success is False also when cheirality does not single out a pose. Returns a RansacResult
     with model E and R, t.
     """
-    res = estimate_essential(x1, x2, K1, K2, threshold, confidence, max_iterations, seed,
-                             scoring, quality, local_optimisation)
+    res = estimate_essential(x1, x2, K1, K2, threshold=threshold, confidence=confidence,
+                             max_iterations=max_iterations, seed=seed, scoring=scoring,
+                             quality=quality, local_optimisation=local_optimisation)
     if not res.success:
         return res
     x1, x2 = _checks.point_pairs(x1, x2)
@@ -210,8 +214,8 @@ def estimate_relative_pose(x1, x2, K1, K2, threshold=1.0, confidence=0.999,
                         res.threshold, R, t)
 
 
-def estimate_homography(x1, x2, threshold=1.0, confidence=0.999, max_iterations=10000, seed=0,
-                        scoring="msac", quality=None, local_optimisation=True):
+def estimate_homography(x1, x2, *, threshold=1.0, confidence=0.999, max_iterations=10000,
+                        seed=0, scoring="msac", quality=None, local_optimisation=True):
     """Homography `x2 ~ H x1` from pixel correspondences x1, x2 (N, 2), N >= 4, with outliers.
 
     Four-point DLT minimal solver (samples with three collinear points are skipped), weighted
@@ -223,7 +227,7 @@ def estimate_homography(x1, x2, threshold=1.0, confidence=0.999, max_iterations=
                 quality, local_optimisation, False)
 
 
-def estimate_absolute_pose(X, x, K, threshold=2.0, confidence=0.999, max_iterations=10000,
+def estimate_absolute_pose(X, x, K, *, threshold=2.0, confidence=0.999, max_iterations=10000,
                            seed=0, scoring="msac", quality=None, local_optimisation=True,
                            refine=True):
     """Camera pose (R, t), `x_cam = R X + t`, from world points X (N, 3) seen at pixels
@@ -353,9 +357,3 @@ def _inlier_posterior(r, threshold, sigma, fraction):
         sigma = max(np.sqrt(np.sum(w * rf ** 2) / w.sum()), 1e-6 * threshold)
         fraction = w.mean()
     return w, sigma, fraction
-
-
-def _calibration(cameras):
-    """The engine's [K1, K2, K1^-1, K2^-1] (4, 3, 3); identities when cameras is None."""
-    K1, K2 = (np.eye(3), np.eye(3)) if cameras is None else cameras
-    return np.ascontiguousarray(np.stack([K1, K2, np.linalg.inv(K1), np.linalg.inv(K2)]))

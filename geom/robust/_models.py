@@ -2,10 +2,13 @@
 
 A kind supplies four kernels, chosen at compile time: the kind is a compile-time constant of
 the engine (`numba.literally`), and each of the four names below is resolved (an `overload` on
-the literal kind) to that kind's own kernel, so a fit of one kind compiles only its solver, residual and refit (one
-runtime switch over all kinds compiled every solver: 100 s on a cold cache before the first
-relative pose, 14 s of it the unused seven-point solver). They are callable from numba code
-only:
+the literal kind) to that kind's own kernel, so a fit of one kind compiles only its solver,
+residual and refit (one runtime switch over all kinds compiled every solver: 100 s on a cold
+cache before the first relative pose, 14 s of it the unused seven-point solver). The kernels
+that adapt a solver or a refit to the layout below are inlined: every compiled function
+above a solver links and re-optimises the solver's whole code on a cold cache (about 2 s for
+the seven-point one). They are callable from numba code only (the engine and
+`geom.multimodel`):
 
 - `_minimal(kind, a, b, calib, models, work) -> k`: the minimal solver, models from
   `sample_size(kind)` correspondences `a`, `b`, written into `models` (MAX_MODELS, 3, 4), work a
@@ -17,7 +20,8 @@ only:
 - `_sample_ok(kind, a, b) -> bool`: a cheap degeneracy test of a sample before solving.
 
 Data layout: `a` (N, 2 or 3) and `b` (N, 2) contiguous float64; `calib` (4, 3, 3) holds
-[K1, K2, K1^-1, K2^-1] (identities for the uncalibrated kinds); a model is a (3, 4) array:
+[K1, K2, K1^-1, K2^-1] (`_calibration`; identities for the uncalibrated kinds); a model is a
+(3, 4) array:
 - FUNDAMENTAL: a, b pixels of images 1 and 2; model[:, :3] = F; Sampson distance;
   7-point minimal, weighted 8-point refit.
 - ESSENTIAL: a, b pixels; model[:, :3] = F = K2^-T E K1^-1, so that the residual is the
@@ -50,6 +54,13 @@ MINIMAL_WORK = 20 + 90 + WORK_SIZE
 # once on bench_robust's problems; the SPRT threshold depends on them only weakly)
 SOLVE_COST = (300.0, 2000.0, 100.0, 300.0)
 MODELS_PER_SAMPLE = (1.5, 4.4, 1.0, 1.5)
+
+
+def _calibration(cameras):
+    """The kernels' calib [K1, K2, K1^-1, K2^-1] (4, 3, 3) of cameras (K1, K2); identities when
+    cameras is None (the uncalibrated kinds)."""
+    K1, K2 = (np.eye(3), np.eye(3)) if cameras is None else cameras
+    return np.ascontiguousarray(np.stack([K1, K2, np.linalg.inv(K1), np.linalg.inv(K2)]))
 
 
 @njit(cache=True)
@@ -90,7 +101,7 @@ def _collinear(p, i, j, k):
     return abs(cross) <= 1e-8 * (ux * ux + uy * uy + vx * vx + vy * vy)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _homography_sample_ok(a, b):
     for i in range(4):
         for j in range(i + 1, 4):
@@ -100,7 +111,7 @@ def _homography_sample_ok(a, b):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _any_sample_ok(a, b):
     return True
 
@@ -134,7 +145,7 @@ def _fundamental_from_essential(E, K2inv, K1inv, out):
             out[a, b] /= nrm
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _seven_point_models(a, b, calib, models, work):
     F = np.empty((3, 3, 3))
     k = _seven_point(a, b, F)
@@ -143,7 +154,7 @@ def _seven_point_models(a, b, calib, models, work):
     return k
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _five_point_models(a, b, calib, models, work):
     q1 = _normalised(a, calib[2], work[:10].reshape((5, 2)))
     q2 = _normalised(b, calib[3], work[10:20].reshape((5, 2)))
@@ -154,7 +165,7 @@ def _five_point_models(a, b, calib, models, work):
     return max(k, 0)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _four_point_models(a, b, calib, models, work):
     H = np.empty((3, 3))
     if not _homography_dlt_into(a, b, np.ones(4), H):
@@ -163,7 +174,7 @@ def _four_point_models(a, b, calib, models, work):
     return 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _p3p_models(a, b, calib, models, work):
     Rs = np.empty((4, 3, 3))
     ts = np.empty((4, 3))
@@ -221,7 +232,7 @@ def min_refit_size(kind):
     return sample_size(kind) + 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _eight_point_refit(a, b, w, calib, model):
     F = np.empty((3, 3))
     if _eight_point_into(a, b, w, F, _scratch(a.shape[0], 1)):
@@ -230,7 +241,7 @@ def _eight_point_refit(a, b, w, calib, model):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _homography_refit(a, b, w, calib, model):
     H = np.empty((3, 3))
     if not _homography_dlt_into(a, b, w, H):
@@ -239,7 +250,7 @@ def _homography_refit(a, b, w, calib, model):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _relative_pose_refit(a, b, w, calib, model):
     R = np.empty((3, 3))
     t = np.empty(3)
@@ -253,7 +264,7 @@ def _relative_pose_refit(a, b, w, calib, model):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _absolute_pose_refit(a, b, w, calib, model):
     R = np.ascontiguousarray(model[:, :3])
     t = np.ascontiguousarray(model[:, 3])

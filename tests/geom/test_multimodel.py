@@ -5,7 +5,9 @@ from hypothesis import strategies as st
 
 from geom.epipolar import sampson_distance
 from geom.homography import homography_dlt, transfer_error
-from geom.multimodel import fit_fundamentals, fit_homographies, misclassification_error
+from geom.multimodel import (_hypotheses, _kernels_for, fit_fundamentals, fit_homographies,
+                             misclassification_error)
+from geom.robust._models import HOMOGRAPHY
 from geom.testing import make_two_view, seeds
 from pipelines.datasets.adelaidermf import load_sequence
 
@@ -188,12 +190,27 @@ def test_bad_input(fit):
         fit(x1, x2, coherence=9)
     with pytest.raises(ValueError, match="neighbours: expected an integer"):
         fit(x1, x2, neighbours="many")
+    with pytest.raises(TypeError, match="positional argument"):
+        fit(x1, x2, 3.0)
 
 
-def test_fundamentals_needs_eight_points():
-    x1, x2, _ = multi_structure(0, 1, n_per_model=7, n_outliers=0)
-    with pytest.raises(ValueError, match="x1: need at least 8 points, got 7"):
-        fit_fundamentals(x1, x2)
+@pytest.mark.parametrize("fit, n", [(fit_fundamentals, 8), (fit_homographies, 5)])
+def test_needs_the_points_of_a_refit(fit, n):
+    x1, x2, _ = multi_structure(0, 1, n_per_model=n - 1, n_outliers=0)
+    with pytest.raises(ValueError, match=f"x1: need at least {n} points, got {n - 1}"):
+        fit(x1, x2)
+
+
+def test_homography_sample_with_a_repeated_point_gives_no_hypothesis():
+    # two matches of one image-2 point (common in real matches): the DLT of such a sample is a
+    # singular matrix, no homography; the RANSAC engine's degeneracy test skips it
+    kernels = _kernels_for(HOMOGRAPHY)
+    x1 = np.array([[0.0, 0.0], [100.0, 0.0], [0.0, 100.0], [100.0, 120.0]])
+    x2 = 1.1 * x1 + 5.0
+    sample = np.array([[0, 1, 2, 3]])
+    assert _hypotheses(kernels, x1, x2, sample).shape == (1, 3, 4)
+    x2[3] = x2[2]
+    assert _hypotheses(kernels, x1, x2, sample).shape == (0, 3, 4)
 
 
 # ---------------------------------------------------------------------------- the error measure

@@ -197,6 +197,17 @@ def test_too_few_points_and_bad_options():
         estimate_essential(p.x1, p.x2, np.eye(2), p.K2)
 
 
+def test_options_are_keyword_only():
+    p = make_two_view(0, 20)
+    for call in (lambda: estimate_fundamental(p.x1, p.x2, 1.0),
+                 lambda: estimate_essential(p.x1, p.x2, p.K1, p.K2, 1.0),
+                 lambda: estimate_relative_pose(p.x1, p.x2, p.K1, p.K2, 1.0),
+                 lambda: estimate_homography(p.x1, p.x2, 1.0),
+                 lambda: estimate_absolute_pose(p.X, p.x2, p.K2, 2.0)):
+        with pytest.raises(TypeError, match="positional argument"):
+            call()
+
+
 def test_all_outliers_give_no_model():
     rng = np.random.default_rng(0)
     x1 = rng.random((30, 2)) * 640
