@@ -37,8 +37,10 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 
 from . import _checks
-from .epipolar import _eight_point, _sampson, _seven_point
+from .eightpoint import _eight_point
+from .epipolar import _sampson
 from .homography import _homography_dlt, _transfer_error
+from .sevenpoint import _seven_point
 
 _FUNDAMENTAL = 0
 _HOMOGRAPHY = 1

@@ -17,7 +17,8 @@ import numpy as np
 from numba import literally, njit
 
 from . import _checks
-from .epipolar import _epipolar_terms, _normalizer
+from ._linalg import _normalizer
+from .epipolar import _epipolar_terms
 
 
 def refine_relative_pose(R, t, x1, x2, K1, K2, max_iterations=30):

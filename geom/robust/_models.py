@@ -33,11 +33,13 @@ import numpy as np
 from numba import literally, njit, types
 from numba.extending import overload
 
-from ..epipolar import _eight_point_into, _epipolar_terms, _scratch, _seven_point
+from ..eightpoint import _eight_point_into, _scratch
+from ..epipolar import _epipolar_terms
 from ..fivepoint import WORK_SIZE, _five_point
 from ..homography import _homography_dlt_into
 from ..p3p import _p3p
 from ..refine import _refine_absolute, _refine_relative, _skew
+from ..sevenpoint import _seven_point
 
 FUNDAMENTAL, ESSENTIAL, HOMOGRAPHY, ABSOLUTE_POSE = 0, 1, 2, 3
 SAMPLE_SIZES = (7, 5, 4, 3)
