@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
+from numba import njit
 
 from . import _checks
 
@@ -28,9 +29,7 @@ def to_homogeneous(x):
 def normalize_points(x, K):
     """Normalised image coordinates `K^-1 [x, 1]` dehomogenised: (N, 2) pixels -> (N, 2)."""
     x = _checks.points(x, "x")
-    K = _checks.intrinsics(K)
-    y = (x[:, 1] - K[1, 2]) / K[1, 1]
-    return np.stack([(x[:, 0] - K[0, 2] - K[0, 1] * y) / K[0, 0], y], axis=1)
+    return _normalize_points(x, _checks.intrinsics(K), np.empty_like(x))
 
 
 def denormalize_points(xn, K):
@@ -188,3 +187,21 @@ def look_at(eye, target, K, up=(0.0, -1.0, 0.0), width=None, height=None):
     y = np.cross(z, x)
     R = np.stack([x, y, z])
     return Camera(K, R, -R @ eye, width, height)
+
+
+# ---------------------------------------------------------------------------- kernels
+
+@njit(cache=True)
+def _normalize_point(K, u, v):
+    """`K^-1 [u, v, 1]` dehomogenised, as (x, y), for an upper-triangular K (3, 3) with
+    K[2, 2] = 1 (back substitution: no inverse)."""
+    y = (v - K[1, 2]) / K[1, 1]
+    return (u - K[0, 2] - K[0, 1] * y) / K[0, 0], y
+
+
+@njit(cache=True)
+def _normalize_points(x, K, out):
+    """out (N, 2) = `_normalize_point` of the pixels x (N, 2); returns out."""
+    for i in range(x.shape[0]):
+        out[i, 0], out[i, 1] = _normalize_point(K, x[i, 0], x[i, 1])
+    return out

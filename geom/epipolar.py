@@ -15,6 +15,7 @@ import numpy as np
 from numba import njit
 
 from . import _checks
+from ._linalg import _det3
 from .camera import check_camera, normalize_points, relative_pose
 
 
@@ -66,22 +67,17 @@ def decompose_essential(E):
     """The four relative poses of an essential matrix `E` (3, 3).
 
     Returns Rs (4, 3, 3) rotations and ts (4, 3) unit translations, in the order
-    (R1, t), (R1, -t), (R2, t), (R2, -t), each with `E ~ [t]x R` up to scale. Which one is
-    physical is decided by cheirality (`pose_from_essential`).
+    (R1, t), (R1, -t), (R2, t), (R2, -t), each with `E ~ [t]x R` up to scale; R2 = (2 t t^T - I) R1
+    is R1's twisted pair. Which one is physical is decided by cheirality (`pose_from_essential`).
     """
     E = _checks.matrix3(E, "E")
-    u, s, vt = np.linalg.svd(E)
-    if s[1] <= 1e-9 * s[0] or s[0] == 0:
-        raise ValueError(f"E: rank below 2 (singular values {s}), not an essential matrix")
-    if np.linalg.det(u) < 0:
-        u = -u
-    if np.linalg.det(vt) < 0:
-        vt = -vt
-    W = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
-    R1 = u @ W @ vt
-    R2 = u @ W.T @ vt
-    t = u[:, 2]
-    return np.stack([R1, R1, R2, R2]), np.stack([t, -t, t, -t])
+    R, t = np.empty((3, 3)), np.empty(3)
+    ratio = _decompose_essential(E, R, t)
+    if not ratio > 1e-9:
+        raise ValueError(f"E: rank below 2 (singular value ratio s1 / s0 = {ratio:.1e}), not an "
+                         "essential matrix")
+    R2 = (2.0 * np.outer(t, t) - np.eye(3)) @ R
+    return np.stack([R, R, R2, R2]), np.stack([t, -t, t, -t])
 
 
 def pose_from_essential(E, x1, x2, K1, K2):
@@ -244,3 +240,19 @@ def _cheirality_counts(Rs, ts, y1, y2, counts, front):
             front[p, i] = ok
             c += ok
         counts[p] = c
+
+
+@njit(cache=True)
+def _decompose_essential(E, R, t):
+    """One of the four relative poses of `E` (3, 3) into R (3, 3) and the unit t (3,):
+    `R = U W V^T`, `t = U[:, 2]` for the SVD `E = U diag(s) V^T` with det U = det V = 1 and W the
+    rotation by +90 degrees about z (the others: `decompose_essential`). Returns s[1] / s[0]
+    (0 for E = 0): E has rank 2 where that is clear of 0."""
+    U, s, Vt = np.linalg.svd(E)
+    su = 1.0 if _det3(U) > 0.0 else -1.0
+    sv = 1.0 if _det3(Vt) > 0.0 else -1.0
+    for i in range(3):
+        for j in range(3):  # U W = (U[:, 1], -U[:, 0], U[:, 2])
+            R[i, j] = su * sv * (U[i, 1] * Vt[0, j] - U[i, 0] * Vt[1, j] + U[i, 2] * Vt[2, j])
+        t[i] = su * U[i, 2]
+    return s[1] / s[0] if s[0] > 0.0 else 0.0

@@ -145,7 +145,7 @@ def disparity_to_depth(d, f, baseline, doffs=0.0):
     """
     f = _checks.positive(f, "f")
     baseline = _checks.positive(baseline, "baseline")
-    d = _float_array(d, "d") + _finite(doffs, "doffs")
+    d = _float_array(d, "d") + _checks.real(doffs, "doffs")
     with np.errstate(divide="ignore", invalid="ignore"):
         Z = np.where(d < 0, np.nan, f * baseline / d)
     return Z[()]
@@ -156,18 +156,11 @@ def depth_to_disparity(Z, f, baseline, doffs=0.0):
     of `disparity_to_depth`. Z == inf gives -doffs; Z <= 0 gives NaN (not in front)."""
     f = _checks.positive(f, "f")
     baseline = _checks.positive(baseline, "baseline")
-    doffs = _finite(doffs, "doffs")
+    doffs = _checks.real(doffs, "doffs")
     Z = _float_array(Z, "Z")
     with np.errstate(divide="ignore", invalid="ignore"):
         d = np.where(Z <= 0, np.nan, f * baseline / Z - doffs)
     return d[()]
-
-
-def _finite(value, name):
-    value = float(value)
-    if not np.isfinite(value):
-        raise ValueError(f"{name}: must be a finite number, got {value}")
-    return value
 
 
 def _image_size(size, name):

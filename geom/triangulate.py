@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import _checks
-from .camera import check_camera
+from .camera import _normalize_point, check_camera
 
 MIN_PARALLAX = np.deg2rad(1.5)
 """Default smallest trusted angle (radians) between the two viewing rays of a point (COLMAP's
@@ -160,19 +160,19 @@ def _dlt(cams, xs, mask, names):
     centres = _check_baseline(cams, "cams")
     origin = centres.mean(axis=0)
     scale = np.linalg.norm(centres - origin, axis=1).mean()
-    Kinv = np.stack([np.linalg.inv(c.K) for c in cams])
+    K = np.stack([c.K for c in cams])
     f = np.array([np.sqrt(c.K[0, 0] * c.K[1, 1]) for c in cams])
     # in the normalised world X = origin + scale X', P = [R | R origin + t] / scale up to scale
     Rt = np.stack([np.column_stack([c.R, (c.R @ origin + c.t) / scale]) for c in cams])
     X = np.empty((xs.shape[1], 3))
-    _dlt_kernel(xs, mask, Kinv, f, Rt, X)
+    _dlt_kernel(xs, mask, K, f, Rt, X)
     if np.isinf(X).any():  # the kernel's overflow mark
         raise _checks.overflow(names)
     return X * scale + origin
 
 
 @njit(cache=True, parallel=True)
-def _dlt_kernel(xs, mask, Kinv, f, Rt, X):
+def _dlt_kernel(xs, mask, K, f, Rt, X):
     V, N = mask.shape
     chunk = 256  # points per task: the scratch arrays are allocated once per chunk
     for c in prange((N + chunk - 1) // chunk):
@@ -187,11 +187,7 @@ def _dlt_kernel(xs, mask, Kinv, f, Rt, X):
             for v in range(V):
                 if not mask[v, j]:
                     continue
-                u, w = xs[v, j, 0], xs[v, j, 1]
-                h0 = Kinv[v, 0, 0] * u + Kinv[v, 0, 1] * w + Kinv[v, 0, 2]
-                h1 = Kinv[v, 1, 0] * u + Kinv[v, 1, 1] * w + Kinv[v, 1, 2]
-                h2 = Kinv[v, 2, 0] * u + Kinv[v, 2, 1] * w + Kinv[v, 2, 2]
-                xn, yn = h0 / h2, h1 / h2
+                xn, yn = _normalize_point(K[v], xs[v, j, 0], xs[v, j, 1])
                 for k in range(4):
                     A[2 * n, k] = W[2 * n, k] = f[v] * (xn * Rt[v, 2, k] - Rt[v, 0, k])
                     A[2 * n + 1, k] = W[2 * n + 1, k] = f[v] * (yn * Rt[v, 2, k] - Rt[v, 1, k])
