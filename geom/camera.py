@@ -167,7 +167,7 @@ def relative_pose(cam1, cam2):
     return R, cam2.t - R @ cam1.t
 
 
-def look_at(eye, target, K, up=(0.0, -1.0, 0.0), width=None, height=None):
+def look_at(eye, target, K, *, up=(0.0, -1.0, 0.0), width=None, height=None):
     """Camera at `eye` (3,) whose optical axis points at `target` (3,).
 
     `up` is the world direction that should appear upwards in the image (image y points down,

@@ -153,7 +153,7 @@ def unproject(model, params, xy):
     return out
 
 
-def undistorted_calibration(model, params, width, height, blank=0.0):
+def undistorted_calibration(model, params, width, height, *, blank=0.0):
     """A PINHOLE calibration `K_new` (3, 3) for undistorting `width` x `height` images to the
     same size, as COLMAP's image undistorter chooses one.
 
@@ -186,7 +186,7 @@ def undistorted_calibration(model, params, width, height, blank=0.0):
     return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
 
 
-def undistort_maps(model, params, width, height, K_new=None):
+def undistort_maps(model, params, width, height, *, K_new=None):
     """Lookup maps for `cv2.remap` that undistort a `width` x `height` image to a PINHOLE image
     of the same size with calibration `K_new` (3, 3), default `undistorted_calibration(..)`.
 

@@ -117,7 +117,7 @@ def epipoles(F):
     return vt[2], u[:, 2]
 
 
-def epipolar_lines(F, x, image=1):
+def epipolar_lines(F, x, *, image=1):
     """Epipolar lines in the other image of points `x` (N, 2) of image `image` (1 or 2):
     `F x` for image 1, `F^T x` for image 2, as (N, 3) lines (a, b, c) scaled so a^2 + b^2 = 1,
     so that a x + b y + c is the signed distance in pixels of (x, y) to the line."""

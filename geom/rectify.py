@@ -21,7 +21,7 @@ from .camera import Camera, check_camera
 from .triangulate import _check_baseline
 
 
-def rectify_pair(cam1, cam2, image_size, same_principal_point=True):
+def rectify_pair(cam1, cam2, image_size, *, same_principal_point=True):
     """Rectifying homographies and cameras for a calibrated pair (Fusiello et al. 2000).
 
     cam1, cam2: `Camera`s with distinct centres; image_size: (width, height) of both input
@@ -118,7 +118,7 @@ def _maps_kernel(G, map_x, map_y):
                 map_y[v, u] = -1e6
 
 
-def rectify_images(img1, img2, H1, H2, image_size=None, interpolation=cv2.INTER_LINEAR):
+def rectify_images(img1, img2, H1, H2, *, image_size=None, interpolation=cv2.INTER_LINEAR):
     """Warp both images of a pair with their rectifying homographies (from `rectify_pair`).
 
     img1, img2: (H, W) or (H, W, C) images (uint8 or float32); H1, H2: (3, 3);
@@ -134,7 +134,7 @@ def rectify_images(img1, img2, H1, H2, image_size=None, interpolation=cv2.INTER_
     return out[0], out[1]
 
 
-def disparity_to_depth(d, f, baseline, doffs=0.0):
+def disparity_to_depth(d, f, baseline, *, doffs=0.0):
     """Depth `Z = f b / (d + doffs)` of rectified disparities `d = x1 - x2` (array of any shape,
     NaN allowed).
 
@@ -151,7 +151,7 @@ def disparity_to_depth(d, f, baseline, doffs=0.0):
     return Z[()]
 
 
-def depth_to_disparity(Z, f, baseline, doffs=0.0):
+def depth_to_disparity(Z, f, baseline, *, doffs=0.0):
     """Disparity `d = f b / Z - doffs` of depths `Z` (array of any shape, NaN allowed), inverse
     of `disparity_to_depth`. Z == inf gives -doffs; Z <= 0 gives NaN (not in front)."""
     f = _checks.positive(f, "f")

@@ -33,7 +33,7 @@ class PointCheck(NamedTuple):
     parallax: np.ndarray
 
 
-def midpoint(cam1, cam2, x1, x2, weighted=True):
+def midpoint(cam1, cam2, x1, x2, *, weighted=True):
     """Mid-point triangulation: a point of the shortest segment between the two viewing rays.
 
     cam1, cam2: `Camera`s with distinct centres; x1, x2: (N, 2) corresponding pixels.
@@ -298,7 +298,7 @@ def _reprojection_kernel(P, X, xs, err):
                 err[v, j] = np.inf
 
 
-def cheirality_parallax_check(cam1, cam2, X, min_angle=MIN_PARALLAX):
+def cheirality_parallax_check(cam1, cam2, X, *, min_angle=MIN_PARALLAX):
     """Flag triangulated points that cannot be trusted: behind a camera, or seen from two
     nearly parallel directions (depth along the rays is then ill-conditioned).
 

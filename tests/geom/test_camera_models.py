@@ -190,7 +190,7 @@ def test_undistorted_calibration_keeps_the_valid_area(cam):
     # blank=0: every undistorted pixel samples inside the original image, and a view 1 % wider
     # would not
     def inside(K_new):
-        map_x, map_y = undistort_maps(model, params, W, H, K_new)
+        map_x, map_y = undistort_maps(model, params, W, H, K_new=K_new)
         return (map_x.min() >= -1e-3 and map_x.max() <= W - 1 + 1e-3
                 and map_y.min() >= -1e-3 and map_y.max() <= H - 1 + 1e-3)
 
@@ -227,7 +227,8 @@ def test_undistorted_image_puts_points_where_the_pinhole_says(cam, seed):
     image = np.zeros((h, w), np.float32)
     for d in dots:
         image += np.exp(-((seen - d) ** 2).sum(-1) / (2 * sigma ** 2)).astype(np.float32)
-    undistorted = cv2.remap(image, *undistort_maps(model, params, w, h, K_new), cv2.INTER_LINEAR)
+    undistorted = cv2.remap(image, *undistort_maps(model, params, w, h, K_new=K_new),
+                            cv2.INTER_LINEAR)
     wy, wx = np.mgrid[-12:13, -12:13]
     for d in dots:
         x0, y0 = np.round(d).astype(int)
