@@ -273,7 +273,7 @@ def test_bad_input():
         project("PINHOLE", [500, 500, 320, 240], X[:, :2])
     with pytest.raises(ValueError, match=r"xy: expected shape \(N, 2\)"):
         unproject("PINHOLE", [500, 500, 320, 240], X)
-    with pytest.raises(ValueError, match="width: must be a positive integer"):
+    with pytest.raises(ValueError, match="width: expected an integer >= 1"):
         undistort_maps("PINHOLE", [500, 500, 320, 240], 0, 480)
     with pytest.raises(ValueError, match="blank: expected a number in"):
         undistorted_calibration("PINHOLE", [500, 500, 320, 240], 640, 480, blank=2)
