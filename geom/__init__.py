@@ -1,11 +1,10 @@
 """mvdepth's geometry core: numba kernels, numpy in and out, never torch.
 
 Modules: `rotation`, `camera`, `camera_models` (COLMAP's lens distortion models), `io`,
-`epipolar` (F, E, poses, epipolar errors), one solver per module (`eightpoint`, `sevenpoint`,
-`fivepoint`, `homography`, `p3p`), `refine`, `robust` (one RANSAC engine), `multimodel`,
-`triangulate`, `rectify`, `costvolume`, `stereo`, `planesweep`, `synth` (rendered scenes with
-ground truth), and `testing` (hypothesis strategies and invariant checks); `_linalg` holds the
-small dense linear algebra the solvers share.
+`epipolar`, one solver per module (`eightpoint`, `sevenpoint`, `fivepoint`, `homography`, `p3p`),
+`refine`, `robust` (one RANSAC engine), `multimodel`, `triangulate`, `rectify`, `costvolume`,
+`stereo`, `planesweep`, `synth` (rendered scenes with ground truth), and `testing` (hypothesis
+strategies and invariant checks).
 Conventions for pixels, poses and depth are in each module's docstring and in DESIGN.md.
 """
 from .camera import Camera, decompose_projection, intrinsic_matrix, look_at, relative_pose

@@ -1,13 +1,8 @@
 """Fundamental matrix from N >= 8 correspondences: the normalised eight-point algorithm.
 
-Conventions (DESIGN.md, `geom.epipolar`): pixels `(N, 2)` float64, `x2^T F x1 = 0`; F has rank 2
-and unit Frobenius norm (its scale and sign are meaningless).
-
-The points of each image are Hartley-normalised, the 9x9 normal matrix `A^T W A` of the design
-matrix is built from sums of quadratic monomials, its smallest eigenvector (inverse iteration,
-`geom._linalg`) is F, projected to rank 2 and denormalised. The normal matrix, the degeneracy
-tests (`_design`) and the denormalisation are shared with `geom.sevenpoint`. Robust estimators
-call the kernels `_eight_point_into` and `_eight_point` on samples, without validation.
+Conventions as in `geom.epipolar` (`x2^T F x1 = 0`; F of rank 2 and unit Frobenius norm). The
+Hartley-normalised normal matrix, its degeneracy tests and the denormalisation are shared with
+`geom.sevenpoint`; robust estimators call the kernels `_eight_point_into` and `_eight_point`.
 """
 from collections import namedtuple
 

@@ -1,9 +1,6 @@
-"""Fundamental matrices through exactly seven correspondences (the minimal F solver).
-
-Conventions as in `geom.eightpoint`. The seven epipolar constraints on the Hartley-normalised
-points leave a two-dimensional null space `a F1 + (1 - a) F2`; `det = 0` is a cubic in `a`
-whose real roots give one to three rank-2 candidates. Robust estimators call the kernel
-`_seven_point` on samples, without validation.
+"""Fundamental matrices through exactly seven correspondences (the minimal F solver): `det = 0`
+on the two-dimensional null space of the Hartley-normalised constraints is a cubic. Conventions
+as in `geom.epipolar`; robust estimators call the kernel `_seven_point`.
 """
 import numpy as np
 from numba import njit
