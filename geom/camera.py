@@ -141,6 +141,16 @@ def check_camera(cam, name):
     return cam
 
 
+def _check_baseline(cams, name):
+    """Camera centres (V, 3) of the `Camera`s cams; ValueError naming `name` when they all
+    coincide (no baseline: no depth, no epipolar geometry)."""
+    centres = np.stack([c.center for c in cams])
+    spread = np.linalg.norm(centres - centres[0], axis=1).max()
+    if spread <= 1e-12 * max(np.linalg.norm(centres, axis=1).max(), 1e-300):
+        raise ValueError(f"{name}: all camera centres coincide (zero baseline)")
+    return centres
+
+
 def decompose_projection(P):
     """Split `P` (3, 4) into `K` (3, 3, positive diagonal, K[2,2] = 1), `R` (det +1) and `t` (3,).
 
@@ -192,16 +202,10 @@ def look_at(eye, target, K, *, up=(0.0, -1.0, 0.0), width=None, height=None):
 # ---------------------------------------------------------------------------- kernels
 
 @njit(cache=True)
-def _normalize_point(K, u, v):
-    """`K^-1 [u, v, 1]` dehomogenised, as (x, y), for an upper-triangular K (3, 3) with
-    K[2, 2] = 1 (back substitution: no inverse)."""
-    y = (v - K[1, 2]) / K[1, 1]
-    return (u - K[0, 2] - K[0, 1] * y) / K[0, 0], y
-
-
-@njit(cache=True)
 def _normalize_points(x, K, out):
-    """out (N, 2) = `_normalize_point` of the pixels x (N, 2); returns out."""
+    """out (N, 2) = `K^-1 [x, 1]` dehomogenised for pixels x (N, 2) and an upper-triangular K
+    (3, 3) with K[2, 2] = 1 (back substitution, no inverse); returns out."""
     for i in range(x.shape[0]):
-        out[i, 0], out[i, 1] = _normalize_point(K, x[i, 0], x[i, 1])
+        out[i, 1] = (x[i, 1] - K[1, 2]) / K[1, 1]
+        out[i, 0] = (x[i, 0] - K[0, 2] - K[0, 1] * out[i, 1]) / K[0, 0]
     return out

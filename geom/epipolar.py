@@ -6,17 +6,15 @@ the top-left pixel. A relative pose `(R, t)` maps camera-1 to camera-2 coordinat
 `x2^T F x1 = 0` (homogeneous `x = (x, y, 1)`). Converted F and E have unit Frobenius norm
 (their scale and sign are meaningless); `essential_from_pose` keeps `|E| = sqrt(2) |t|`.
 
-Estimation is elsewhere: `geom.eightpoint`, `geom.sevenpoint`, `geom.fivepoint` (minimal and
-linear solvers) and `geom.robust` (RANSAC). The public functions validate their input and raise
-`ValueError` on bad or degenerate data; the private kernels `_sampson`, `_epipolar_terms` and
-`_cheirality_counts` do no validation (robust estimators call them directly).
+Estimation: `geom.eightpoint`, `geom.sevenpoint`, `geom.fivepoint`, `geom.robust`. The public
+functions raise `ValueError` on bad or degenerate data; the kernels (`_sampson`, ...) do not check.
 """
 import numpy as np
 from numba import njit
 
 from . import _checks
 from ._linalg import _det3
-from .camera import check_camera, normalize_points, relative_pose
+from .camera import _check_baseline, check_camera, normalize_points, relative_pose
 
 
 # ---------------------------------------------------------------------------- conversions
@@ -49,9 +47,8 @@ def fundamental_from_cameras(cam1, cam2):
     Raises ValueError when the camera centres coincide (no epipolar geometry)."""
     check_camera(cam1, "cam1")
     check_camera(cam2, "cam2")
+    _check_baseline([cam1, cam2], "cam1, cam2")
     R, t = relative_pose(cam1, cam2)
-    if np.linalg.norm(t) <= 1e-12 * max(np.linalg.norm(cam1.t), np.linalg.norm(cam2.t), 1.0):
-        raise ValueError("cam1, cam2: camera centres coincide (zero baseline, F undefined)")
     return fundamental_from_essential(essential_from_pose(R, t), cam1.K, cam2.K)
 
 
@@ -74,8 +71,7 @@ def decompose_essential(E):
     R, t = np.empty((3, 3)), np.empty(3)
     ratio = _decompose_essential(E, R, t)
     if not ratio > 1e-9:
-        raise ValueError(f"E: rank below 2 (singular value ratio s1 / s0 = {ratio:.1e}), not an "
-                         "essential matrix")
+        raise ValueError(f"E: rank below 2 (s1 / s0 = {ratio:.1e}), not an essential matrix")
     R2 = (2.0 * np.outer(t, t) - np.eye(3)) @ R
     return np.stack([R, R, R2, R2]), np.stack([t, -t, t, -t])
 
@@ -91,8 +87,7 @@ def pose_from_essential(E, x1, x2, K1, K2):
     """
     Rs, ts = decompose_essential(E)
     x1, x2 = _checks.point_pairs(x1, x2, 1)
-    y1 = normalize_points(x1, K1)
-    y2 = normalize_points(x2, K2)
+    y1, y2 = normalize_points(x1, K1), normalize_points(x2, K2)
     counts = np.empty(4, np.int64)
     front = np.empty((4, x1.shape[0]), np.bool_)
     _cheirality_counts(Rs, ts, y1, y2, counts, front)

@@ -17,8 +17,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import _checks
-from .camera import Camera, check_camera
-from .triangulate import _check_baseline
+from .camera import Camera, _check_baseline, check_camera
 
 
 def rectify_pair(cam1, cam2, image_size, *, same_principal_point=True):

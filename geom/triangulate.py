@@ -14,7 +14,8 @@ import numpy as np
 from numba import njit, prange
 
 from . import _checks
-from .camera import _normalize_point, check_camera
+from ._linalg import _householder
+from .camera import _check_baseline, _normalize_points, check_camera
 
 MIN_PARALLAX = np.deg2rad(1.5)
 """Default smallest trusted angle (radians) between the two viewing rays of a point (COLMAP's
@@ -160,19 +161,20 @@ def _dlt(cams, xs, mask, names):
     centres = _check_baseline(cams, "cams")
     origin = centres.mean(axis=0)
     scale = np.linalg.norm(centres - origin, axis=1).mean()
-    K = np.stack([c.K for c in cams])
+    ys = np.stack([_normalize_points(x, c.K, np.empty_like(x)) for x, c in zip(xs, cams)])
     f = np.array([np.sqrt(c.K[0, 0] * c.K[1, 1]) for c in cams])
     # in the normalised world X = origin + scale X', P = [R | R origin + t] / scale up to scale
     Rt = np.stack([np.column_stack([c.R, (c.R @ origin + c.t) / scale]) for c in cams])
     X = np.empty((xs.shape[1], 3))
-    _dlt_kernel(xs, mask, K, f, Rt, X)
+    _dlt_kernel(ys, mask, f, Rt, X)
     if np.isinf(X).any():  # the kernel's overflow mark
         raise _checks.overflow(names)
     return X * scale + origin
 
 
 @njit(cache=True, parallel=True)
-def _dlt_kernel(xs, mask, K, f, Rt, X):
+def _dlt_kernel(ys, mask, f, Rt, X):
+    """X: the points from normalised image coordinates ys (V, N, 2); inf marks an overflow."""
     V, N = mask.shape
     chunk = 256  # points per task: the scratch arrays are allocated once per chunk
     for c in prange((N + chunk - 1) // chunk):
@@ -182,19 +184,20 @@ def _dlt_kernel(xs, mask, K, f, Rt, X):
         z = np.empty(V)
         h = np.empty(4)
         y = np.empty(4)
+        refl = np.empty((4, 2 * V))
         for j in range(c * chunk, min(N, (c + 1) * chunk)):
             n = 0
             for v in range(V):
                 if not mask[v, j]:
                     continue
-                xn, yn = _normalize_point(K[v], xs[v, j, 0], xs[v, j, 1])
+                xn, yn = ys[v, j, 0], ys[v, j, 1]
                 for k in range(4):
                     A[2 * n, k] = W[2 * n, k] = f[v] * (xn * Rt[v, 2, k] - Rt[v, 0, k])
                     A[2 * n + 1, k] = W[2 * n + 1, k] = f[v] * (yn * Rt[v, 2, k] - Rt[v, 1, k])
                 views[n] = v
                 n += 1
             h[:] = 0.5
-            _null_vector(W, 2 * n, h, y)
+            _null_vector(W, 2 * n, h, y, refl)
             # A row's residual is (depth x pixel error): divide by the depths of that solution
             # and solve again, so that all observations count in pixels (Hartley & Sturm 1997).
             reweight = True
@@ -207,7 +210,7 @@ def _dlt_kernel(xs, mask, K, f, Rt, X):
                 for r in range(2 * n):
                     for k in range(4):
                         W[r, k] = A[r, k] / z[r // 2]
-                _null_vector(W, 2 * n, h, y)  # starts from the first solution
+                _null_vector(W, 2 * n, h, y, refl)  # starts from the first solution
             for k in range(3):
                 X[j, k] = h[k] / h[3] if h[3] != 0.0 else np.nan
                 if not abs(X[j, k]) < np.inf:  # at infinity, or beyond float64's range
@@ -217,30 +220,13 @@ def _dlt_kernel(xs, mask, K, f, Rt, X):
 
 
 @njit(cache=True)
-def _null_vector(A, m, h, y):
+def _null_vector(A, m, h, y, V):
     """Turn h (4,) into the unit right singular vector of A[:m] (m >= 4, 4) for its smallest
     singular value, starting from h: Householder QR `A = Q R` (backward stable, A^T A is never
     formed), then inverse iteration `h <- (R^T R)^-1 h`, which converges by the factor
     (sigma_4 / sigma_3)^2 per step and is exact at once for a singular A. A and the scratch
-    y (4,) are overwritten."""
-    for k in range(4):
-        sq = 0.0
-        for i in range(k, m):
-            sq += A[i, k] * A[i, k]
-        if sq == 0.0:
-            continue
-        alpha = -np.sqrt(sq) if A[k, k] > 0.0 else np.sqrt(sq)
-        v0 = A[k, k] - alpha  # Householder vector (v0, A[k+1:m, k])
-        vv = sq - A[k, k] * A[k, k] + v0 * v0
-        for j in range(k + 1, 4):
-            g = v0 * A[k, j]
-            for i in range(k + 1, m):
-                g += A[i, k] * A[i, j]
-            g *= 2.0 / vv
-            A[k, j] -= g * v0
-            for i in range(k + 1, m):
-                A[i, j] -= g * A[i, k]
-        A[k, k] = alpha
+    y (4,), V (4, >= m) are overwritten."""
+    _householder(A, m, V)
     big = 0.0
     for k in range(4):
         big = max(big, abs(A[k, k]))
@@ -341,16 +327,6 @@ def _check_cameras(cams, name, min_count):
     for i, cam in enumerate(cams):
         check_camera(cam, f"{name}[{i}]")
     return cams
-
-
-def _check_baseline(cams, name):
-    """Camera centres (V, 3); ValueError when they all coincide (no baseline, no depth; shared
-    with geom.rectify)."""
-    centres = np.stack([c.center for c in cams])
-    spread = np.linalg.norm(centres - centres[0], axis=1).max()
-    if spread <= 1e-12 * max(np.linalg.norm(centres, axis=1).max(), 1e-300):
-        raise ValueError(f"{name}: all camera centres coincide (zero baseline)")
-    return centres
 
 
 def _observations(xs, mask, n_views):
