@@ -1,5 +1,5 @@
 """Small dense linear algebra under the solvers (numba kernels, no validation): Hartley
-normalisation, Householder QR, Jacobi, Cholesky, the smallest eigenpairs of a 9x9 normal matrix (its scratch `s`
+normalisation, Jacobi, Cholesky, the smallest eigenpairs of a 9x9 normal matrix (its scratch `s`
 is `geom.eightpoint._scratch`'s), 3x3 determinant and cubic roots.
 """
 import numpy as np
@@ -36,35 +36,6 @@ def _normalizer(x, w):
         return 0.0, 0.0, 0.0
     s = np.sqrt(2.0) / md
     return s, -s * cx, -s * cy
-
-
-@njit(cache=True)
-def _householder(A, m, V):
-    """Householder QR of the first m rows of A (m >= n = A.shape[1]), in place: R into the upper
-    triangle, the unit reflectors v_k into V[k, k:m] (Q = H_0 ... H_(n-1) with H_k = I - 2 v_k
-    v_k^T; a zero column gives v_k = 0, H_k = I)."""
-    n = A.shape[1]
-    for k in range(n):
-        sq = 0.0
-        for i in range(k, m):
-            sq += A[i, k] * A[i, k]
-        alpha = -np.sqrt(sq) if A[k, k] > 0.0 else np.sqrt(sq)
-        vn = 0.0
-        for i in range(k, m):
-            V[k, i] = A[i, k] - alpha if i == k else A[i, k]
-            vn += V[k, i] * V[k, i]
-        vn = np.sqrt(vn)
-        for i in range(k, m):
-            V[k, i] = V[k, i] / vn if vn > 0.0 else 0.0
-        for j in range(k + 1, n):
-            d = 0.0
-            for i in range(k, m):
-                d += V[k, i] * A[i, j]
-            for i in range(k, m):
-                A[i, j] -= 2.0 * d * V[k, i]
-        A[k, k] = alpha
-        for i in range(k + 1, m):
-            A[i, k] = 0.0
 
 
 @njit(cache=True)

@@ -17,7 +17,6 @@ import numpy as np
 from numba import njit
 
 from . import _checks
-from ._linalg import _householder
 
 
 def essential_five_point(q1, q2):
@@ -139,10 +138,29 @@ def _null_space_5x9(At, V, null):
     for i in range(9):
         for j in range(5):
             scale = max(scale, abs(At[i, j]))
-    _householder(At, 9, V)
     for k in range(5):
-        if abs(At[k, k]) <= 1e-10 * scale:
+        nrm = 0.0
+        for i in range(k, 9):
+            nrm += At[i, k] * At[i, k]
+        nrm = np.sqrt(nrm)
+        if nrm <= 1e-10 * scale:
             return False
+        alpha = -nrm if At[k, k] > 0 else nrm
+        for i in range(k, 9):
+            V[k, i] = At[i, k]
+        V[k, k] -= alpha
+        vn = 0.0
+        for i in range(k, 9):
+            vn += V[k, i] * V[k, i]
+        vn = np.sqrt(vn)
+        for i in range(k, 9):
+            V[k, i] /= vn
+        for j in range(k, 5):  # apply (I - 2 v v^T) to the remaining columns
+            d = 0.0
+            for i in range(k, 9):
+                d += V[k, i] * At[i, j]
+            for i in range(k, 9):
+                At[i, j] -= 2.0 * d * V[k, i]
     null[:] = 0.0
     for c in range(4):  # Q e_(5 + c) = H_0 H_1 ... H_4 e_(5 + c)
         null[c, 5 + c] = 1.0

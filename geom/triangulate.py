@@ -14,7 +14,6 @@ import numpy as np
 from numba import njit, prange
 
 from . import _checks
-from ._linalg import _householder
 from .camera import _check_baseline, _normalize_points, check_camera
 
 MIN_PARALLAX = np.deg2rad(1.5)
@@ -184,7 +183,6 @@ def _dlt_kernel(ys, mask, f, Rt, X):
         z = np.empty(V)
         h = np.empty(4)
         y = np.empty(4)
-        refl = np.empty((4, 2 * V))
         for j in range(c * chunk, min(N, (c + 1) * chunk)):
             n = 0
             for v in range(V):
@@ -197,7 +195,7 @@ def _dlt_kernel(ys, mask, f, Rt, X):
                 views[n] = v
                 n += 1
             h[:] = 0.5
-            _null_vector(W, 2 * n, h, y, refl)
+            _null_vector(W, 2 * n, h, y)
             # A row's residual is (depth x pixel error): divide by the depths of that solution
             # and solve again, so that all observations count in pixels (Hartley & Sturm 1997).
             reweight = True
@@ -210,7 +208,7 @@ def _dlt_kernel(ys, mask, f, Rt, X):
                 for r in range(2 * n):
                     for k in range(4):
                         W[r, k] = A[r, k] / z[r // 2]
-                _null_vector(W, 2 * n, h, y, refl)  # starts from the first solution
+                _null_vector(W, 2 * n, h, y)  # starts from the first solution
             for k in range(3):
                 X[j, k] = h[k] / h[3] if h[3] != 0.0 else np.nan
                 if not abs(X[j, k]) < np.inf:  # at infinity, or beyond float64's range
@@ -220,13 +218,30 @@ def _dlt_kernel(ys, mask, f, Rt, X):
 
 
 @njit(cache=True)
-def _null_vector(A, m, h, y, V):
+def _null_vector(A, m, h, y):
     """Turn h (4,) into the unit right singular vector of A[:m] (m >= 4, 4) for its smallest
     singular value, starting from h: Householder QR `A = Q R` (backward stable, A^T A is never
     formed), then inverse iteration `h <- (R^T R)^-1 h`, which converges by the factor
     (sigma_4 / sigma_3)^2 per step and is exact at once for a singular A. A and the scratch
-    y (4,), V (4, >= m) are overwritten."""
-    _householder(A, m, V)
+    y (4,) are overwritten."""
+    for k in range(4):
+        sq = 0.0
+        for i in range(k, m):
+            sq += A[i, k] * A[i, k]
+        if sq == 0.0:
+            continue
+        alpha = -np.sqrt(sq) if A[k, k] > 0.0 else np.sqrt(sq)
+        v0 = A[k, k] - alpha  # Householder vector (v0, A[k+1:m, k])
+        vv = sq - A[k, k] * A[k, k] + v0 * v0
+        for j in range(k + 1, 4):
+            g = v0 * A[k, j]
+            for i in range(k + 1, m):
+                g += A[i, k] * A[i, j]
+            g *= 2.0 / vv
+            A[k, j] -= g * v0
+            for i in range(k + 1, m):
+                A[i, j] -= g * A[i, k]
+        A[k, k] = alpha
     big = 0.0
     for k in range(4):
         big = max(big, abs(A[k, k]))
