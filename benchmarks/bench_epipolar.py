@@ -1,4 +1,4 @@
-"""Eight-point fundamental matrix: geom.epipolar against OpenCV's FM_8POINT, same process, same data.
+"""Eight-point fundamental matrix: geom.eightpoint against OpenCV's FM_8POINT, same process, same data.
 
     python -m benchmarks.bench_epipolar [--quick]
 
@@ -14,8 +14,9 @@ import cv2
 import numpy as np
 
 from benchmarks.harness import print_table, time_call
-from geom.epipolar import (_seven_point, eight_point, eight_point_batch, sampson_distance,
-                           seven_point)
+from geom.eightpoint import eight_point, eight_point_batch
+from geom.epipolar import sampson_distance
+from geom.sevenpoint import _seven_point, seven_point
 from geom.testing import make_two_view
 
 
@@ -78,7 +79,7 @@ def minimal():
     out = np.empty((3, 3, 3))
     methods = {
         "geom.seven_point": lambda: seven_point(p.x1, p.x2),
-        "geom.epipolar._seven_point (kernel)": lambda: _seven_point(p.x1, p.x2, out),
+        "geom.sevenpoint._seven_point (kernel)": lambda: _seven_point(p.x1, p.x2, out),
         "cv2 FM_7POINT": lambda: cv2.findFundamentalMat(p.x1, p.x2, cv2.FM_7POINT),
     }
     times = {name: time_call(fn, repeat=9) for name, fn in methods.items()}

@@ -76,8 +76,10 @@ def bench_stereo():
     rows, throughput = [], []
     for name, left, right, D, gt, masks in stereo_pairs():
         cn = 1 if left.ndim == 2 else 3
-        methods = {"mvdepth": lambda l, r: stereo_disparity(l, r, D, fill_holes=True),
-                   "mvdepth (no fill)": lambda l, r: stereo_disparity(l, r, D)}
+        methods = {"mvdepth": lambda l, r: stereo_disparity(l, r, num_disparities=D,
+                                                           fill_holes=True).disparity,
+                   "mvdepth (no fill)": lambda l, r: stereo_disparity(l, r,
+                                                                     num_disparities=D).disparity}
         methods.update(opencv_methods(D, cn))
         times = {}
         for method, fn in methods.items():

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
+from numba import njit
 
 from . import _checks
 
@@ -28,9 +29,7 @@ def to_homogeneous(x):
 def normalize_points(x, K):
     """Normalised image coordinates `K^-1 [x, 1]` dehomogenised: (N, 2) pixels -> (N, 2)."""
     x = _checks.points(x, "x")
-    K = _checks.intrinsics(K)
-    y = (x[:, 1] - K[1, 2]) / K[1, 1]
-    return np.stack([(x[:, 0] - K[0, 2] - K[0, 1] * y) / K[0, 0], y], axis=1)
+    return _normalize_points(x, _checks.intrinsics(K), np.empty_like(x))
 
 
 def denormalize_points(xn, K):
@@ -142,6 +141,16 @@ def check_camera(cam, name):
     return cam
 
 
+def _check_baseline(cams, name):
+    """Camera centres (V, 3) of the `Camera`s cams; ValueError naming `name` when they all
+    coincide (no baseline: no depth, no epipolar geometry)."""
+    centres = np.stack([c.center for c in cams])
+    spread = np.linalg.norm(centres - centres[0], axis=1).max()
+    if spread <= 1e-12 * max(np.linalg.norm(centres, axis=1).max(), 1e-300):
+        raise ValueError(f"{name}: all camera centres coincide (zero baseline)")
+    return centres
+
+
 def decompose_projection(P):
     """Split `P` (3, 4) into `K` (3, 3, positive diagonal, K[2,2] = 1), `R` (det +1) and `t` (3,).
 
@@ -168,7 +177,7 @@ def relative_pose(cam1, cam2):
     return R, cam2.t - R @ cam1.t
 
 
-def look_at(eye, target, K, up=(0.0, -1.0, 0.0), width=None, height=None):
+def look_at(eye, target, K, *, up=(0.0, -1.0, 0.0), width=None, height=None):
     """Camera at `eye` (3,) whose optical axis points at `target` (3,).
 
     `up` is the world direction that should appear upwards in the image (image y points down,
@@ -188,3 +197,15 @@ def look_at(eye, target, K, up=(0.0, -1.0, 0.0), width=None, height=None):
     y = np.cross(z, x)
     R = np.stack([x, y, z])
     return Camera(K, R, -R @ eye, width, height)
+
+
+# ---------------------------------------------------------------------------- kernels
+
+@njit(cache=True)
+def _normalize_points(x, K, out):
+    """out (N, 2) = `K^-1 [x, 1]` dehomogenised for pixels x (N, 2) and an upper-triangular K
+    (3, 3) with K[2, 2] = 1 (back substitution, no inverse); returns out."""
+    for i in range(x.shape[0]):
+        out[i, 1] = (x[i, 1] - K[1, 2]) / K[1, 1]
+        out[i, 0] = (x[i, 0] - K[0, 2] - K[0, 1] * out[i, 1]) / K[0, 0]
+    return out

@@ -153,7 +153,7 @@ def unproject(model, params, xy):
     return out
 
 
-def undistorted_calibration(model, params, width, height, blank=0.0):
+def undistorted_calibration(model, params, width, height, *, blank=0.0):
     """A PINHOLE calibration `K_new` (3, 3) for undistorting `width` x `height` images to the
     same size, as COLMAP's image undistorter chooses one.
 
@@ -164,7 +164,7 @@ def undistorted_calibration(model, params, width, height, blank=0.0):
     image border.
     """
     model_id, p = model_params(model, params)
-    width, height = _image_size(width, height)
+    width, height = _checks.integer(width, "width", 1), _checks.integer(height, "height", 1)
     if not 0.0 <= blank <= 1.0:
         raise ValueError(f"blank: expected a number in [0, 1], got {blank}")
     xs, ys = np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64)
@@ -186,7 +186,7 @@ def undistorted_calibration(model, params, width, height, blank=0.0):
     return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
 
 
-def undistort_maps(model, params, width, height, K_new=None):
+def undistort_maps(model, params, width, height, *, K_new=None):
     """Lookup maps for `cv2.remap` that undistort a `width` x `height` image to a PINHOLE image
     of the same size with calibration `K_new` (3, 3), default `undistorted_calibration(..)`.
 
@@ -194,20 +194,13 @@ def undistort_maps(model, params, width, height, K_new=None):
     undistorted pixel.
     """
     model_id, p = model_params(model, params)
-    width, height = _image_size(width, height)
+    width, height = _checks.integer(width, "width", 1), _checks.integer(height, "height", 1)
     K_new = (undistorted_calibration(model, p, width, height) if K_new is None
              else _checks.intrinsics(K_new, "K_new"))
     map_x = np.empty((height, width), np.float32)
     map_y = np.empty((height, width), np.float32)
     _maps_kernel(model_id, p, np.linalg.inv(K_new), map_x, map_y)
     return map_x, map_y
-
-
-def _image_size(width, height):
-    for name, value in (("width", width), ("height", height)):
-        if not isinstance(value, (int, np.integer)) or value <= 0:
-            raise ValueError(f"{name}: must be a positive integer, got {value!r}")
-    return int(width), int(height)
 
 
 # ---------------------------------------------------------------------------- kernels

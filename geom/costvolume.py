@@ -39,7 +39,7 @@ def gray_image(img, name):
     return np.ascontiguousarray(f, dtype=np.float32)
 
 
-def sgm_aggregate(cost, guide, p1, p2, paths=8, p2_gradient=None):
+def sgm_aggregate(cost, guide, *, p1, p2, paths=8, p2_gradient=None):
     """Semi-global aggregation (Hirschmueller 2008) of a cost volume along `paths` directions.
 
     cost: (H, W, D) costs, lower is better. guide: (H, W) grey image in [0, 255] that adapts the
@@ -460,7 +460,7 @@ def _fill_holes(values, prefer_low):
     return out
 
 
-def postprocess(values, speckle_size, speckle_range, median, fill, prefer_low):
+def postprocess(values, *, speckle_size, speckle_range, median, fill, prefer_low):
     """Speckle removal (regions of <= `speckle_size` pixels within `speckle_range`), 3 x 3 median
     of valid pixels, and scanline hole filling (`prefer_low`: fill with the lower neighbour).
     Works on float32 maps whose invalid pixels are NaN; returns a new map."""

@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit
 
 from . import _checks
-from .epipolar import _normalizer
+from ._linalg import _normalizer
 
 
 def homography_dlt(x1, x2):

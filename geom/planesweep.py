@@ -51,30 +51,30 @@ def inverse_depth_planes(near, far, num_planes):
     return 1.0 / np.linspace(1.0 / far, 1.0 / near, num_planes)
 
 
-def plane_sweep(ref_image, ref_cam, sources, depths=None, num_planes=64, depth_range=None, **kw):
+def plane_sweep(ref_image, ref_cam, sources, **options):
     """Depth map of `ref_image` from calibrated source views by plane sweeping.
 
     ref_image: (H, W) or (H, W, 3) image (uint8, or float in [0, 1]); ref_cam: its Camera.
     sources: non-empty list of `(image, Camera)` (grey and colour may be mixed; sizes may differ
-    from the reference's). depths: plane depths (P,) (any order, distinct, positive), or None
-    for `num_planes` planes uniform in inverse depth over `depth_range = (near, far)`.
-    Keyword options (see `multibody_plane_sweep`): window, best_k, min_std, aggregation, p1, p2,
-    p2_gradient, paths, box_size, uniqueness, speckle_size, median, fill_holes, return_cost.
+    from the reference's). Options, keyword-only: depths, plane depths (P,) (any order,
+    distinct, positive), or None (default) for `num_planes` (64) planes uniform in inverse depth
+    over `depth_range = (near, far)`; and those of `multibody_plane_sweep`: window, best_k,
+    min_std, aggregation, p1, p2, p2_gradient, paths, box_size, uniqueness, speckle_size, median,
+    fill_holes, return_cost.
     Returns a `DepthMap` (labels None).
     """
     check_camera(ref_cam, "ref_cam")
     sources = _sources(sources)
     motions = [[relative_pose(ref_cam, cam) for _, cam in sources]]
-    out = multibody_plane_sweep(ref_image, ref_cam, sources, motions, depths, num_planes,
-                                depth_range, **kw)
+    out = multibody_plane_sweep(ref_image, ref_cam, sources, motions, **options)
     out.labels = None
     if out.cost is not None:
         out.cost = out.cost[0]
     return out
 
 
-def multibody_plane_sweep(ref_image, ref_cam, sources, motions, depths=None, num_planes=64,
-                          depth_range=None, *, window=7, best_k=2, min_std=2.0,
+def multibody_plane_sweep(ref_image, ref_cam, sources, motions, *, depths=None, num_planes=64,
+                          depth_range=None, window=7, best_k=2, min_std=2.0,
                           aggregation="sgm", p1=0.05, p2=0.5, p2_gradient=10.0, paths=8,
                           box_size=5, uniqueness=0.0, speckle_size=0, median=True,
                           fill_holes=False, return_cost=False):
@@ -147,7 +147,8 @@ def multibody_plane_sweep(ref_image, ref_cam, sources, motions, depths=None, num
             best = np.where(better, best_b, best)
             labels[better] = b
     index[~textured] = np.nan
-    index = postprocess(index, speckle_size, 1.0, median, fill_holes, prefer_low=True)
+    index = postprocess(index, speckle_size=speckle_size, speckle_range=1.0, median=median,
+                        fill=fill_holes, prefer_low=True)
     inv = np.interp(np.nan_to_num(index, nan=0.0), np.arange(len(planes)), 1.0 / planes)
     depth = np.where(np.isnan(index), np.nan, 1.0 / inv).astype(np.float32)
     labels[np.isnan(depth)] = -1

@@ -17,11 +17,10 @@ import numpy as np
 from numba import njit, prange
 
 from . import _checks
-from .camera import Camera, check_camera
-from .triangulate import _check_baseline
+from .camera import Camera, _check_baseline, check_camera
 
 
-def rectify_pair(cam1, cam2, image_size, same_principal_point=True):
+def rectify_pair(cam1, cam2, image_size, *, same_principal_point=True):
     """Rectifying homographies and cameras for a calibrated pair (Fusiello et al. 2000).
 
     cam1, cam2: `Camera`s with distinct centres; image_size: (width, height) of both input
@@ -118,7 +117,7 @@ def _maps_kernel(G, map_x, map_y):
                 map_y[v, u] = -1e6
 
 
-def rectify_images(img1, img2, H1, H2, image_size=None, interpolation=cv2.INTER_LINEAR):
+def rectify_images(img1, img2, H1, H2, *, image_size=None, interpolation=cv2.INTER_LINEAR):
     """Warp both images of a pair with their rectifying homographies (from `rectify_pair`).
 
     img1, img2: (H, W) or (H, W, C) images (uint8 or float32); H1, H2: (3, 3);
@@ -134,7 +133,7 @@ def rectify_images(img1, img2, H1, H2, image_size=None, interpolation=cv2.INTER_
     return out[0], out[1]
 
 
-def disparity_to_depth(d, f, baseline, doffs=0.0):
+def disparity_to_depth(d, f, baseline, *, doffs=0.0):
     """Depth `Z = f b / (d + doffs)` of rectified disparities `d = x1 - x2` (array of any shape,
     NaN allowed).
 
@@ -145,29 +144,22 @@ def disparity_to_depth(d, f, baseline, doffs=0.0):
     """
     f = _checks.positive(f, "f")
     baseline = _checks.positive(baseline, "baseline")
-    d = _float_array(d, "d") + _finite(doffs, "doffs")
+    d = _float_array(d, "d") + _checks.real(doffs, "doffs")
     with np.errstate(divide="ignore", invalid="ignore"):
         Z = np.where(d < 0, np.nan, f * baseline / d)
     return Z[()]
 
 
-def depth_to_disparity(Z, f, baseline, doffs=0.0):
+def depth_to_disparity(Z, f, baseline, *, doffs=0.0):
     """Disparity `d = f b / Z - doffs` of depths `Z` (array of any shape, NaN allowed), inverse
     of `disparity_to_depth`. Z == inf gives -doffs; Z <= 0 gives NaN (not in front)."""
     f = _checks.positive(f, "f")
     baseline = _checks.positive(baseline, "baseline")
-    doffs = _finite(doffs, "doffs")
+    doffs = _checks.real(doffs, "doffs")
     Z = _float_array(Z, "Z")
     with np.errstate(divide="ignore", invalid="ignore"):
         d = np.where(Z <= 0, np.nan, f * baseline / Z - doffs)
     return d[()]
-
-
-def _finite(value, name):
-    value = float(value)
-    if not np.isfinite(value):
-        raise ValueError(f"{name}: must be a finite number, got {value}")
-    return value
 
 
 def _image_size(size, name):

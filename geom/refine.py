@@ -20,7 +20,8 @@ import numpy as np
 from numba import literally, njit
 
 from . import _checks, lm
-from .epipolar import _epipolar_terms, _normalizer
+from ._linalg import _normalizer
+from .epipolar import _epipolar_terms
 from .rotation import _exp_into, _mul3, _skew_into
 
 

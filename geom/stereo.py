@@ -4,6 +4,8 @@ Convention: left pixel (x, y) matches right pixel (x - d, y); disparity d = f b 
 Stereo is the plane sweep whose planes are disparities: the census cost volume is built here, and
 aggregation, winner-take-all and filtering are `geom.costvolume`'s, shared with `geom.planesweep`.
 """
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit, prange
 
@@ -16,7 +18,15 @@ _NO_KEY = np.uint64(2 ** 64 - 1)
 _LOW = np.uint64(2 ** 32 - 1)
 
 
-def census_transform(img, window=(7, 9)):
+class DisparityMap(NamedTuple):
+    """Result of `stereo_disparity`, both (H, W) float32. disparity: in pixels, NaN where invalid
+    (no estimate). confidence: in [0, 1], `1 - best / second` aggregated cost."""
+
+    disparity: np.ndarray
+    confidence: np.ndarray
+
+
+def census_transform(img, *, window=(7, 9)):
     """Census signature of every pixel: one bit per pixel of the `window` (height, width, both
     odd, at most 65 pixels) other than the centre, set where that pixel is darker than the
     centre (outside the image: the nearest border pixel). (H, W) image -> (H, W) uint64."""
@@ -24,10 +34,10 @@ def census_transform(img, window=(7, 9)):
     return _census(gray_image(img, "img"), wh // 2, ww // 2)
 
 
-def stereo_disparity(left, right, num_disparities, min_disparity=0, *, census_window=(7, 9),
+def stereo_disparity(left, right, *, num_disparities, min_disparity=0, census_window=(7, 9),
                      block_size=1, p1=30.0, p2=400.0, p2_gradient=5.0, paths=4,
                      uniqueness=0.0, lr_max_diff=1.0, speckle_size=100, speckle_range=2.0,
-                     median=True, fill_holes=False, return_confidence=False):
+                     median=True, fill_holes=False):
     """Disparity map of a rectified pair (semi-global matching on a census cost).
 
     left, right: (H, W) or (H, W, 3) images (uint8, or float in [0, 1]) of the same size.
@@ -50,8 +60,7 @@ def stereo_disparity(left, right, num_disparities, min_disparity=0, *, census_wi
     Hamming costs; path sums with the penalties rounded to integers), float32 ones instead
     where `block_size` > 1 or p2 is so large that the sums could overflow uint16.
 
-    Returns disparity (H, W) float32 in pixels, NaN where invalid (no estimate); with
-    `return_confidence`, also a confidence (H, W) float32 in [0, 1] (`1 - best / second` cost).
+    Returns a `DisparityMap` (disparity, confidence).
     """
     L = gray_image(left, "left")
     R = gray_image(right, "right")
@@ -87,9 +96,9 @@ def stereo_disparity(left, right, num_disparities, min_disparity=0, *, census_wi
     S = _sgm_halves(cost, np.rint(L) if integer else L, *penalties, diagonal, integer)
     max_diff = np.float32(np.inf if lr_max_diff is None else lr_max_diff)
     index, conf = _winners(S, np.float32(uniqueness), dmin, max_diff)
-    disp = postprocess(index + np.float32(dmin), speckle_size, speckle_range, median, fill_holes,
-                       prefer_low=True)
-    return (disp, conf) if return_confidence else disp
+    disp = postprocess(index + np.float32(dmin), speckle_size=speckle_size,
+                       speckle_range=speckle_range, median=median, fill=fill_holes, prefer_low=True)
+    return DisparityMap(disp, conf)
 
 
 def _window(window):

@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import _checks
-from .camera import check_camera
+from .camera import _check_baseline, _normalize_points, check_camera
 
 MIN_PARALLAX = np.deg2rad(1.5)
 """Default smallest trusted angle (radians) between the two viewing rays of a point (COLMAP's
@@ -33,7 +33,7 @@ class PointCheck(NamedTuple):
     parallax: np.ndarray
 
 
-def midpoint(cam1, cam2, x1, x2, weighted=True):
+def midpoint(cam1, cam2, x1, x2, *, weighted=True):
     """Mid-point triangulation: a point of the shortest segment between the two viewing rays.
 
     cam1, cam2: `Camera`s with distinct centres; x1, x2: (N, 2) corresponding pixels.
@@ -160,19 +160,20 @@ def _dlt(cams, xs, mask, names):
     centres = _check_baseline(cams, "cams")
     origin = centres.mean(axis=0)
     scale = np.linalg.norm(centres - origin, axis=1).mean()
-    Kinv = np.stack([np.linalg.inv(c.K) for c in cams])
+    ys = np.stack([_normalize_points(x, c.K, np.empty_like(x)) for x, c in zip(xs, cams)])
     f = np.array([np.sqrt(c.K[0, 0] * c.K[1, 1]) for c in cams])
     # in the normalised world X = origin + scale X', P = [R | R origin + t] / scale up to scale
     Rt = np.stack([np.column_stack([c.R, (c.R @ origin + c.t) / scale]) for c in cams])
     X = np.empty((xs.shape[1], 3))
-    _dlt_kernel(xs, mask, Kinv, f, Rt, X)
+    _dlt_kernel(ys, mask, f, Rt, X)
     if np.isinf(X).any():  # the kernel's overflow mark
         raise _checks.overflow(names)
     return X * scale + origin
 
 
 @njit(cache=True, parallel=True)
-def _dlt_kernel(xs, mask, Kinv, f, Rt, X):
+def _dlt_kernel(ys, mask, f, Rt, X):
+    """X: the points from normalised image coordinates ys (V, N, 2); inf marks an overflow."""
     V, N = mask.shape
     chunk = 256  # points per task: the scratch arrays are allocated once per chunk
     for c in prange((N + chunk - 1) // chunk):
@@ -187,11 +188,7 @@ def _dlt_kernel(xs, mask, Kinv, f, Rt, X):
             for v in range(V):
                 if not mask[v, j]:
                     continue
-                u, w = xs[v, j, 0], xs[v, j, 1]
-                h0 = Kinv[v, 0, 0] * u + Kinv[v, 0, 1] * w + Kinv[v, 0, 2]
-                h1 = Kinv[v, 1, 0] * u + Kinv[v, 1, 1] * w + Kinv[v, 1, 2]
-                h2 = Kinv[v, 2, 0] * u + Kinv[v, 2, 1] * w + Kinv[v, 2, 2]
-                xn, yn = h0 / h2, h1 / h2
+                xn, yn = ys[v, j, 0], ys[v, j, 1]
                 for k in range(4):
                     A[2 * n, k] = W[2 * n, k] = f[v] * (xn * Rt[v, 2, k] - Rt[v, 0, k])
                     A[2 * n + 1, k] = W[2 * n + 1, k] = f[v] * (yn * Rt[v, 2, k] - Rt[v, 1, k])
@@ -302,7 +299,7 @@ def _reprojection_kernel(P, X, xs, err):
                 err[v, j] = np.inf
 
 
-def cheirality_parallax_check(cam1, cam2, X, min_angle=MIN_PARALLAX):
+def cheirality_parallax_check(cam1, cam2, X, *, min_angle=MIN_PARALLAX):
     """Flag triangulated points that cannot be trusted: behind a camera, or seen from two
     nearly parallel directions (depth along the rays is then ill-conditioned).
 
@@ -345,16 +342,6 @@ def _check_cameras(cams, name, min_count):
     for i, cam in enumerate(cams):
         check_camera(cam, f"{name}[{i}]")
     return cams
-
-
-def _check_baseline(cams, name):
-    """Camera centres (V, 3); ValueError when they all coincide (no baseline, no depth; shared
-    with geom.rectify)."""
-    centres = np.stack([c.center for c in cams])
-    spread = np.linalg.norm(centres - centres[0], axis=1).max()
-    if spread <= 1e-12 * max(np.linalg.norm(centres, axis=1).max(), 1e-300):
-        raise ValueError(f"{name}: all camera centres coincide (zero baseline)")
-    return centres
 
 
 def _observations(xs, mask, n_views):

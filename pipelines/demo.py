@@ -7,8 +7,8 @@ that the library works on this machine.
 import numpy as np
 
 from geom.camera import Camera
-from geom.epipolar import (eight_point, essential_from_fundamental, pose_from_essential,
-                           sampson_distance)
+from geom.eightpoint import eight_point
+from geom.epipolar import essential_from_fundamental, pose_from_essential, sampson_distance
 from geom.rectify import rectify_pair
 from geom.rotation import angle_between, angular_distance
 from geom.testing import make_two_view

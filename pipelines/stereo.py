@@ -23,7 +23,8 @@ def run(left, right, output, num_disparities=64, min_disparity=0, focal=None, ba
                          f"{baseline}")
     check_output(output, overwrite, [left, right])
     imgs = load_images([left, right])
-    disp = stereo_disparity(imgs.images[0], imgs.images[1], num_disparities, min_disparity)
+    disp = stereo_disparity(imgs.images[0], imgs.images[1], num_disparities=num_disparities,
+                            min_disparity=min_disparity).disparity
     with output_folder(output, overwrite, [left, right]) as tmp:
         np.save(tmp / "disparity.npy", disp.astype(np.float32))
         with np.errstate(divide="ignore"):

@@ -37,12 +37,15 @@ import numpy as np
 from numba import literally, njit, types
 from numba.extending import overload
 
-from ..epipolar import _eight_point_into, _epipolar_terms, _scratch, _seven_point
+from ..camera import _normalize_points
+from ..eightpoint import _eight_point_into, _scratch
+from ..epipolar import _decompose_essential, _epipolar_terms
 from ..fivepoint import WORK_SIZE, _five_point
 from ..homography import _homography_dlt_into
 from ..p3p import _p3p
 from ..refine import _refine_absolute, _refine_relative
 from ..rotation import _skew_into
+from ..sevenpoint import _seven_point
 
 FUNDAMENTAL, ESSENTIAL, HOMOGRAPHY, ABSOLUTE_POSE = 0, 1, 2, 3
 SAMPLE_SIZES = (7, 5, 4, 3)
@@ -75,22 +78,6 @@ def sample_size(kind):
 
 
 @njit(cache=True)
-def _pose_from_e(E, R, t):
-    """One of the four (R, t) with E ~ [t]x R."""
-    U, _, Vt = np.linalg.svd(E)
-    if np.linalg.det(U) < 0:
-        U = -U
-    if np.linalg.det(Vt) < 0:
-        Vt = -Vt
-    W = np.zeros((3, 3))
-    W[0, 1] = -1.0
-    W[1, 0] = 1.0
-    W[2, 2] = 1.0
-    R[:] = U @ W @ Vt
-    t[:] = U[:, 2]
-
-
-@njit(cache=True)
 def _collinear(p, i, j, k):
     """Are the 2D points p[i], p[j], p[k] (nearly) collinear?"""
     ux = p[j, 0] - p[i, 0]
@@ -114,16 +101,6 @@ def _homography_sample_ok(a, b):
 @njit(cache=True, inline="always")
 def _any_sample_ok(a, b):
     return True
-
-
-@njit(cache=True)
-def _normalised(x, Kinv, q):
-    """q (n, 2) = K^-1 x for pixels x (n, 2); returns q."""
-    for i in range(x.shape[0]):
-        w = Kinv[2, 0] * x[i, 0] + Kinv[2, 1] * x[i, 1] + Kinv[2, 2]
-        q[i, 0] = (Kinv[0, 0] * x[i, 0] + Kinv[0, 1] * x[i, 1] + Kinv[0, 2]) / w
-        q[i, 1] = (Kinv[1, 0] * x[i, 0] + Kinv[1, 1] * x[i, 1] + Kinv[1, 2]) / w
-    return q
 
 
 @njit(cache=True)
@@ -156,8 +133,8 @@ def _seven_point_models(a, b, calib, models, work):
 
 @njit(cache=True, inline="always")
 def _five_point_models(a, b, calib, models, work):
-    q1 = _normalised(a, calib[2], work[:10].reshape((5, 2)))
-    q2 = _normalised(b, calib[3], work[10:20].reshape((5, 2)))
+    q1 = _normalize_points(a, calib[0], work[:10].reshape((5, 2)))
+    q2 = _normalize_points(b, calib[1], work[10:20].reshape((5, 2)))
     Es = work[20:110].reshape((10, 3, 3))
     k = _five_point(q1, q2, Es, work[110:])
     for m in range(max(k, 0)):
@@ -178,7 +155,7 @@ def _four_point_models(a, b, calib, models, work):
 def _p3p_models(a, b, calib, models, work):
     Rs = np.empty((4, 3, 3))
     ts = np.empty((4, 3))
-    k = _p3p(a, _normalised(b, calib[3], np.empty((3, 2))), Rs, ts)
+    k = _p3p(a, _normalize_points(b, calib[1], np.empty((3, 2))), Rs, ts)
     for m in range(max(k, 0)):
         models[m, :, :3] = Rs[m]
         models[m, :, 3] = ts[m]
@@ -254,8 +231,8 @@ def _homography_refit(a, b, w, calib, model):
 def _relative_pose_refit(a, b, w, calib, model):
     R = np.empty((3, 3))
     t = np.empty(3)
-    _pose_from_e(np.ascontiguousarray(calib[1].T) @ np.ascontiguousarray(model[:, :3]) @ calib[0],
-                 R, t)
+    _decompose_essential(np.ascontiguousarray(calib[1].T) @ np.ascontiguousarray(model[:, :3])
+                         @ calib[0], R, t)
     _refine_relative(a, b, w, calib[2], calib[3], R, t, 10)
     S = np.empty((3, 3))
     _skew_into(t, S)

@@ -29,7 +29,7 @@ def depth_maps(imgs, rec, progress=None):
     f = rcam1.K[0, 0]
     b = float(np.linalg.norm(rcam2.center - rcam1.center))
     dmin, count = disparity_range(rec, rcam1, f * b, w)
-    disp = stereo_disparity(left, right, count, dmin)
+    disp = stereo_disparity(left, right, num_disparities=count, min_disparity=dmin).disparity
     depth = disparity_to_depth(disp, f, b).astype(np.float32)
     if progress is not None:
         progress(f"two-view stereo: disparities {dmin}..{dmin + count - 1} px, "

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from geom import epipolar, homography, multimodel, rectify, refine, robust, triangulate
+from geom import (eightpoint, epipolar, homography, multimodel, rectify, refine, robust,
+                  sevenpoint, triangulate)
 from geom.camera import Camera, normalize_points
 from geom.fivepoint import essential_five_point
 from geom.planesweep import plane_sweep
@@ -32,8 +33,8 @@ def _calls(p):
         "estimate_homography": (lambda a, b: robust.estimate_homography(a, b, **_FAST), "x1 x2"),
         "estimate_absolute_pose": (
             lambda a, b: robust.estimate_absolute_pose(p.X, b, K2, **_FAST), "X x"),
-        "eight_point": (epipolar.eight_point, "x1 x2"),
-        "seven_point": (lambda a, b: epipolar.seven_point(a[:7], b[:7]), "x1 x2"),
+        "eight_point": (eightpoint.eight_point, "x1 x2"),
+        "seven_point": (lambda a, b: sevenpoint.seven_point(a[:7], b[:7]), "x1 x2"),
         "essential_five_point": (lambda a, b: essential_five_point(a[:5], b[:5]),
                                  "q1 q2"),
         "sampson_distance": (lambda a, b: epipolar.sampson_distance(p.F, a, b), "x1 x2"),

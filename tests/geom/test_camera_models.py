@@ -190,7 +190,7 @@ def test_undistorted_calibration_keeps_the_valid_area(cam):
     # blank=0: every undistorted pixel samples inside the original image, and a view 1 % wider
     # would not
     def inside(K_new):
-        map_x, map_y = undistort_maps(model, params, W, H, K_new)
+        map_x, map_y = undistort_maps(model, params, W, H, K_new=K_new)
         return (map_x.min() >= -1e-3 and map_x.max() <= W - 1 + 1e-3
                 and map_y.min() >= -1e-3 and map_y.max() <= H - 1 + 1e-3)
 
@@ -227,7 +227,8 @@ def test_undistorted_image_puts_points_where_the_pinhole_says(cam, seed):
     image = np.zeros((h, w), np.float32)
     for d in dots:
         image += np.exp(-((seen - d) ** 2).sum(-1) / (2 * sigma ** 2)).astype(np.float32)
-    undistorted = cv2.remap(image, *undistort_maps(model, params, w, h, K_new), cv2.INTER_LINEAR)
+    undistorted = cv2.remap(image, *undistort_maps(model, params, w, h, K_new=K_new),
+                            cv2.INTER_LINEAR)
     wy, wx = np.mgrid[-12:13, -12:13]
     for d in dots:
         x0, y0 = np.round(d).astype(int)
@@ -272,7 +273,7 @@ def test_bad_input():
         project("PINHOLE", [500, 500, 320, 240], X[:, :2])
     with pytest.raises(ValueError, match=r"xy: expected shape \(N, 2\)"):
         unproject("PINHOLE", [500, 500, 320, 240], X)
-    with pytest.raises(ValueError, match="width: must be a positive integer"):
+    with pytest.raises(ValueError, match="width: expected an integer >= 1"):
         undistort_maps("PINHOLE", [500, 500, 320, 240], 0, 480)
     with pytest.raises(ValueError, match="blank: expected a number in"):
         undistorted_calibration("PINHOLE", [500, 500, 320, 240], 640, 480, blank=2)

@@ -27,7 +27,8 @@ def test_median_matches_the_median_of_valid_neighbours(seed):
     rng = np.random.default_rng(seed)
     values = rng.integers(0, 6, (12, 15)).astype(np.float32) + rng.random() * (seed % 2)
     values[rng.random(values.shape) < 0.15] = np.nan
-    out = postprocess(values, 0, 0.0, True, False, prefer_low=True)
+    out = postprocess(values, speckle_size=0, speckle_range=0.0, median=True, fill=False,
+                      prefer_low=True)
     np.testing.assert_array_equal(out, median3_reference(values))
 
 
@@ -41,7 +42,8 @@ def test_integer_aggregation_equals_the_float_one_with_whole_penalties(seed, D, 
     cost = rng.integers(0, 64, (9, 23, D)).astype(np.uint8)
     guide = (3 * rng.integers(0, 2, (9, 23))).astype(np.float32)
     pen = _penalties(7.0, 120.0, 3.0)
-    ref = sgm_aggregate(cost.astype(np.float32), guide, 7.0, 120.0, paths, p2_gradient=3.0)
+    ref = sgm_aggregate(cost.astype(np.float32), guide, p1=7.0, p2=120.0, paths=paths,
+                        p2_gradient=3.0)
     S = _sgm(cost, guide, *pen, paths == 8, integer=True)
     assert S.dtype == np.uint16
     np.testing.assert_array_equal(S, ref)

@@ -33,7 +33,7 @@ def _apply(H, x):
 @given(scene=stereo_scenes())
 def test_rectified_correspondences_share_a_row(same_pp, scene):
     cam1, cam2, X = scene
-    H1, H2, r1, r2 = rectify_pair(cam1, cam2, SIZE, same_pp)
+    H1, H2, r1, r2 = rectify_pair(cam1, cam2, SIZE, same_principal_point=same_pp)
     y1, y2 = _apply(H1, cam1.project(X)), _apply(H2, cam2.project(X))
     scale = cam1.K[0, 0] / r1.K[0, 0]  # rectified pixels are this much larger than the originals
     np.testing.assert_allclose(y1, r1.project(X), atol=1e-8 * scale)  # H maps to the new cameras
@@ -47,7 +47,7 @@ def test_rectified_correspondences_share_a_row(same_pp, scene):
 @given(scene=stereo_scenes())
 def test_rectified_cameras_share_K_and_R_with_baseline_along_x(same_pp, scene):
     cam1, cam2, _ = scene
-    _, _, r1, r2 = rectify_pair(cam1, cam2, SIZE, same_pp)
+    _, _, r1, r2 = rectify_pair(cam1, cam2, SIZE, same_principal_point=same_pp)
     assert np.array_equal(r1.R, r2.R)
     same = np.ones((3, 3), bool)
     same[0, 2] = same_pp  # only cx may differ
@@ -90,13 +90,13 @@ def test_new_K_fits_the_warped_images_tightly(scene):
 @given(scene=stereo_scenes())
 def test_depth_is_f_b_over_disparity_on_triangulated_points(same_pp, scene):
     cam1, cam2, X = scene
-    H1, H2, r1, r2 = rectify_pair(cam1, cam2, SIZE, same_pp)
+    H1, H2, r1, r2 = rectify_pair(cam1, cam2, SIZE, same_principal_point=same_pp)
     y1, y2 = _apply(H1, cam1.project(X)), _apply(H2, cam2.project(X))
     f, b, doffs = r1.K[0, 0], np.linalg.norm(r2.center - r1.center), r2.K[0, 2] - r1.K[0, 2]
-    Z = disparity_to_depth(y1[:, 0] - y2[:, 0], f, b, doffs)
+    Z = disparity_to_depth(y1[:, 0] - y2[:, 0], f, b, doffs=doffs)
     for Y in (midpoint(r1, r2, y1, y2), dlt(r1, r2, y1, y2)):
         np.testing.assert_allclose(r1.depth(Y), Z, rtol=1e-8)
-    np.testing.assert_allclose(depth_to_disparity(Z, f, b, doffs), y1[:, 0] - y2[:, 0],
+    np.testing.assert_allclose(depth_to_disparity(Z, f, b, doffs=doffs), y1[:, 0] - y2[:, 0],
                                atol=1e-9 * f)
 
 
@@ -111,8 +111,8 @@ def test_disparity_depth_round_trip_any_shape(args):
     assert np.shape(Z) == d.shape
     np.testing.assert_allclose(Z, f * b / d, rtol=1e-12)
     np.testing.assert_allclose(depth_to_disparity(Z, f, b), d, rtol=1e-12)
-    np.testing.assert_allclose(depth_to_disparity(disparity_to_depth(d - doffs, f, b, doffs), f, b,
-                                                  doffs), d - doffs, atol=1e-9 * 300)
+    np.testing.assert_allclose(depth_to_disparity(disparity_to_depth(d - doffs, f, b, doffs=doffs),
+                                                  f, b, doffs=doffs), d - doffs, atol=1e-9 * 300)
 
 
 def test_disparity_depth_special_values():
@@ -232,7 +232,7 @@ def test_temple_rectified_sift_matches_share_a_row(dataset, same_pp):
     cams = mm.load_cameras(folder)
     names = ["templeSR0001.png", "templeSR0002.png"]
     c1, c2 = cams[names[0]], cams[names[1]]
-    H1, H2, r1, r2 = rectify_pair(c1, c2, c1.image_size, same_pp)
+    H1, H2, r1, r2 = rectify_pair(c1, c2, c1.image_size, same_principal_point=same_pp)
     imgs = rectify_images(*(mm.load_image(folder, n, gray=True) for n in names), H1, H2)
     sift = cv2.SIFT_create()
     feats = [sift.detectAndCompute(img, None) for img in imgs]

@@ -39,7 +39,7 @@ def test_constant_disparity_is_recovered_to_a_third_of_a_pixel():
     halves this bias but costs about one point of bad-1 on tsukuba and KITTI."""
     for c, tol in ((7.0, 0.05), (7.5, 0.1), (7.3, 0.3)):
         left, right, truth = slanted_pair(0, c=c)
-        d = stereo_disparity(left, right, 16)
+        d = stereo_disparity(left, right, num_disparities=16).disparity
         err = np.abs(d - truth)[INTERIOR]
         assert d.dtype == np.float32 and d.shape == (H, W)
         assert np.isfinite(err).mean() > 0.98 and np.nanmedian(err) < tol
@@ -48,7 +48,7 @@ def test_constant_disparity_is_recovered_to_a_third_of_a_pixel():
 def test_slanted_plane_disparity_within_half_a_pixel():
     left, right, truth = slanted_pair(1, a=0.05, b=0.04, c=4.0)
     assert truth[INTERIOR].max() - truth[INTERIOR].min() > 4.5
-    d = stereo_disparity(left, right, 24)
+    d = stereo_disparity(left, right, num_disparities=24).disparity
     err = np.abs(d - truth)[INTERIOR]
     assert np.mean(err < 0.5) > 0.95
 
@@ -58,13 +58,13 @@ def test_integer_and_float_aggregation_both_recover_the_slanted_plane(p2, block_
     """Path sums are uint16 while 4 (max census cost + p2) fits: p2 = 16000 just fits, 17000
     and block_size 3 take the float32 volume. Neither may wrap or lose the plane."""
     left, right, truth = slanted_pair(1, a=0.05, b=0.04, c=4.0)
-    d = stereo_disparity(left, right, 24, p2=p2, block_size=block_size)
+    d = stereo_disparity(left, right, num_disparities=24, p2=p2, block_size=block_size).disparity
     assert np.mean(np.abs(d - truth)[INTERIOR] < 0.5) > 0.9
 
 
 def test_min_disparity_shifts_the_search_range():
     left, right, truth = slanted_pair(2, c=20.0)
-    d = stereo_disparity(left, right, 8, min_disparity=16)
+    d = stereo_disparity(left, right, num_disparities=8, min_disparity=16).disparity
     assert np.nanmedian(np.abs(d - truth)[INTERIOR]) < 0.1
     assert np.nanmin(d) >= 16 and np.nanmax(d) <= 23
 
@@ -75,8 +75,8 @@ def test_left_and_right_disparities_agree(seed, c):
     """The disparity of the mirrored, swapped pair is the right view's disparity: left pixel x
     and its match x - d(x) carry the same disparity."""
     left, right, _ = slanted_pair(seed % 1000, a=0.03, c=c)
-    dl = stereo_disparity(left, right, 24)
-    dr = stereo_disparity(right[:, ::-1], left[:, ::-1], 24)[:, ::-1]
+    dl = stereo_disparity(left, right, num_disparities=24).disparity
+    dr = stereo_disparity(right[:, ::-1], left[:, ::-1], num_disparities=24).disparity[:, ::-1]
     ys, xs = np.nonzero(np.isfinite(dl))
     xr = np.round(xs - dl[ys, xs]).astype(int)
     keep = (xr >= 0) & (xr < W)
@@ -86,11 +86,11 @@ def test_left_and_right_disparities_agree(seed, c):
 
 def test_fill_holes_leaves_no_invalid_pixel_and_confidence_is_in_range():
     left, right, _ = slanted_pair(3, c=6.0)
-    d, conf = stereo_disparity(left, right, 16, fill_holes=True, return_confidence=True)
+    d, conf = stereo_disparity(left, right, num_disparities=16, fill_holes=True)
     assert np.isfinite(d).all()
     assert conf.dtype == np.float32 and (conf >= 0).all() and (conf <= 1).all()
     # without filling, the band the right camera misses (x < d) has no estimate
-    assert np.isnan(stereo_disparity(left, right, 16)[:, :4]).mean() > 0.9
+    assert np.isnan(stereo_disparity(left, right, num_disparities=16).disparity[:, :4]).mean() > 0.9
 
 
 @settings(max_examples=10)
@@ -159,36 +159,37 @@ def test_bad_input_is_rejected_with_clear_errors():
     left, right, _ = slanted_pair(0)
     with pytest.raises(ValueError,
                        match=r"left and right: different image sizes \(64, 96\) and \(64, 95\)"):
-        stereo_disparity(left, right[:, :-1], 16)
+        stereo_disparity(left, right[:, :-1], num_disparities=16)
     with pytest.raises(ValueError, match="num_disparities: expected an integer >= 1"):
-        stereo_disparity(left, right, 0)
+        stereo_disparity(left, right, num_disparities=0)
     with pytest.raises(ValueError, match="leaves no overlap"):
-        stereo_disparity(left, right, 16, min_disparity=W)
+        stereo_disparity(left, right, num_disparities=16, min_disparity=W)
     with pytest.raises(ValueError, match="census_window: expected odd"):
-        stereo_disparity(left, right, 16, census_window=(4, 9))
+        stereo_disparity(left, right, num_disparities=16, census_window=(4, 9))
     with pytest.raises(ValueError, match="census_window: expected odd"):
-        stereo_disparity(left, right, 16, census_window=(9, 9))
+        stereo_disparity(left, right, num_disparities=16, census_window=(9, 9))
     with pytest.raises(ValueError, match="paths: expected 4 or 8"):
-        stereo_disparity(left, right, 16, paths=6)
+        stereo_disparity(left, right, num_disparities=16, paths=6)
     with pytest.raises(ValueError, match="p2: must be >= p1"):
-        stereo_disparity(left, right, 16, p1=10, p2=5)
+        stereo_disparity(left, right, num_disparities=16, p1=10, p2=5)
     with pytest.raises(ValueError, match="block_size: must be a positive odd"):
-        stereo_disparity(left, right, 16, block_size=2)
+        stereo_disparity(left, right, num_disparities=16, block_size=2)
     bad = left.astype(np.float32) / 255
     bad[1, 1] = np.inf
     with pytest.raises(ValueError, match="left: contains NaN or inf"):
-        stereo_disparity(bad, right, 16)
+        stereo_disparity(bad, right, num_disparities=16)
     with pytest.raises(ValueError,
                        match=r"right: expected an image of shape \(H, W\) or \(H, W, 3\)"):
-        stereo_disparity(left, right[None], 16)
+        stereo_disparity(left, right[None], num_disparities=16)
     with pytest.raises(ValueError, match="cost: expected a non-empty"):
-        sgm_aggregate(np.zeros((3, 4)), np.zeros((3, 4)), 1, 2)
+        sgm_aggregate(np.zeros((3, 4)), np.zeros((3, 4)), p1=1, p2=2)
 
 
 def test_grey_and_colour_inputs_agree():
     left, right, _ = slanted_pair(4, c=5.0)
-    a = stereo_disparity(left, right, 16)
-    b = stereo_disparity(np.repeat(left[..., None], 3, 2), right.astype(np.float32) / 255, 16)
+    a = stereo_disparity(left, right, num_disparities=16).disparity
+    b = stereo_disparity(np.repeat(left[..., None], 3, 2), right.astype(np.float32) / 255,
+                         num_disparities=16).disparity
     np.testing.assert_allclose(a, b, atol=1e-3)
 
 
@@ -196,7 +197,7 @@ def test_tsukuba_bad2_below_6_percent(dataset):
     """Full tsukuba, non-occluded pixels with ground truth: bad-2 (missing counts as bad) < 6 %
     with hole filling (about 4 % measured; cv2.StereoSGBM about 4 %)."""
     pair = middlebury_stereo.load_pair(dataset("middlebury_stereo_v2"), "tsukuba")
-    d = stereo_disparity(pair.left, pair.right, 16, fill_holes=True)
+    d = stereo_disparity(pair.left, pair.right, num_disparities=16, fill_holes=True).disparity
     m = pair.masks["nonocc"]
     bad2 = np.mean(~(np.abs(d[m] - pair.disparity[m]) <= 2.0))
     assert bad2 < 0.06

@@ -88,7 +88,7 @@ def test_weighted_midpoint_trusts_the_sharper_camera():
     x2 = cam2.project(p.X) + rng.normal(scale=1.0, size=(300, 2))
     normal = np.cross(p.cam1.rays(x1), cam2.rays(x2))
     normal /= np.linalg.norm(normal, axis=1, keepdims=True)
-    err = [np.median(np.abs(((midpoint(p.cam1, cam2, x1, x2, w) - p.X) * normal).sum(1)))
+    err = [np.median(np.abs(((midpoint(p.cam1, cam2, x1, x2, weighted=w) - p.X) * normal).sum(1)))
            for w in (False, True)]
     assert err[1] < 0.3 * err[0], err
 

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from geom.epipolar import eight_point, sampson_distance
+from geom.eightpoint import eight_point
+from geom.epipolar import sampson_distance
 from pipelines.datasets import adelaidermf
 
 
