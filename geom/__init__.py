@@ -1,7 +1,7 @@
 """mvdepth's geometry core: numba kernels, numpy in and out, never torch.
 
 Modules: `rotation`, `camera`, `camera_models` (COLMAP's lens distortion models), `io`,
-`epipolar`, `fivepoint`, `homography`, `p3p`, `refine`, `robust` (one RANSAC engine), `multimodel`, `triangulate`, `rectify`, `costvolume`,
+`epipolar`, `fivepoint`, `homography`, `p3p`, `refine`, `robust` (one RANSAC engine), `multimodel`, `triangulate`, `bundle` (bundle adjustment), `rectify`, `costvolume`,
 `stereo`, `planesweep`, `synth` (rendered scenes with ground truth), and `testing` (hypothesis
 strategies and invariant checks).
 Conventions for pixels, poses and depth are in each module's docstring and in DESIGN.md.

@@ -42,8 +42,8 @@ import numpy as np
 import scipy.linalg
 from numba import njit
 
-from geom import _checks
-from geom.camera import check_camera
+from . import _checks
+from .camera import check_camera
 
 
 MU_START = 1e-4  # first damping, relative to the diagonal of J^T W J
