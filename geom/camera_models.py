@@ -243,7 +243,7 @@ def _coef(model_id, params, slot):
     return params[i] if i >= 0 else 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _radial(model_id, params, r2):
     """Radial factor R(r2) and its derivative dR/dr2, with the denominator D(r2)."""
     n1, n2 = _coef(model_id, params, _N1), _coef(model_id, params, _N1 + 1)
@@ -258,7 +258,7 @@ def _radial(model_id, params, r2):
     return R, (dnum - R * dden) / den, den
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _distort(model_id, params, a, b):
     """Distortion (a, b) -> (ad, bd) and its Jacobian (j00, j01, j10, j11)."""
     p1, p2 = _coef(model_id, params, _P1), _coef(model_id, params, _P2)
@@ -285,7 +285,7 @@ def _equidistant(u, v):
     return s * u, s * v, s + t * u * u, t * u * v, t * u * v, s + t * v * v
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _project_point(model_id, params, x, y, z, J_point, J_params):
     """Project one camera-frame point: returns the pixel (px, py).
 
