@@ -6,8 +6,9 @@ camera poses, the points and, per camera group, the focal length, radial coeffic
 (optionally) principal point, by Levenberg-Marquardt in numba kernels:
 
 - camera model: a camera-frame point q projects to the pixel K [d u, d v, 1] with
-  (u, v) = (q_0, q_1) / q_2 and d = 1 + k (u^2 + v^2): COLMAP's SIMPLE_RADIAL (f, cx, cy, k)
-  when K has one focal length and no skew, PINHOLE (fx, fy, cx, cy) when k = 0;
+  (u, v) = (q_0, q_1) / q_2 and d = 1 + k (u^2 + v^2): `geom.camera_models`' K_RADIAL (fx, fy,
+  cx, cy, skew, k; COLMAP's SIMPLE_RADIAL when K has one focal length and no skew, PINHOLE when
+  k = 0), through its scalar kernel `_project_point`, mvdepth's one projection;
 - intrinsics: cameras are grouped (`groups`, one physical camera each); per group the focal
   length f (K's 2 x 2 block scaled, so aspect ratio and skew are kept), k and the principal
   point (cx, cy) are refined where `refine` says so, shared by the group's cameras. Each refined
@@ -29,21 +30,26 @@ camera poses, the points and, per camera group, the focal length, radial coeffic
   where a principal point is refined: (f, k) alone per group otherwise), is solved by
   Cholesky (memory 288 (C / 100)^2 kB: fine to a few hundred cameras, beyond which a sparse or
   iterative solver would be needed);
-- Nielsen's damping update from the gain ratio of actual to predicted cost reduction.
+- Nielsen's damping update from the gain ratio of actual to predicted cost reduction. The
+  adjustment is a problem of the Levenberg-Marquardt driver: one flat state vector (per camera
+  R, t and its K_RADIAL parameters, then the points; `_unpack`) and four kernels, `_cost`,
+  `_linearise` (the normal equations' blocks), `_solve` (the Schur-reduced damped step) and
+  `_retract` (the step applied on the manifold).
 
 Gauge: the first camera's pose is fixed, and so is the coordinate of the second camera's
 translation along which the two centres are farthest apart (the scale); the world frame of the
 input is kept. Cameras marked `fixed` (a local adjustment around new cameras) are held as they
 are; two or more of them set the gauge instead.
 """
+import collections
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
 from numba import njit
 
 from . import _checks
 from .camera import check_camera
+from .camera_models import K_RADIAL_ID, _project_point, calibration_matrix, k_radial_params
 
 
 MU_START = 1e-4  # first damping, relative to the diagonal of J^T W J
@@ -61,6 +67,7 @@ INTRINSICS = 4  # refinable intrinsics per group: f, k, cx, cy
 NC = 10  # reduced parameters an observation depends on: its camera's pose (6), f, k, cx, cy
 NC_FOCAL = 8  # the same with every principal point held: pose, f and k
 NC_POSE = 6  # the same with the intrinsics held everywhere (the known-K case: 1.8x fewer flops)
+_SLOT = (0, 5, 2, 3)  # f, k, cx, cy in a camera's K_RADIAL parameters (fx, fy, cx, cy, skew, k)
 
 
 @dataclass
@@ -80,9 +87,24 @@ class BundleResult:
     intrinsics_std: np.ndarray
 
 
-def bundle_adjust(cameras, X, obs_camera, obs_point, obs_xy, loss="huber", loss_scale=2.0,
-                  max_evaluations=50, fix_gauge=True, tolerance=1e-8, fixed=None, *,
-                  radial=None, groups=None, refine=None):
+_Problem = collections.namedtuple("_Problem", (
+    "groups", "first", "refine", "prior", "sigma", "fidx", "scale",
+    "oc", "op", "xy", "idx", "pt_ptr", "pt_obs",
+    "Jc", "Jp", "r", "w", "H", "g", "V", "gp", "Wb", "Y", "Vinv", "T", "bt"))
+_Problem.__doc__ = """The adjustment's data for the kernels. Cameras: groups (C,) and each group's
+first camera first (G,); refine (G, width) bool, the group's (f, k[, cx, cy]) that move (width:
+the reduced intrinsics per group, 2 or 4), prior and sigma (G, width) their priors' means and
+standard deviations; fidx: the reduced parameters that move (indices into [w, t per camera |
+intrinsics per group], N = 6C + width G); scale: the Huber scale (inf: least squares).
+Observations oc, op (O,), xy (O, 2), idx (O, nc): each one's reduced parameters; pt_ptr (P + 1,),
+pt_obs (O,): the observations of each point (`_groups`). Scratch: Jc (O, 2, nc), Jp (O, 2, 3),
+r (O, 2), w (O,), H (N, N), g (N,), V (P, 3, 3), gp (P, 3), Wb, Y (O, nc, 3), Vinv (P, 3, 3),
+T (N, N), bt (N,)."""
+
+
+def bundle_adjust(cameras, X, obs_camera, obs_point, obs_xy, *, loss="huber", loss_scale=2.0,
+                  max_evaluations=50, fix_gauge=True, tolerance=1e-8, fixed=None, radial=None,
+                  groups=None, refine=None):
     """Refine cameras, points and (optionally) intrinsics by minimising robust reprojection
     errors.
 
@@ -117,7 +139,7 @@ def bundle_adjust(cameras, X, obs_camera, obs_point, obs_xy, loss="huber", loss_
     fixed = np.zeros(C, bool) if fixed is None else np.asarray(fixed)
     if fixed.shape != (C,) or fixed.dtype != bool:
         raise ValueError(f"fixed: expected ({C},) bool, got {fixed.dtype} {fixed.shape}")
-    radial = np.zeros(C) if radial is None else _checks.array(radial, "radial", (C,)).copy()
+    radial = np.zeros(C) if radial is None else _checks.array(radial, "radial", (C,))
     groups = np.arange(C) if groups is None else _index(groups, "groups", C, C)
     G = int(groups.max()) + 1
     refine = np.zeros((G, INTRINSICS), bool) if refine is None else np.asarray(refine)
@@ -126,7 +148,7 @@ def bundle_adjust(cameras, X, obs_camera, obs_point, obs_xy, loss="huber", loss_
                          f"{refine.shape}")
     R = np.stack([c.R for c in cameras]).astype(np.float64)
     t = np.stack([c.t for c in cameras]).astype(np.float64)
-    K = np.ascontiguousarray(np.stack([c.K for c in cameras]), dtype=np.float64)
+    K = np.stack([c.K for c in cameras]).astype(np.float64)
     for g in np.flatnonzero(refine.any(axis=1)):
         members = np.flatnonzero(groups == g)
         if not (np.all(K[members] == K[members[0]]) and np.all(radial[members] == radial[members[0]])):
@@ -144,182 +166,83 @@ def bundle_adjust(cameras, X, obs_camera, obs_point, obs_xy, loss="huber", loss_
                      for c in first])
     sigma = np.stack([FOCAL_PRIOR * K[first, 0, 0], np.full(G, RADIAL_PRIOR),
                       PRINCIPAL_PRIOR * side, PRINCIPAL_PRIOR * side], axis=1)[:, :width]
-    scale = float(loss_scale) if loss == "huber" else np.inf
-    X = X.copy()
-    model = _Model(R, t, K, radial, groups, first, width, sigma, obs_camera, obs_point, obs_xy)
-    initial = model.reported_errors(X)
-    evaluations, std = _levenberg_marquardt(model, X, scale, free, int(max_evaluations),
-                                            float(tolerance))
+    cam = k_radial_params(K, radial)
+    params = np.concatenate([R.ravel(), t.ravel(), cam.ravel(), X.ravel()])
+    data = _problem_data(groups, first, refine[:, :width], cam[first][:, _SLOT[:width]], sigma,
+                         free, float(loss_scale) if loss == "huber" else np.inf, obs_camera,
+                         obs_point, obs_xy, X.shape[0])
+    initial = _reported_errors(params, data)
+    _, evaluations = _levenberg_marquardt(params, data, int(max_evaluations),
+                                          int(max_evaluations), float(tolerance))
+    std = _standard_deviations(params, data)
+    R, t, cam, X = _unpack(params, C)
     out = []
     for c in range(C):
-        u, _, vt = np.linalg.svd(model.R[c])
-        out.append(cameras[c].with_pose(u @ vt, model.t[c]).with_intrinsics(model.K[c]))
+        u, _, vt = np.linalg.svd(R[c])
+        out.append(cameras[c].with_pose(u @ vt, t[c].copy())
+                   .with_intrinsics(calibration_matrix("K_RADIAL", cam[c])))
     intrinsics_std = np.full((G, INTRINSICS), np.nan)
-    intrinsics_std[:, :width] = std[6 * C:].reshape(G, width)
-    return BundleResult(out, model.radial, X, initial, model.reported_errors(X), evaluations,
-                        np.where(refine, intrinsics_std, np.nan))
+    intrinsics_std[:, :width] = std.reshape(G, width)
+    return BundleResult(out, cam[:, 5].copy(), X.copy(), initial, _reported_errors(params, data),
+                        evaluations, np.where(refine, intrinsics_std, np.nan))
 
 
-class _Model:
-    """The state the adjustment moves: poses R (C, 3, 3), t (C, 3), per camera K (C, 3, 3) and
-    radial (C,), camera groups (C,) with their first cameras (G,), the number of reduced
-    intrinsics per group (`width`: 2, f and k; 4, and cx, cy), the standard deviations of their
-    priors (G, width) (the priors: their start), and the observations."""
-
-    def __init__(self, R, t, K, radial, groups, first, width, sigma, oc, op, xy):
-        self.R, self.t, self.K, self.radial = R, t, K, radial
-        self.groups, self.first, self.width, self.sigma = groups, first, width, sigma
-        self.prior = self.intrinsics()
-        self.oc, self.op, self.xy = oc, op, xy
-        # per observation the indices of its 6 + width reduced parameters in [poses | intrinsics]
-        C, g = len(R), groups[oc]
-        self.idx = np.concatenate([6 * oc[:, None] + np.arange(6),
-                                   6 * C + width * g[:, None] + np.arange(width)], axis=1)
-
-    def intrinsics(self, K=None, radial=None):
-        """(f, k, cx, cy)[:width] per group (G, width), of the current K and radial or those
-        given (C, 3, 3), (C,)."""
-        K = self.K[self.first] if K is None else K[self.first]
-        radial = self.radial[self.first] if radial is None else radial[self.first]
-        return np.stack([K[:, 0, 0], radial, K[:, 0, 2], K[:, 1, 2]], axis=1)[:, :self.width]
-
-    def moved(self, dc, refine):
-        """Poses, K and radial after the reduced step dc ((6C + width G,)); refine: (G, width)
-        bool."""
-        C = len(self.R)
-        Rn = np.empty_like(self.R)
-        _step(self.R, dc[:6 * C].reshape(C, 6), Rn)
-        tn = self.t + dc[:6 * C].reshape(C, 6)[:, 3:]
-        now = self.intrinsics()
-        new = np.where(refine, now + dc[6 * C:].reshape(-1, self.width), now)[self.groups]
-        Kn = self.K.copy()
-        Kn[:, :2, :2] *= (new[:, 0] / now[self.groups, 0])[:, None, None]
-        if self.width == INTRINSICS:
-            Kn[:, :2, 2] = np.where(refine[self.groups, 2:], new[:, 2:], self.K[:, :2, 2])
-        kn = np.where(refine[self.groups, 1], new[:, 1], self.radial)
-        return Rn, tn, Kn, kn
-
-    def errors(self, X, R=None, t=None, K=None, radial=None):
-        r = np.empty((len(self.oc), 2))
-        _residuals(self.R if R is None else R, self.t if t is None else t,
-                   self.K if K is None else K, self.radial if radial is None else radial,
-                   X, self.oc, self.op, self.xy, r)
-        return np.hypot(r[:, 0], r[:, 1])
-
-    def reported_errors(self, X):
-        """`errors`, inf where the point is at or behind the camera (depth <= 0, or not finite).
-        The cost cannot tell: a point that slid along its rays through a camera centre or
-        through infinity reprojects, mirrored, where it did in front."""
-        depth = np.einsum("oj,oj->o", self.R[self.oc, 2], X[self.op]) + self.t[self.oc, 2]
-        return np.where(depth > 0, self.errors(X), np.inf)
-
-    def cost(self, X, scale, refine, R=None, t=None, K=None, radial=None):
-        """Robust cost sum_o rho(|e_o|) (Huber with `scale`, inf: plain least squares) plus the
-        priors of the refined intrinsics."""
-        e = self.errors(X, R, t, K, radial)
-        q = np.minimum(e, scale)
-        z = np.where(refine, (self.intrinsics(K, radial) - self.prior) / self.sigma, 0.0)
-        return float(np.sum(q * (e - 0.5 * q)) + 0.5 * np.sum(z * z))
+def _problem_data(groups, first, refine, prior, sigma, free, scale, oc, op, xy, P):
+    """The `_Problem` of an adjustment, its scratch arrays allocated; free: (N,) bool, the
+    reduced parameters that move."""
+    C, O, N = len(groups), len(oc), free.size
+    width = refine.shape[1]
+    nc = NC_POSE + width if refine.any() else NC_POSE
+    g = groups[oc]
+    idx = np.concatenate([6 * oc[:, None] + np.arange(6),
+                          6 * C + width * g[:, None] + np.arange(width)], axis=1)[:, :nc]
+    pt_ptr, pt_obs = _groups(op, P)
+    return _Problem(groups, first, np.ascontiguousarray(refine), np.ascontiguousarray(prior),
+                    np.ascontiguousarray(sigma), np.flatnonzero(free), scale, oc, op, xy,
+                    np.ascontiguousarray(idx), pt_ptr, pt_obs,
+                    np.empty((O, 2, nc)), np.empty((O, 2, 3)), np.empty((O, 2)), np.empty(O),
+                    np.empty((N, N)), np.empty(N), np.empty((P, 3, 3)), np.empty((P, 3)),
+                    np.empty((O, nc, 3)), np.empty((O, nc, 3)), np.empty((P, 3, 3)),
+                    np.empty((N, N)), np.empty(N))
 
 
-def _levenberg_marquardt(m, X, scale, free, max_evaluations, tolerance):
-    """Refine the `_Model` m and X (P, 3) in place; free: (6C + m.width G,) bool mask of the
-    reduced parameters (w, t per camera, then f, k[, cx, cy] per group) that move. Returns (the
-    number of cost evaluations, the standard deviations of the reduced parameters at the end
-    (6C + m.width G,)). The Jacobian has the columns of the intrinsics refined anywhere: 6
-    (poses), 8 (and f, k) or 10 (and the principal point)."""
-    C, P, O = len(m.R), len(X), len(m.oc)
-    N = free.size
-    refine = free[6 * C:].reshape(-1, m.width)
-    pt_ptr, pt_obs = _groups(m.op, P)
-    nc = NC_POSE + m.width if refine.any() else NC_POSE
-    idx = np.ascontiguousarray(m.idx[:, :nc])
-    Jc, Jp = np.empty((O, 2, nc)), np.empty((O, 2, 3))
-    r, w = np.empty((O, 2)), np.empty(O)
-    H, g = np.empty((N, N)), np.empty(N)
-    V, gp = np.empty((P, 3, 3)), np.empty((P, 3))
-    Wb, Y = np.empty((O, nc, 3)), np.empty((O, nc, 3))
-    Vinv, T, bt = np.empty((P, 3, 3)), np.empty((N, N)), np.empty(N)
-    dp = np.empty((P, 3))
-    Xn = np.empty_like(X)
-    fidx = np.flatnonzero(free)
-    mu, nu = MU_START, 2.0
-    cost = m.cost(X, scale, refine)
-    evaluations = 1
-
-    def linearize():
-        _linearize(m.R, m.t, m.K, m.radial, X, m.oc, m.op, m.xy, scale, Jc, Jp, r, w)
-        _normal_blocks(Jc, Jp, r, w, idx, pt_ptr, pt_obs, H, g, V, gp, Wb)
-        z = np.where(refine, (m.intrinsics() - m.prior) / m.sigma, 0.0).ravel()
-        H[np.arange(6 * C, N), np.arange(6 * C, N)] += refine.ravel() / m.sigma.ravel() ** 2
-        g[6 * C:] += z / m.sigma.ravel()
-
-    while evaluations < max_evaluations:
-        linearize()
-        if max(np.abs(g[fidx]).max(initial=0.0), np.abs(gp).max(initial=0.0)) < tolerance:
-            break
-        Dh = np.maximum(np.diagonal(H), DIAGONAL_MIN)
-        Dv = np.maximum(np.diagonal(V, axis1=1, axis2=2), DIAGONAL_MIN)
-        accepted = False
-        while not accepted and evaluations < max_evaluations and mu < MU_MAX:
-            _schur(V, gp, Wb, Dv, mu, idx, pt_ptr, pt_obs, T, bt, Vinv, Y)
-            S = H - T
-            S[np.arange(N), np.arange(N)] += mu * Dh
-            dc = np.zeros(N)
-            try:
-                if fidx.size:  # else every camera is held: points alone move
-                    dc[fidx] = scipy.linalg.cho_solve(
-                        scipy.linalg.cho_factor(S[np.ix_(fidx, fidx)], check_finite=False),
-                        (bt - g)[fidx], check_finite=False)
-            except np.linalg.LinAlgError:
-                mu, nu = mu * nu, 2.0 * nu
-                continue
-            _back_substitute(dc, Vinv, gp, Wb, idx, pt_ptr, pt_obs, dp)
-            # predicted reduction of the reweighted quadratic model: h^T (mu D h - g) / 2
-            predicted = 0.5 * (np.sum(dc * (mu * Dh * dc - g)) + np.sum(dp * (mu * Dv * dp - gp)))
-            moved = m.moved(dc, refine)
-            np.add(X, dp, out=Xn)
-            new_cost = m.cost(Xn, scale, refine, *moved)
-            evaluations += 1
-            rho = (cost - new_cost) / predicted if predicted > 0 else -1.0
-            if rho > 0:
-                accepted = True
-                m.R[:], m.t[:], m.K[:], m.radial[:] = moved
-                X[:] = Xn
-                mu *= max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
-                nu = 2.0
-                converged = cost - new_cost < tolerance * cost
-                cost = new_cost
-            else:
-                mu, nu = mu * nu, 2.0 * nu
-        if not accepted or converged:
-            break
-    return evaluations, _standard_deviations(m, X, scale, free, linearize, H, g, V, gp, Wb,
-                                             idx, pt_ptr, pt_obs, T, bt, Vinv, Y)
+def _reported_errors(params, data):
+    """Pixel error per observation (O,), inf where the point is at or behind the camera (depth
+    <= 0, or not finite). The cost cannot tell: a point that slid along its rays through a
+    camera centre or through infinity reprojects, mirrored, where it did in front."""
+    e, in_front = _errors(params, data)
+    return np.where(in_front, e, np.inf)
 
 
-def _standard_deviations(m, X, scale, free, linearize, H, g, V, gp, Wb, idx, pt_ptr, pt_obs,
-                         T, bt, Vinv, Y):
-    """Marginal standard deviations of the refined intrinsics (6C + m.width G,; NaN
-    elsewhere) at the current state: the diagonal of the inverse of the undamped reduced system
-    times the residual variance per coordinate (weighted squares over the degrees of freedom)."""
-    N, C = free.size, len(m.R)
-    out = np.full(N, np.nan)
-    sel = np.flatnonzero(free[6 * C:]) + 6 * C
+def _errors(params, data):
+    """Per observation the pixel error (O,) and whether the point is in front (`_residuals`)."""
+    r, in_front = np.empty((len(data.oc), 2)), np.empty(len(data.oc), np.bool_)
+    _residuals(params, data, r, in_front, data.Jc[:0], data.Jp[:0])
+    return np.hypot(r[:, 0], r[:, 1]), in_front
+
+
+def _standard_deviations(params, data):
+    """Marginal standard deviations of the reduced intrinsics (G width,; NaN where held) at
+    params: the diagonal of the inverse of the undamped reduced system times the residual
+    variance per coordinate (weighted squares over the degrees of freedom)."""
+    N, fidx = data.g.size, data.fidx
+    n_cam = N - data.refine.size
+    out = np.full(data.refine.size, np.nan)
+    sel = fidx[fidx >= n_cam]
     if sel.size == 0:
         return out
-    linearize()
-    _schur(V, gp, Wb, np.zeros_like(gp), 0.0, idx, pt_ptr, pt_obs, T, bt, Vinv, Y)
-    fidx = np.flatnonzero(free)
+    _, (H, g, V, gp, Wb) = _linearise(params, data)
+    _schur(V, gp, Wb, np.zeros_like(gp), 0.0, data.idx, data.pt_ptr, data.pt_obs, data.T,
+           data.bt, data.Vinv, data.Y)
     try:
-        cov = np.linalg.inv((H - T)[np.ix_(fidx, fidx)])
+        cov = np.linalg.inv((H - data.T)[np.ix_(fidx, fidx)])
     except np.linalg.LinAlgError:
         return out
-    e = m.errors(X)
-    wsq = np.sum(np.where(e <= scale, e * e, scale * e))
-    dof = max(2 * len(e) - fidx.size - 3 * len(X), 1)
+    e, _ = _errors(params, data)
+    wsq = np.sum(np.where(e <= data.scale, e * e, data.scale * e))
+    dof = max(2 * len(e) - fidx.size - 3 * len(gp), 1)
     var = np.diagonal(cov)[np.searchsorted(fidx, sel)]
-    out[sel] = np.sqrt(np.maximum(var, 0.0) * wsq / dof)
+    out[sel - n_cam] = np.sqrt(np.maximum(var, 0.0) * wsq / dof)
     return out
 
 
@@ -341,6 +264,256 @@ def _groups(index, n):
 
 
 @njit(cache=True)
+def _levenberg_marquardt(params, data, max_iterations, max_evaluations, tolerance):
+    """Levenberg-Marquardt with Nielsen's damping over the kernels below, params updated in
+    place -> (cost, evaluations). Issue 18's `geom.lm.levenberg_marquardt`, to which it gives
+    way once that lands."""
+    step = np.empty(data.g.size + params.size - 18 * data.groups.size)
+    new = np.empty_like(params)
+    mu, nu = MU_START, 2.0
+    cost = _cost(params, data)
+    evaluations, iterations = 1, 0
+    while evaluations < max_evaluations and iterations < max_iterations:
+        gradient_max, system = _linearise(params, data)
+        iterations += 1
+        if gradient_max < tolerance:
+            break
+        accepted = converged = False
+        while not accepted and evaluations < max_evaluations and mu < MU_MAX:
+            predicted = _solve(system, mu, data, step)
+            if predicted < 0.0:  # not factored
+                mu, nu = mu * nu, 2.0 * nu
+                continue
+            _retract(params, step, data, new)
+            new_cost = _cost(new, data)
+            evaluations += 1
+            rho = (cost - new_cost) / predicted if predicted > 0.0 else -1.0
+            if rho > 0.0:
+                accepted = True
+                params[:] = new
+                mu *= max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
+                nu = 2.0
+                converged = cost - new_cost < tolerance * cost
+                cost = new_cost
+            else:
+                mu, nu = mu * nu, 2.0 * nu
+        if not accepted or converged:
+            break
+    return cost, evaluations
+
+
+@njit(cache=True)
+def _unpack(params, C):
+    """Views of the state params: R (C, 3, 3), t (C, 3), the cameras' K_RADIAL parameters
+    (C, 6), X (P, 3)."""
+    return (params[:9 * C].reshape(C, 3, 3), params[9 * C:12 * C].reshape(C, 3),
+            params[12 * C:18 * C].reshape(C, 6), params[18 * C:].reshape(-1, 3))
+
+
+@njit(cache=True, inline="always")
+def _observe(R, t, cam, X, c, p, J_point, J_params):
+    """Pixel (x, y) of point p in camera c (`camera_models._project_point`, K_RADIAL; J_point
+    (2, 3) and J_params (2, 6) as there) and its camera-frame point (q0, q1, q2), as scalars.
+    A point behind the camera gets the pixel of its mirror image -q (the same ray), so the cost
+    stays finite and smooth through infinity."""
+    q0 = R[c, 0, 0] * X[p, 0] + R[c, 0, 1] * X[p, 1] + R[c, 0, 2] * X[p, 2] + t[c, 0]
+    q1 = R[c, 1, 0] * X[p, 0] + R[c, 1, 1] * X[p, 1] + R[c, 1, 2] * X[p, 2] + t[c, 1]
+    q2 = R[c, 2, 0] * X[p, 0] + R[c, 2, 1] * X[p, 1] + R[c, 2, 2] * X[p, 2] + t[c, 2]
+    s = 1.0 if q2 >= 0.0 else -1.0
+    x, y = _project_point(K_RADIAL_ID, cam[c], s * q0, s * q1, s * q2, J_point, J_params)
+    if s < 0.0:
+        for i in range(J_point.shape[0]):
+            for j in range(3):
+                J_point[i, j] = -J_point[i, j]
+    return x, y, q0, q1, q2
+
+
+@njit(cache=True)
+def _residuals(params, data, r, in_front, Jc, Jp):
+    """Per observation o the residual r[o] = pixel - observed (2,) (`_observe`) and whether the
+    point is in front of the camera (depth > 0, not NaN); where Jc (O, 2, nc) and Jp (O, 2, 3)
+    have rows (else skipped), the Jacobian blocks Jc[o] = d r / d(w, t, f, k, cx, cy) (2, nc;
+    the first 6 or 8 columns where nc is) at w = 0 (R <- exp([w]x) R; f scales K's 2 x 2 block)
+    and Jp[o] = d r / d X (2, 3), from `_project_point`'s d pixel / dq and d pixel / d(K_RADIAL
+    parameters)."""
+    R, t, cam, X = _unpack(params, data.groups.size)
+    nc, jacobians = Jc.shape[2], Jc.shape[0] > 0
+    J_point = np.empty((2 if jacobians else 0, 3))
+    J_params = np.empty((2 if jacobians and nc > NC_POSE else 0, 6))
+    for o in range(data.oc.size):
+        c, p = data.oc[o], data.op[o]
+        x, y, q0, q1, q2 = _observe(R, t, cam, X, c, p, J_point, J_params)
+        r[o, 0], r[o, 1] = x - data.xy[o, 0], y - data.xy[o, 1]
+        in_front[o] = q2 > 0.0
+        if not jacobians:
+            continue
+        a0, a1, a2 = q0 - t[c, 0], q1 - t[c, 1], q2 - t[c, 2]  # R X
+        for k2 in range(2):
+            g0, g1, g2 = J_point[k2, 0], J_point[k2, 1], J_point[k2, 2]
+            # dq/dw = -[a]x: g . (dw x a) = dw . (a x g)
+            Jc[o, k2, 0] = a1 * g2 - a2 * g1
+            Jc[o, k2, 1] = a2 * g0 - a0 * g2
+            Jc[o, k2, 2] = a0 * g1 - a1 * g0
+            Jc[o, k2, 3], Jc[o, k2, 4], Jc[o, k2, 5] = g0, g1, g2
+            for i in range(3):
+                Jp[o, k2, i] = g0 * R[c, 0, i] + g1 * R[c, 1, i] + g2 * R[c, 2, i]
+            if nc == NC_POSE:  # intrinsics held
+                continue
+            # K's block scaled by (f + df) / f: fx, fy and the skew move together
+            Jc[o, k2, 6] = (cam[c, 0] * J_params[k2, 0] + cam[c, 1] * J_params[k2, 1]
+                            + cam[c, 4] * J_params[k2, 4]) / cam[c, 0]
+            Jc[o, k2, 7] = J_params[k2, 5]
+            if nc == NC:  # principal points too
+                Jc[o, k2, 8], Jc[o, k2, 9] = J_params[k2, 2], J_params[k2, 3]
+
+
+@njit(cache=True)
+def _cost(params, data):
+    """Robust cost sum_o rho(|e_o|) (Huber with data.scale, inf: plain least squares) plus the
+    priors of the refined intrinsics."""
+    O = data.oc.size
+    r, in_front = np.empty((O, 2)), np.empty(O, np.bool_)
+    _residuals(params, data, r, in_front, data.Jc[:0], data.Jp[:0])
+    cost = 0.0
+    for o in range(O):
+        e = np.hypot(r[o, 0], r[o, 1])
+        q = e if e < data.scale else data.scale
+        cost += q * (e - 0.5 * q)
+    cam = _unpack(params, data.groups.size)[2]
+    prior = 0.0
+    for gi in range(data.refine.shape[0]):
+        for j in range(data.refine.shape[1]):
+            if data.refine[gi, j]:
+                z = (cam[data.first[gi], _SLOT[j]] - data.prior[gi, j]) / data.sigma[gi, j]
+                prior += z * z
+    return cost + 0.5 * prior
+
+
+@njit(cache=True)
+def _linearise(params, data):
+    """The normal equations' blocks at params (`_normal_blocks` of `_residuals`' Jacobians,
+    each observation weighted by w = min(1, scale / |r|), with the priors) -> (largest
+    |gradient| over the free parameters, (H, g, V, gp, Wb))."""
+    C = data.groups.size
+    r, w = data.r, data.w
+    _residuals(params, data, r, np.empty(w.size, np.bool_), data.Jc, data.Jp)
+    for o in range(w.size):
+        e = np.sqrt(r[o, 0] * r[o, 0] + r[o, 1] * r[o, 1])
+        w[o] = 1.0 if e <= data.scale else data.scale / e
+    H, g, V, gp, Wb = data.H, data.g, data.V, data.gp, data.Wb
+    _normal_blocks(data.Jc, data.Jp, r, w, data.idx, data.pt_ptr, data.pt_obs, H, g, V, gp, Wb)
+    cam = _unpack(params, C)[2]
+    width = data.refine.shape[1]
+    for gi in range(data.refine.shape[0]):
+        for j in range(width):
+            if data.refine[gi, j]:
+                i, s = 6 * C + width * gi + j, data.sigma[gi, j]
+                H[i, i] += 1.0 / s ** 2
+                g[i] += (cam[data.first[gi], _SLOT[j]] - data.prior[gi, j]) / s / s
+    gradient_max = 0.0
+    for i in data.fidx:
+        gradient_max = max(gradient_max, abs(g[i]))
+    for p in range(gp.shape[0]):
+        for j in range(3):
+            gradient_max = max(gradient_max, abs(gp[p, j]))
+    return gradient_max, (H, g, V, gp, Wb)
+
+
+@njit(cache=True)
+def _solve(system, mu, data, step):
+    """The damped step h = [dc | dp] ((N + 3P,), into step) of (J^T W J + mu D) h = -J^T W r,
+    D = max(diag(J^T W J), DIAGONAL_MIN): the reduced system S dc = b (`_schur`) on the free
+    parameters by Cholesky, then the points (`_back_substitute`). Returns the predicted cost
+    reduction h^T (mu D h - g) / 2, or -1.0 where S is not positive definite."""
+    H, g, V, gp, Wb = system
+    N, P = g.size, gp.shape[0]
+    Dh = np.empty(N)
+    for i in range(N):
+        Dh[i] = max(H[i, i], DIAGONAL_MIN)
+    Dv = np.empty((P, 3))
+    for p in range(P):
+        for j in range(3):
+            Dv[p, j] = max(V[p, j, j], DIAGONAL_MIN)
+    T, bt = data.T, data.bt
+    _schur(V, gp, Wb, Dv, mu, data.idx, data.pt_ptr, data.pt_obs, T, bt, data.Vinv, data.Y)
+    fidx = data.fidx
+    F = fidx.size
+    dc = step[:N]
+    dc[:] = 0.0
+    if F:  # else every camera is held: points alone move
+        S, b = np.empty((F, F)), np.empty(F)
+        for a in range(F):
+            i = fidx[a]
+            b[a] = bt[i] - g[i]
+            for k in range(F):
+                S[a, k] = H[i, fidx[k]] - T[i, fidx[k]]
+            S[a, a] += mu * Dh[i]
+        try:
+            L = np.linalg.cholesky(S)
+        except Exception:
+            return -1.0
+        _cholesky_solve(L, b)
+        for a in range(F):
+            dc[fidx[a]] = b[a]
+    dp = step[N:].reshape(P, 3)
+    _back_substitute(dc, data.Vinv, gp, Wb, data.idx, data.pt_ptr, data.pt_obs, dp)
+    predicted = 0.0
+    for i in range(N):
+        predicted += dc[i] * (mu * Dh[i] * dc[i] - g[i])
+    for p in range(P):
+        for j in range(3):
+            predicted += dp[p, j] * (mu * Dv[p, j] * dp[p, j] - gp[p, j])
+    return 0.5 * predicted
+
+
+@njit(cache=True)
+def _cholesky_solve(L, b):
+    """b <- A^-1 b for A = L L^T, L (n, n) lower triangular."""
+    n = b.size
+    for i in range(n):
+        s = b[i]
+        for j in range(i):
+            s -= L[i, j] * b[j]
+        b[i] = s / L[i, i]
+    for i in range(n - 1, -1, -1):
+        s = b[i]
+        for j in range(i + 1, n):
+            s -= L[j, i] * b[j]
+        b[i] = s / L[i, i]
+
+
+@njit(cache=True)
+def _retract(params, step, data, out):
+    """out = params moved by step [dc | dp]: R <- exp([w]x) R and t += dt per camera, a refined
+    f scales K's 2 x 2 block (fx, fy, skew) by (f + df) / f, k, cx and cy add, X += dp."""
+    C = data.groups.size
+    width = data.refine.shape[1]
+    R, t, cam, X = _unpack(params, C)
+    Rn, tn, camn, Xn = _unpack(out, C)
+    E = np.empty((3, 3))
+    for c in range(C):
+        _exp(step[6 * c:6 * c + 3], E)
+        for i in range(3):
+            for j in range(3):
+                Rn[c, i, j] = E[i, 0] * R[c, 0, j] + E[i, 1] * R[c, 1, j] + E[i, 2] * R[c, 2, j]
+        gi, f = data.groups[c], data.first[data.groups[c]]
+        base = 6 * C + width * gi
+        for j in range(3):
+            tn[c, j] = t[c, j] + step[6 * c + 3 + j]
+        camn[c] = cam[c]
+        if data.refine[gi, 0]:
+            s = (cam[f, 0] + step[base]) / cam[f, 0]
+            camn[c, 0], camn[c, 1], camn[c, 4] = cam[c, 0] * s, cam[c, 1] * s, cam[c, 4] * s
+        for j in range(1, width):
+            if data.refine[gi, j]:
+                camn[c, _SLOT[j]] = cam[f, _SLOT[j]] + step[base + j]
+    N = 6 * C + data.refine.size
+    for i in range(X.shape[0]):
+        for j in range(3):
+            Xn[i, j] = X[i, j] + step[N + 3 * i + j]
+
+
+@njit(cache=True)
 def _exp(w, R):
     """Rodrigues' formula: R = exp([w]x)."""
     th2 = w[0] * w[0] + w[1] * w[1] + w[2] * w[2]
@@ -359,85 +532,6 @@ def _exp(w, R):
     R[2, 0] = -a * y + b * x * z
     R[2, 1] = a * x + b * y * z
     R[2, 2] = 1.0 - b * (x * x + y * y)
-
-
-@njit(cache=True)
-def _step(R, dc, out):
-    """out[c] = exp([w_c]x) R[c], w_c = dc[c, :3]."""
-    E = np.empty((3, 3))
-    for c in range(R.shape[0]):
-        _exp(dc[c, :3], E)
-        out[c] = E @ R[c]
-
-
-@njit(cache=True)
-def _project(R, t, K, radial, X, c, p):
-    """Pixel (x, y) of point p in camera c and the camera-frame point (q0, q1, q2), as scalars
-    (no array is allocated per observation)."""
-    q0 = R[c, 0, 0] * X[p, 0] + R[c, 0, 1] * X[p, 1] + R[c, 0, 2] * X[p, 2] + t[c, 0]
-    q1 = R[c, 1, 0] * X[p, 0] + R[c, 1, 1] * X[p, 1] + R[c, 1, 2] * X[p, 2] + t[c, 1]
-    q2 = R[c, 2, 0] * X[p, 0] + R[c, 2, 1] * X[p, 1] + R[c, 2, 2] * X[p, 2] + t[c, 2]
-    u, v = q0 / q2, q1 / q2
-    d = 1.0 + radial[c] * (u * u + v * v)
-    return (K[c, 0, 0] * d * u + K[c, 0, 1] * d * v + K[c, 0, 2],
-            K[c, 1, 1] * d * v + K[c, 1, 2], q0, q1, q2)
-
-
-@njit(cache=True)
-def _residuals(R, t, K, radial, X, oc, op, xy, out):
-    """Projection minus observation (O, 2)."""
-    for o in range(oc.size):
-        x, y, _, _, _ = _project(R, t, K, radial, X, oc[o], op[o])
-        out[o, 0] = x - xy[o, 0]
-        out[o, 1] = y - xy[o, 1]
-
-
-@njit(cache=True)
-def _linearize(R, t, K, radial, X, oc, op, xy, scale, Jc, Jp, r, w):
-    """Per observation o: residual r[o] (2,), IRLS weight w[o] = min(1, scale / |r|), and the
-    Jacobian blocks Jc[o] = d r / d(w, t, f, k, cx, cy) (2, 10; the first 6 or 8 columns where
-    Jc has fewer) at w = 0 (R <- exp([w]x) R; f scales K's 2 x 2 block) and Jp[o] = d r / d X
-    (2, 3)."""
-    B = np.empty((2, 2))
-    g = np.empty((2, 3))  # d(pixel) / dq
-    for o in range(oc.size):
-        c, p = oc[o], op[o]
-        x, y, q0, q1, q2 = _project(R, t, K, radial, X, c, p)
-        r[o, 0], r[o, 1] = x - xy[o, 0], y - xy[o, 1]
-        e = np.sqrt(r[o, 0] * r[o, 0] + r[o, 1] * r[o, 1])
-        w[o] = 1.0 if e <= scale else scale / e
-        iz = 1.0 / q2
-        u, v, k = q0 * iz, q1 * iz, radial[c]
-        r2 = u * u + v * v
-        d = 1.0 + k * r2
-        fx, s, fy = K[c, 0, 0], K[c, 0, 1], K[c, 1, 1]
-        # d(pixel) / d(u, v) = A D, A = K's 2 x 2 block, D = d(d u, d v) / d(u, v)
-        D00, D01, D11 = d + 2.0 * k * u * u, 2.0 * k * u * v, d + 2.0 * k * v * v
-        B[0, 0], B[0, 1] = fx * D00 + s * D01, fx * D01 + s * D11
-        B[1, 0], B[1, 1] = fy * D01, fy * D11
-        for k2 in range(2):
-            g[k2, 0] = B[k2, 0] * iz
-            g[k2, 1] = B[k2, 1] * iz
-            g[k2, 2] = -(B[k2, 0] * u + B[k2, 1] * v) * iz
-        a0, a1, a2 = q0 - t[c, 0], q1 - t[c, 1], q2 - t[c, 2]  # R X
-        for k2 in range(2):
-            # dq/dw = -[a]x: g . (dw x a) = dw . (a x g)
-            Jc[o, k2, 0] = a1 * g[k2, 2] - a2 * g[k2, 1]
-            Jc[o, k2, 1] = a2 * g[k2, 0] - a0 * g[k2, 2]
-            Jc[o, k2, 2] = a0 * g[k2, 1] - a1 * g[k2, 0]
-            for i in range(3):
-                Jc[o, k2, 3 + i] = g[k2, i]
-                Jp[o, k2, i] = g[k2, 0] * R[c, 0, i] + g[k2, 1] * R[c, 1, i] + g[k2, 2] * R[c, 2, i]
-        if Jc.shape[2] == NC_POSE:  # intrinsics held
-            continue
-        Jc[o, 0, 6] = (fx * d * u + s * d * v) / fx  # K's block scaled by (f + df) / f
-        Jc[o, 1, 6] = fy * d * v / fx
-        Jc[o, 0, 7] = (fx * u + s * v) * r2
-        Jc[o, 1, 7] = fy * v * r2
-        if Jc.shape[2] == NC_FOCAL:  # principal points held
-            continue
-        Jc[o, 0, 8], Jc[o, 1, 8] = 1.0, 0.0
-        Jc[o, 0, 9], Jc[o, 1, 9] = 0.0, 1.0
 
 
 @njit(cache=True)
