@@ -594,22 +594,25 @@ def _schur(V, gp, Wb, Dv, mu, idx, pt_ptr, pt_obs, T, bt, Vinv, Y):
         for i in range(3):
             Vd[i, i] += mu * Dv[p, i]
         _inverse3(Vd, Vinv[p])
+        Vi = Vinv[p]
         for m in range(pt_ptr[p], pt_ptr[p + 1]):
             a = pt_obs[m]
+            Ya, Wa = Y[a], Wb[a]
             for i in range(n):
                 for j in range(3):
-                    Y[a, i, j] = (Wb[a, i, 0] * Vinv[p, 0, j] + Wb[a, i, 1] * Vinv[p, 1, j]
-                                  + Wb[a, i, 2] * Vinv[p, 2, j])
-                bt[idx[a, i]] += Y[a, i, 0] * gp[p, 0] + Y[a, i, 1] * gp[p, 1] + Y[a, i, 2] * gp[p, 2]
+                    Ya[i, j] = Wa[i, 0] * Vi[0, j] + Wa[i, 1] * Vi[1, j] + Wa[i, 2] * Vi[2, j]
+                bt[idx[a, i]] += Ya[i, 0] * gp[p, 0] + Ya[i, 1] * gp[p, 1] + Ya[i, 2] * gp[p, 2]
         for m in range(pt_ptr[p], pt_ptr[p + 1]):
             a = pt_obs[m]
+            Ya = Y[a]
             for m2 in range(pt_ptr[p], pt_ptr[p + 1]):
                 o = pt_obs[m2]
+                Wo = Wb[o]
                 for i in range(n):
+                    Ti = T[idx[a, i]]
+                    y0, y1, y2 = Ya[i, 0], Ya[i, 1], Ya[i, 2]
                     for j in range(n):
-                        T[idx[a, i], idx[o, j]] += (Y[a, i, 0] * Wb[o, j, 0]
-                                                    + Y[a, i, 1] * Wb[o, j, 1]
-                                                    + Y[a, i, 2] * Wb[o, j, 2])
+                        Ti[idx[o, j]] += y0 * Wo[j, 0] + y1 * Wo[j, 1] + y2 * Wo[j, 2]
 
 
 @njit(cache=True)
