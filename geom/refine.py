@@ -1,4 +1,5 @@
-"""Non-linear refinement by Levenberg-Marquardt on the model's manifold.
+"""Non-linear refinement on the model's manifold, three problems of the one Levenberg-Marquardt
+driver (`geom.lm`).
 
 - Relative pose (5 degrees of freedom: rotation and the direction of t) minimising the Sampson
   error of the correspondences, `refine_relative_pose`.
@@ -13,14 +14,17 @@ b b2)` with `b1, b2` an orthonormal basis of the tangent plane of the unit spher
 The robust estimators in `geom.robust` call these kernels on their inliers (as the non-minimal
 refit of their local optimisation and as the final polish).
 """
+from collections import namedtuple
+
 import numpy as np
 from numba import literally, njit
 
-from . import _checks
+from . import _checks, lm
 from .epipolar import _epipolar_terms, _normalizer
+from .rotation import _exp_into, _mul3, _skew_into
 
 
-def refine_relative_pose(R, t, x1, x2, K1, K2, max_iterations=30):
+def refine_relative_pose(R, t, x1, x2, K1, K2, *, max_iterations=30):
     """Relative pose (R, t) refined to minimise the squared Sampson errors (pixels) of x1, x2
     (N, 2), N >= 5 (pass the inliers), under F = K2^-T [t]x R K1^-1. Returns (R (3, 3), t (3,)
     unit norm). The cost does not see the sign of t: cheirality is kept from the initial pose."""
@@ -39,7 +43,7 @@ def refine_relative_pose(R, t, x1, x2, K1, K2, max_iterations=30):
     return R, t
 
 
-def refine_fundamental(F, x1, x2, scale=None, max_iterations=100, tolerance=1e-10):
+def refine_fundamental(F, x1, x2, *, scale=None, max_iterations=100, tolerance=1e-10):
     """Fundamental matrix F (3, 3) refined to minimise the Sampson errors (pixels) of x1, x2
     (N, 2), N >= 7 (pass the inliers), over rank-2 matrices: the sum of squared errors, or with
     `scale` (pixels) the Cauchy loss `scale^2 log(1 + d^2 / scale^2)` of each error d, which
@@ -59,7 +63,7 @@ def refine_fundamental(F, x1, x2, scale=None, max_iterations=100, tolerance=1e-1
     return F
 
 
-def refine_absolute_pose(R, t, X, x, K, max_iterations=30):
+def refine_absolute_pose(R, t, X, x, K, *, max_iterations=30):
     """Absolute pose (R, t) refined to minimise the squared reprojection errors of world points
     X (N, 3) seen at pixels x (N, 2), N >= 3 (pass the inliers). Returns (R (3, 3), t (3,))."""
     R = _checks.rotation(R)
@@ -75,62 +79,99 @@ def refine_absolute_pose(R, t, X, x, K, max_iterations=30):
 
 # ---------------------------------------------------------------------------- kernels
 
-@njit(cache=True)
-def _rodrigues(w):
-    """exp([w]x) (3, 3)."""
-    th = np.sqrt(w[0] * w[0] + w[1] * w[1] + w[2] * w[2])
-    K = np.zeros((3, 3))
-    K[0, 1] = -w[2]
-    K[0, 2] = w[1]
-    K[1, 0] = w[2]
-    K[1, 2] = -w[0]
-    K[2, 0] = -w[1]
-    K[2, 1] = w[0]
-    if th < 1e-12:
-        return np.eye(3) + K
-    return np.eye(3) + np.sin(th) / th * K + (1.0 - np.cos(th)) / (th * th) * _mul3(K, K)
+# the problems' data (geom.lm): weights w (N,) of the correspondences, and constants
+_Relative = namedtuple("_Relative", "x1 x2 w K1inv K2inv")
+_Fundamental = namedtuple("_Fundamental", "x1 x2 w scale T1 T2t")
+_Absolute = namedtuple("_Absolute", "X x w K")
+_UNLIMITED = 1 << 30  # evaluations: the refinements stop by iterations and tolerance
 
 
 @njit(cache=True)
-def _rotate_by(w, R):
-    """R <- exp([w]x) R in place."""
-    R[:] = _rodrigues(w) @ R
-    # re-orthonormalise against drift
-    u, _, vt = np.linalg.svd(R)
-    R[:] = u @ vt
+def _refine_relative(x1, x2, w, K1inv, K2inv, R, t, max_iterations):
+    """LM on the pixel Sampson cost (weights w) of x1, x2 (N, 2) pixels under
+    F = K2^-T [t]x R K1^-1 over (R, t), |t| = 1, in place. Returns the final cost."""
+    params = np.empty(12)
+    params[:9] = R.ravel()
+    params[9:] = t
+    cost, _ = lm.levenberg_marquardt(params, _Relative(x1, x2, w, K1inv, K2inv), 5,
+                                     max_iterations, _UNLIMITED, 1e-10)
+    R[:] = params[:9].reshape(3, 3)
+    t[:] = params[9:]
+    return cost
 
 
 @njit(cache=True)
-def _mul3(A, B):
-    """A @ B of 3 x 3 matrices in scalar loops (numba's @ is a BLAS call: slow at this size)."""
-    C = np.empty((3, 3))
-    for i in range(3):
-        for j in range(3):
-            C[i, j] = A[i, 0] * B[0, j] + A[i, 1] * B[1, j] + A[i, 2] * B[2, j]
-    return C
+def _relative_fundamental(params, d):
+    """F = K2^-T [t]x R K1^-1 of the relative pose params (R (9,), t (3,))."""
+    S = np.empty((3, 3))
+    _skew_into(params[9:], S)
+    return np.ascontiguousarray(d.K2inv.T) @ S @ params[:9].reshape(3, 3) @ d.K1inv
 
 
 @njit(cache=True)
-def _skew(v, S):
-    S[0, 0] = 0.0
-    S[0, 1] = -v[2]
-    S[0, 2] = v[1]
-    S[1, 0] = v[2]
-    S[1, 1] = 0.0
-    S[1, 2] = -v[0]
-    S[2, 0] = -v[1]
-    S[2, 1] = v[0]
-    S[2, 2] = 0.0
+def _relative_cost(params, d):
+    return _sampson_cost(_relative_fundamental(params, d), d.x1, d.x2, d.w, 0.0)
 
 
 @njit(cache=True)
-def _tangent_basis(t, b1, b2):
-    """Orthonormal b1, b2 spanning the plane orthogonal to the unit vector t."""
+def _relative_linearise(params, d):
+    """Derivatives of E = [t]x R: rotation d/dw_k = [t]x [e_k]x R, translation [b_j]x R, b_j
+    the tangent basis of the unit sphere at t."""
+    R = params[:9].reshape(3, 3)
+    t = params[9:]
+    b1, b2 = _tangent_basis(t)
+    S = np.empty((3, 3))
+    Ek = np.empty((3, 3))
+    _skew_into(t, S)
+    dF = np.empty((5, 3, 3))
+    K2invT = np.ascontiguousarray(d.K2inv.T)
+    ek = np.zeros(3)
+    for k in range(3):
+        ek[:] = 0.0
+        ek[k] = 1.0
+        _skew_into(ek, Ek)
+        dF[k] = K2invT @ S @ Ek @ R @ d.K1inv
+    _skew_into(b1, Ek)
+    dF[3] = K2invT @ Ek @ R @ d.K1inv
+    _skew_into(b2, Ek)
+    dF[4] = K2invT @ Ek @ R @ d.K1inv
+    JtJ = np.empty((5, 5))
+    Jtr = np.empty(5)
+    _sampson_normal_equations(_relative_fundamental(params, d), dF, d.x1, d.x2, d.w, 0.0, JtJ,
+                              Jtr, 5)
+    return np.max(np.abs(Jtr)), (JtJ, Jtr)
+
+
+@njit(cache=True)
+def _relative_retract(params, step, d, out):
+    """R <- exp([w]x) R (re-orthonormalised), t <- normalise(t + a b1 + b b2)."""
+    _rotate(params[:9], step[:3], out[:9])
+    b1, b2 = _tangent_basis(params[9:])
+    t = params[9:] + step[3] * b1 + step[4] * b2
+    out[9:] = t / np.sqrt(np.sum(t * t))
+
+
+lm.register(_Relative, cost=_relative_cost, linearise=_relative_linearise,
+            retract=_relative_retract)
+
+
+@njit(cache=True)
+def _rotate(R, w, out):
+    """out (9,) = exp([w]x) R of a rotation R (9,), row-major, re-orthonormalised against drift."""
+    E = np.empty((3, 3))
+    _exp_into(w, E)
+    u, _, vt = np.linalg.svd(_mul3(E, R.reshape(3, 3)))
+    out[:] = (u @ vt).ravel()
+
+
+@njit(cache=True)
+def _tangent_basis(t):
+    """Orthonormal b1, b2 (3,) spanning the plane orthogonal to the unit vector t."""
     a = np.zeros(3)
     a[np.argmin(np.abs(t))] = 1.0
-    b1[:] = np.cross(t, a)
+    b1 = np.cross(t, a)
     b1 /= np.sqrt(np.sum(b1 * b1))
-    b2[:] = np.cross(t, b1)
+    return b1, np.cross(t, b1)
 
 
 @njit(cache=True)
@@ -173,66 +214,7 @@ def _sampson_normal_equations(F, dF, x1, x2, w, scale, JtJ, Jtr, p):
             Jtr[k] += wi * G[k] * r
             for m in range(k, p):
                 JtJ[k, m] += wi * G[k] * G[m]
-    _symmetrise(JtJ)
-
-
-@njit(cache=True)
-def _fundamental_of(R, t, K1inv, K2inv, S):
-    """F = K2^-T [t]x R K1^-1 (S: scratch (3, 3))."""
-    _skew(t, S)
-    return np.ascontiguousarray(K2inv.T) @ S @ R @ K1inv
-
-
-@njit(cache=True)
-def _refine_relative(x1, x2, w, K1inv, K2inv, R, t, max_iterations):
-    """LM on the pixel Sampson cost (weights w) of x1, x2 (N, 2) pixels under
-    F = K2^-T [t]x R K1^-1 over (R, t), |t| = 1, in place. Returns the final cost."""
-    S = np.empty((3, 3))
-    F = _fundamental_of(R, t, K1inv, K2inv, S)
-    cost = _sampson_cost(F, x1, x2, w, 0.0)
-    lam = 1e-3
-    b1 = np.empty(3)
-    b2 = np.empty(3)
-    dF = np.empty((5, 3, 3))
-    JtJ = np.empty((5, 5))
-    Jtr = np.empty(5)
-    Ek = np.empty((3, 3))
-    K2invT = np.ascontiguousarray(K2inv.T)
-    for _ in range(max_iterations):
-        _tangent_basis(t, b1, b2)
-        _skew(t, S)
-        # derivatives of E = [t]x R: rotation d/dw_k = [t]x [e_k]x R, translation [b_j]x R
-        for k in range(3):
-            ek = np.zeros(3)
-            ek[k] = 1.0
-            _skew(ek, Ek)
-            dF[k] = K2invT @ S @ Ek @ R @ K1inv
-        _skew(b1, Ek)
-        dF[3] = K2invT @ Ek @ R @ K1inv
-        _skew(b2, Ek)
-        dF[4] = K2invT @ Ek @ R @ K1inv
-        _sampson_normal_equations(F, dF, x1, x2, w, 0.0, JtJ, Jtr, 5)
-        improved = False
-        while lam < 1e10:
-            step = _damped_step(JtJ, Jtr, lam)
-            Rn = R.copy()
-            _rotate_by(step[:3], Rn)
-            tn = t + step[3] * b1 + step[4] * b2
-            tn /= np.sqrt(np.sum(tn * tn))
-            Fn = _fundamental_of(Rn, tn, K1inv, K2inv, S)
-            cn = _sampson_cost(Fn, x1, x2, w, 0.0)
-            if cn < cost:
-                improved = cost - cn > 1e-10 * cost
-                R[:] = Rn
-                t[:] = tn
-                F = Fn
-                cost = cn
-                lam = max(lam * 0.1, 1e-10)
-                break
-            lam *= 10.0
-        if not improved:
-            break
-    return cost
+    lm.symmetrise(JtJ)
 
 
 @njit(cache=True)
@@ -259,11 +241,10 @@ def _refine_fundamental(x1, x2, w, scale, F, max_iterations, tolerance):
     Hartley's similarities of the two point sets (balance the parameters' scales), U, V
     rotations updated as U exp([a]x), V exp([b]x), and sigma additively (unbounded: the
     normalised F's two singular values are often nearly equal, and the optimum may swap them):
-    7 dof, rank 2 by construction."""
+    7 dof, rank 2 by construction. params (19,): U (9,), V^T (9,), sigma."""
     T1 = _similarity(x1, w)
     T2t = np.ascontiguousarray(_similarity(x2, w).T)
-    Fn = np.linalg.inv(T2t) @ F @ np.linalg.inv(T1)
-    U, S, Vt = np.linalg.svd(Fn)
+    U, S, Vt = np.linalg.svd(np.linalg.inv(T2t) @ F @ np.linalg.inv(T1))
     U = np.ascontiguousarray(U)
     Vt = np.ascontiguousarray(Vt)
     # the third singular vectors meet a zero singular value: their signs are free
@@ -271,148 +252,154 @@ def _refine_fundamental(x1, x2, w, scale, F, max_iterations, tolerance):
         U[:, 2] = -U[:, 2]
     if np.linalg.det(Vt) < 0.0:
         Vt[2] = -Vt[2]
-    D = np.zeros((3, 3))  # diag(1, sigma, 0)
-    D[0, 0] = 1.0
-    D[1, 1] = S[1] / S[0]
-    P = _mul3(T2t, U)
-    Q = _mul3(Vt, T1)
-    F[:] = _mul3(_mul3(P, D), Q)
-    cost = _sampson_cost(F, x1, x2, w, scale)
-    lam = 1e-3
-    dF = np.empty((7, 3, 3))
-    JtJ = np.empty((7, 7))
-    Jtr = np.empty(7)
-    Ek = np.empty((3, 3))
-    ek = np.empty(3)
-    for _ in range(max_iterations):
-        # d/da_k: U [e_k]x D V^T; d/db_k: -U D [e_k]x V^T; d/dsigma: U diag(0, 1, 0) V^T
-        for k in range(3):
-            ek[:] = 0.0
-            ek[k] = 1.0
-            _skew(ek, Ek)
-            dF[k] = _mul3(_mul3(P, _mul3(Ek, D)), Q)
-            dF[3 + k] = -_mul3(_mul3(P, _mul3(D, Ek)), Q)
-        for i in range(3):
-            for j in range(3):
-                dF[6, i, j] = P[i, 1] * Q[1, j]
-        _sampson_normal_equations(F, dF, x1, x2, w, scale, JtJ, Jtr, 7)
-        improved = False
-        while lam < 1e10:
-            step = _damped_step(JtJ, Jtr, lam)
-            Un = _mul3(U, _rodrigues(step[:3]))
-            Vtn = _mul3(_rodrigues(-step[3:6]), Vt)  # (V exp([b]x))^T
-            Dn = D.copy()
-            Dn[1, 1] += step[6]
-            Pn = _mul3(T2t, Un)
-            Qn = _mul3(Vtn, T1)
-            Fn = _mul3(_mul3(Pn, Dn), Qn)
-            cn = _sampson_cost(Fn, x1, x2, w, scale)
-            if cn < cost:
-                improved = cost - cn > tolerance * cost
-                U, Vt, D, P, Q = Un, Vtn, Dn, Pn, Qn
-                F[:] = Fn
-                cost = cn
-                lam = max(lam * 0.1, 1e-10)
-                break
-            lam *= 10.0
-        if not improved:
-            break
+    params = np.empty(19)
+    params[:9] = U.ravel()
+    params[9:18] = Vt.ravel()
+    params[18] = S[1] / S[0]
+    d = _Fundamental(x1, x2, w, scale, T1, T2t)
+    cost, _ = lm.levenberg_marquardt(params, d, 7, max_iterations, _UNLIMITED, tolerance)
+    F[:] = _fundamental_of(params, d)
     F /= np.sqrt(np.sum(F * F))
     return cost
 
 
 @njit(cache=True)
-def _symmetrise(A):
-    """Copy the upper triangle of the square A into its lower one, in place."""
-    for k in range(A.shape[0]):
-        for m in range(k):
-            A[k, m] = A[m, k]
+def _fundamental_factors(params, d):
+    """P = T2^T U (3, 3), D = diag(1, sigma, 0), Q = V^T T1 of the params (19,)."""
+    D = np.zeros((3, 3))
+    D[0, 0] = 1.0
+    D[1, 1] = params[18]
+    return (_mul3(d.T2t, params[:9].reshape(3, 3)), D,
+            _mul3(params[9:18].reshape(3, 3), d.T1))
 
 
 @njit(cache=True)
-def _damped_step(JtJ, Jtr, lam):
-    """Levenberg-Marquardt step `-(JtJ + lam diag(JtJ))^-1 Jtr` (Marquardt's scaling)."""
-    A = JtJ.copy()
-    for k in range(A.shape[0]):
-        A[k, k] += lam * (JtJ[k, k] + 1e-12)
-    return -np.linalg.solve(A, Jtr)
+def _fundamental_of(params, d):
+    P, D, Q = _fundamental_factors(params, d)
+    return _mul3(_mul3(P, D), Q)
 
 
 @njit(cache=True)
-def _reprojection_cost(R, t, X, x_, K, w):
-    c = 0.0
-    for i in range(X.shape[0]):
-        x = R[0, 0] * X[i, 0] + R[0, 1] * X[i, 1] + R[0, 2] * X[i, 2] + t[0]
-        y = R[1, 0] * X[i, 0] + R[1, 1] * X[i, 1] + R[1, 2] * X[i, 2] + t[1]
-        z = R[2, 0] * X[i, 0] + R[2, 1] * X[i, 1] + R[2, 2] * X[i, 2] + t[2]
-        if z <= 0.0:
-            c += w[i] * 1e6  # behind the camera: a large constant keeps the cost finite
-            continue
-        ex = K[0, 0] * x / z + K[0, 1] * y / z + K[0, 2] - x_[i, 0]
-        ey = K[1, 1] * y / z + K[1, 2] - x_[i, 1]
-        c += w[i] * (ex * ex + ey * ey)
-    return c
+def _fundamental_cost(params, d):
+    return _sampson_cost(_fundamental_of(params, d), d.x1, d.x2, d.w, d.scale)
+
+
+@njit(cache=True)
+def _fundamental_linearise(params, d):
+    """d/da_k: U [e_k]x D V^T; d/db_k: -U D [e_k]x V^T; d/dsigma: U diag(0, 1, 0) V^T (each
+    between T2^T and T1)."""
+    P, D, Q = _fundamental_factors(params, d)
+    dF = np.empty((7, 3, 3))
+    Ek = np.empty((3, 3))
+    ek = np.zeros(3)
+    for k in range(3):
+        ek[:] = 0.0
+        ek[k] = 1.0
+        _skew_into(ek, Ek)
+        dF[k] = _mul3(_mul3(P, _mul3(Ek, D)), Q)
+        dF[3 + k] = -_mul3(_mul3(P, _mul3(D, Ek)), Q)
+    for i in range(3):
+        for j in range(3):
+            dF[6, i, j] = P[i, 1] * Q[1, j]
+    JtJ = np.empty((7, 7))
+    Jtr = np.empty(7)
+    _sampson_normal_equations(_mul3(_mul3(P, D), Q), dF, d.x1, d.x2, d.w, d.scale, JtJ, Jtr, 7)
+    return np.max(np.abs(Jtr)), (JtJ, Jtr)
+
+
+@njit(cache=True)
+def _fundamental_retract(params, step, d, out):
+    """U <- U exp([a]x), V <- V exp([b]x) (so V^T <- exp(-[b]x) V^T), sigma <- sigma + s."""
+    E = np.empty((3, 3))
+    _exp_into(step[:3], E)
+    out[:9] = _mul3(params[:9].reshape(3, 3), E).ravel()
+    _exp_into(-step[3:6], E)
+    out[9:18] = _mul3(E, params[9:18].reshape(3, 3)).ravel()
+    out[18] = params[18] + step[6]
+
+
+lm.register(_Fundamental, cost=_fundamental_cost, linearise=_fundamental_linearise,
+            retract=_fundamental_retract)
 
 
 @njit(cache=True)
 def _refine_absolute(X, x_, w, K, R, t, max_iterations):
     """LM on the pixel reprojection cost (weights w) of X (N, 3) seen at x_ (N, 2) by a camera
     K over (R, t), in place. Returns the final cost."""
-    cost = _reprojection_cost(R, t, X, x_, K, w)
-    lam = 1e-3
-    JtJ = np.empty((6, 6))
-    Jtr = np.empty(6)
-    J = np.empty((2, 6))
-    for _ in range(max_iterations):
-        JtJ[:] = 0.0
-        Jtr[:] = 0.0
-        for i in range(X.shape[0]):
-            px = R[0, 0] * X[i, 0] + R[0, 1] * X[i, 1] + R[0, 2] * X[i, 2]
-            py = R[1, 0] * X[i, 0] + R[1, 1] * X[i, 1] + R[1, 2] * X[i, 2]
-            pz = R[2, 0] * X[i, 0] + R[2, 1] * X[i, 1] + R[2, 2] * X[i, 2]
-            x, y, z = px + t[0], py + t[1], pz + t[2]
-            if z <= 0.0:
-                continue
-            iz = 1.0 / z
-            rx = K[0, 0] * x * iz + K[0, 1] * y * iz + K[0, 2] - x_[i, 0]
-            ry = K[1, 1] * y * iz + K[1, 2] - x_[i, 1]
-            # d(proj)/d(Xc) = [[1/z, 0, -x/z^2], [0, 1/z, -y/z^2]]; dXc/dt = I and
-            # dXc/dw = -[p]x, whose columns are (0, -pz, py), (pz, 0, -px), (-py, px, 0)
-            J[0, 0] = -x * iz * iz * py
-            J[1, 0] = -iz * pz - y * iz * iz * py
-            J[0, 1] = iz * pz + x * iz * iz * px
-            J[1, 1] = y * iz * iz * px
-            J[0, 2] = -iz * py
-            J[1, 2] = iz * px
-            J[0, 3] = iz
-            J[1, 3] = 0.0
-            J[0, 4] = 0.0
-            J[1, 4] = iz
-            J[0, 5] = -x * iz * iz
-            J[1, 5] = -y * iz * iz
-            for k in range(6):  # normalised to pixel coordinates: rows times K[:2, :2]
-                J[0, k] = K[0, 0] * J[0, k] + K[0, 1] * J[1, k]
-                J[1, k] = K[1, 1] * J[1, k]
-            for k in range(6):
-                Jtr[k] += w[i] * (J[0, k] * rx + J[1, k] * ry)
-                for m in range(k, 6):
-                    JtJ[k, m] += w[i] * (J[0, k] * J[0, m] + J[1, k] * J[1, m])
-        _symmetrise(JtJ)
-        improved = False
-        while lam < 1e10:
-            step = _damped_step(JtJ, Jtr, lam)
-            Rn = R.copy()
-            _rotate_by(step[:3], Rn)
-            tn = t + step[3:]
-            cn = _reprojection_cost(Rn, tn, X, x_, K, w)
-            if cn < cost:
-                improved = cost - cn > 1e-10 * cost
-                R[:] = Rn
-                t[:] = tn
-                cost = cn
-                lam = max(lam * 0.1, 1e-10)
-                break
-            lam *= 10.0
-        if not improved:
-            break
+    params = np.empty(12)
+    params[:9] = R.ravel()
+    params[9:] = t
+    cost, _ = lm.levenberg_marquardt(params, _Absolute(X, x_, w, K), 6, max_iterations,
+                                     _UNLIMITED, 1e-10)
+    R[:] = params[:9].reshape(3, 3)
+    t[:] = params[9:]
     return cost
+
+
+@njit(cache=True)
+def _absolute_cost(params, d):
+    R, t, X, K = params[:9].reshape(3, 3), params[9:], d.X, d.K
+    c = 0.0
+    for i in range(X.shape[0]):
+        x = R[0, 0] * X[i, 0] + R[0, 1] * X[i, 1] + R[0, 2] * X[i, 2] + t[0]
+        y = R[1, 0] * X[i, 0] + R[1, 1] * X[i, 1] + R[1, 2] * X[i, 2] + t[1]
+        z = R[2, 0] * X[i, 0] + R[2, 1] * X[i, 1] + R[2, 2] * X[i, 2] + t[2]
+        if z <= 0.0:
+            c += d.w[i] * 1e6  # behind the camera: a large constant keeps the cost finite
+            continue
+        ex = K[0, 0] * x / z + K[0, 1] * y / z + K[0, 2] - d.x[i, 0]
+        ey = K[1, 1] * y / z + K[1, 2] - d.x[i, 1]
+        c += d.w[i] * (ex * ex + ey * ey)
+    return c
+
+
+@njit(cache=True)
+def _absolute_linearise(params, d):
+    R, t, X, K, w = params[:9].reshape(3, 3), params[9:], d.X, d.K, d.w
+    JtJ = np.zeros((6, 6))
+    Jtr = np.zeros(6)
+    J = np.empty((2, 6))
+    for i in range(X.shape[0]):
+        px = R[0, 0] * X[i, 0] + R[0, 1] * X[i, 1] + R[0, 2] * X[i, 2]
+        py = R[1, 0] * X[i, 0] + R[1, 1] * X[i, 1] + R[1, 2] * X[i, 2]
+        pz = R[2, 0] * X[i, 0] + R[2, 1] * X[i, 1] + R[2, 2] * X[i, 2]
+        x, y, z = px + t[0], py + t[1], pz + t[2]
+        if z <= 0.0:
+            continue
+        iz = 1.0 / z
+        rx = K[0, 0] * x * iz + K[0, 1] * y * iz + K[0, 2] - d.x[i, 0]
+        ry = K[1, 1] * y * iz + K[1, 2] - d.x[i, 1]
+        # d(proj)/d(Xc) = [[1/z, 0, -x/z^2], [0, 1/z, -y/z^2]]; dXc/dt = I and
+        # dXc/dw = -[p]x, whose columns are (0, -pz, py), (pz, 0, -px), (-py, px, 0)
+        J[0, 0] = -x * iz * iz * py
+        J[1, 0] = -iz * pz - y * iz * iz * py
+        J[0, 1] = iz * pz + x * iz * iz * px
+        J[1, 1] = y * iz * iz * px
+        J[0, 2] = -iz * py
+        J[1, 2] = iz * px
+        J[0, 3] = iz
+        J[1, 3] = 0.0
+        J[0, 4] = 0.0
+        J[1, 4] = iz
+        J[0, 5] = -x * iz * iz
+        J[1, 5] = -y * iz * iz
+        for k in range(6):  # normalised to pixel coordinates: rows times K[:2, :2]
+            J[0, k] = K[0, 0] * J[0, k] + K[0, 1] * J[1, k]
+            J[1, k] = K[1, 1] * J[1, k]
+        for k in range(6):
+            Jtr[k] += w[i] * (J[0, k] * rx + J[1, k] * ry)
+            for m in range(k, 6):
+                JtJ[k, m] += w[i] * (J[0, k] * J[0, m] + J[1, k] * J[1, m])
+    lm.symmetrise(JtJ)
+    return np.max(np.abs(Jtr)), (JtJ, Jtr)
+
+
+@njit(cache=True)
+def _absolute_retract(params, step, d, out):
+    """R <- exp([w]x) R (re-orthonormalised), t <- t + dt."""
+    _rotate(params[:9], step[:3], out[:9])
+    out[9:] = params[9:] + step[3:]
+
+
+lm.register(_Absolute, cost=_absolute_cost, linearise=_absolute_linearise,
+            retract=_absolute_retract)

@@ -5,24 +5,23 @@ direction = axis and norm = angle in radians; quaternions are `(w, x, y, z)` wit
 (the COLMAP order). Angles are radians.
 """
 import numpy as np
+from numba import njit
 
 from . import _checks
 
 
 def skew(v):
     """Cross-product matrix `[v]x` (3, 3) of `v` (3,), so that `skew(v) @ u == cross(v, u)`."""
-    v = _checks.vector3(v, "v")
-    return np.array([[0.0, -v[2], v[1]], [v[2], 0.0, -v[0]], [-v[1], v[0], 0.0]])
+    S = np.empty((3, 3))
+    _skew_into(_checks.vector3(v, "v"), S)
+    return S
 
 
 def rotation_from_axis_angle(r):
     """Rodrigues' formula: axis-angle `r` (3,) -> rotation matrix (3, 3)."""
-    r = _checks.vector3(r, "r")
-    theta = np.linalg.norm(r)
-    if theta < 1e-12:
-        return np.eye(3) + skew(r)
-    k = skew(r / theta)
-    return np.eye(3) + np.sin(theta) * k + (1.0 - np.cos(theta)) * (k @ k)
+    R = np.empty((3, 3))
+    _exp_into(_checks.vector3(r, "r"), R)
+    return R
 
 
 def axis_angle_from_rotation(R):
@@ -98,3 +97,45 @@ def angle_between(u, v):
     if nu == 0 or nv == 0:
         raise ValueError("u, v: zero-length vector has no direction")
     return float(np.arctan2(np.linalg.norm(np.cross(u, v)), u @ v))
+
+
+# ---------------------------------------------------------------------------- kernels
+
+@njit(cache=True)
+def _skew_into(v, S):
+    """S (3, 3) = [v]x of v (3,)."""
+    S[0, 0], S[0, 1], S[0, 2] = 0.0, -v[2], v[1]
+    S[1, 0], S[1, 1], S[1, 2] = v[2], 0.0, -v[0]
+    S[2, 0], S[2, 1], S[2, 2] = -v[1], v[0], 0.0
+
+
+@njit(cache=True)
+def _exp_into(w, R):
+    """R (3, 3) = exp([w]x) of the axis-angle w (3,) (Rodrigues; below 1e-8 rad the series of
+    its two coefficients, exact to rounding)."""
+    th2 = w[0] * w[0] + w[1] * w[1] + w[2] * w[2]
+    th = np.sqrt(th2)
+    if th < 1e-8:
+        a, b = 1.0 - th2 / 6.0, 0.5 - th2 / 24.0
+    else:
+        a, b = np.sin(th) / th, (1.0 - np.cos(th)) / th2
+    x, y, z = w[0], w[1], w[2]
+    R[0, 0] = 1.0 - b * (y * y + z * z)
+    R[0, 1] = -a * z + b * x * y
+    R[0, 2] = a * y + b * x * z
+    R[1, 0] = a * z + b * x * y
+    R[1, 1] = 1.0 - b * (x * x + z * z)
+    R[1, 2] = -a * x + b * y * z
+    R[2, 0] = -a * y + b * x * z
+    R[2, 1] = a * x + b * y * z
+    R[2, 2] = 1.0 - b * (x * x + y * y)
+
+
+@njit(cache=True)
+def _mul3(A, B):
+    """A @ B of 3 x 3 matrices in scalar loops (numba's @ is a BLAS call: slow at this size)."""
+    C = np.empty((3, 3))
+    for i in range(3):
+        for j in range(3):
+            C[i, j] = A[i, 0] * B[0, j] + A[i, 1] * B[1, j] + A[i, 2] * B[2, j]
+    return C

@@ -47,7 +47,7 @@ from ._models import (FUNDAMENTAL, MAX_MODELS, MINIMAL_WORK, MODELS_PER_SAMPLE, 
                       _kernel, _minimal, _refit, _residual, _sample_ok, min_refit_size,
                       sample_size)
 from ..homography import _homography_dlt_into, _transfer_error
-from ..refine import _skew
+from ..rotation import _skew_into
 
 MSAC, MAGSAC = 0, 1
 _LO_STEPS = 4
@@ -219,7 +219,7 @@ def _homography_from_f(F, e2, x1, x2, idx, H):
     """Homography compatible with F through three correspondences idx (Hartley & Zisserman
     13.6): H = A - e2 (M^-1 b)^T with A = [e2]x F. False when the three points are degenerate."""
     S = np.empty((3, 3))
-    _skew(e2, S)
+    _skew_into(e2, S)
     A = S @ F
     M = np.empty((3, 3))
     bv = np.empty(3)
@@ -305,7 +305,7 @@ def _degensac(A, B, calib, T, scoring, sample, model, score, r, sprt):
         ne = np.sqrt(np.sum(e * e))
         if ne == 0.0:
             continue
-        _skew(e / ne, S)
+        _skew_into(e / ne, S)
         Fc = S @ H
         Fc /= np.sqrt(np.sum(Fc * Fc))
         cand[:, :3] = Fc

@@ -37,7 +37,8 @@ from ..epipolar import _eight_point_into, _epipolar_terms, _scratch, _seven_poin
 from ..fivepoint import WORK_SIZE, _five_point
 from ..homography import _homography_dlt_into
 from ..p3p import _p3p
-from ..refine import _refine_absolute, _refine_relative, _skew
+from ..refine import _refine_absolute, _refine_relative
+from ..rotation import _skew_into
 
 FUNDAMENTAL, ESSENTIAL, HOMOGRAPHY, ABSOLUTE_POSE = 0, 1, 2, 3
 SAMPLE_SIZES = (7, 5, 4, 3)
@@ -246,7 +247,7 @@ def _relative_pose_refit(a, b, w, calib, model):
                  R, t)
     _refine_relative(a, b, w, calib[2], calib[3], R, t, 10)
     S = np.empty((3, 3))
-    _skew(t, S)
+    _skew_into(t, S)
     F = np.ascontiguousarray(calib[3].T) @ S @ R @ calib[2]
     model[:, :3] = F / np.sqrt(np.sum(F * F))
     return True

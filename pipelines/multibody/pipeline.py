@@ -143,8 +143,8 @@ def _background_cameras(imgs, feats, Ks, seg, threshold, seed, progress):
                 verified.append(sfm_features.PairMatches(i, j, *v))
     if not verified:
         raise ValueError("no pair of views has a verified background motion")
-    return incremental.reconstruct(imgs.names, feats, Ks, imgs.size, verified, seed=seed,
-                                   progress=progress)
+    return incremental.reconstruct(imgs.names, feats, Ks, imgs.size, verified,
+                                   incremental.IncrementalOptions(seed=seed), progress)
 
 
 def run(source, out, intrinsics=None, depth=None, overwrite=False, progress=STDERR,

@@ -107,9 +107,9 @@ def reconstruct(m, progress=STDERR, timer=None, seed=0):
     """`Matches` -> `Reconstruction` (`incremental.reconstruct` with `seed`, timed in `timer`),
     with the notes of `m`."""
     timer = timer or Timer()
+    options = incremental.IncrementalOptions(seed=seed, refine=m.refine)
     rec = timer("reconstruction", incremental.reconstruct, m.images.names, m.features, m.Ks,
-                m.images.size, m.verified, seed=seed, progress=progress, groups=m.groups,
-                refine=m.refine, models=m.models)
+                m.images.size, m.verified, options, progress, groups=m.groups, models=m.models)
     for g in rec.camera_groups:
         f, std = g["K"][0, 0], g["std"][0]
         which = g["images"][0] + (f" and {len(g['images']) - 1} more" if len(g["images"]) > 1
@@ -117,7 +117,7 @@ def reconstruct(m, progress=STDERR, timer=None, seed=0):
         start = m.sources[m.images.names.index(g["images"][0])]
         if g["refine"][0] and np.isnan(std) and start != "EXIF":
             rec.notes.append(f"warning: the focal length of {which} was not refined (fewer than "
-                             f"{incremental.MIN_CALIBRATION_IMAGES} views registered): the "
+                             f"{options.min_calibration_images} views registered): the "
                              f"geometry rests on its start, {f:.0f} px ({start}); pass "
                              "--intrinsics for accurate results")
         elif std > calibration.FOCAL_WEAK * f:
@@ -228,8 +228,9 @@ def _initial_focals(imgs, feats, matches, groups, guessed, Ks, sources, notes, p
         if f is None:
             notes.append(f"focal length of {len(members)} images not determined by their pairs "
                          "(e.g. optical axes through one point): bundle adjustment refines the "
-                         f"guess where {incremental.MIN_CALIBRATION_IMAGES} or more views "
-                         "register")
+                         "guess where "
+                         f"{incremental.IncrementalOptions.min_calibration_images} or more "
+                         "views register")
         else:
             for k in members:
                 Ks[k] = np.array([[f, 0.0, (w - 1) / 2], [0.0, f, (h - 1) / 2], [0, 0, 1.0]])

@@ -12,7 +12,7 @@ from geom.rotation import rotation_from_axis_angle
 from pipelines.sfm import export, report
 from pipelines.sfm.pipeline import Timer, match_images, run
 
-MAX_ERROR = 4.0  # incremental.reconstruct's default outlier threshold (px)
+MAX_ERROR = 4.0  # IncrementalOptions.max_error, the default outlier threshold (px)
 
 
 def street(n_frames=10, width=320, height=240, seed=0):
