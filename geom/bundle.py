@@ -30,11 +30,11 @@ camera poses, the points and, per camera group, the focal length, radial coeffic
   where a principal point is refined: (f, k) alone per group otherwise), is solved by
   Cholesky (memory 288 (C / 100)^2 kB: fine to a few hundred cameras, beyond which a sparse or
   iterative solver would be needed);
-- Nielsen's damping update from the gain ratio of actual to predicted cost reduction. The
-  adjustment is a problem of the Levenberg-Marquardt driver: one flat state vector (per camera
-  R, t and its K_RADIAL parameters, then the points; `_unpack`) and four kernels, `_cost`,
-  `_linearise` (the normal equations' blocks), `_solve` (the Schur-reduced damped step) and
-  `_retract` (the step applied on the manifold).
+- Nielsen's damping update from the gain ratio of actual to predicted cost reduction: the
+  adjustment is a problem of `geom.lm`'s Levenberg-Marquardt driver, one flat state vector
+  (per camera R, t and its K_RADIAL parameters, then the points; `_unpack`) and four kernels,
+  `_cost`, `_linearise` (the normal equations' blocks), `_solve` (the Schur-reduced damped
+  step) and `_retract` (the step applied on the manifold).
 
 Gauge: the first camera's pose is fixed, and so is the coordinate of the second camera's
 translation along which the two centres are farthest apart (the scale); the world frame of the
@@ -47,14 +47,11 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from . import _checks
+from . import _checks, lm
 from .camera import check_camera
 from .camera_models import K_RADIAL_ID, _project_point, calibration_matrix, k_radial_params
+from .rotation import _exp_into, _mul3
 
-
-MU_START = 1e-4  # first damping, relative to the diagonal of J^T W J
-MU_MAX = 1e16  # damping at which a step is given up
-DIAGONAL_MIN = 1e-6  # floor of Marquardt's scaling (parameters the data barely see)
 FOCAL_PRIOR = 0.3  # standard deviation of a refined focal length's prior, relative to its start
 RADIAL_PRIOR = 0.3  # standard deviation of a refined radial coefficient's prior
 # ... and of a refined principal point's, relative to max(W, H): real principal points lie
@@ -172,8 +169,9 @@ def bundle_adjust(cameras, X, obs_camera, obs_point, obs_xy, *, loss="huber", lo
                          free, float(loss_scale) if loss == "huber" else np.inf, obs_camera,
                          obs_point, obs_xy, X.shape[0])
     initial = _reported_errors(params, data)
-    _, evaluations = _levenberg_marquardt(params, data, int(max_evaluations),
-                                          int(max_evaluations), float(tolerance))
+    _, evaluations = lm.levenberg_marquardt(params, data, free.size + X.size,
+                                            int(max_evaluations), int(max_evaluations),
+                                            float(tolerance))
     std = _standard_deviations(params, data)
     R, t, cam, X = _unpack(params, C)
     out = []
@@ -261,45 +259,6 @@ def _groups(index, n):
     members = np.argsort(index, kind="stable").astype(np.int64)
     ptr = np.concatenate([[0], np.cumsum(np.bincount(index, minlength=n))]).astype(np.int64)
     return ptr, members
-
-
-@njit(cache=True)
-def _levenberg_marquardt(params, data, max_iterations, max_evaluations, tolerance):
-    """Levenberg-Marquardt with Nielsen's damping over the kernels below, params updated in
-    place -> (cost, evaluations). Issue 18's `geom.lm.levenberg_marquardt`, to which it gives
-    way once that lands."""
-    step = np.empty(data.g.size + params.size - 18 * data.groups.size)
-    new = np.empty_like(params)
-    mu, nu = MU_START, 2.0
-    cost = _cost(params, data)
-    evaluations, iterations = 1, 0
-    while evaluations < max_evaluations and iterations < max_iterations:
-        gradient_max, system = _linearise(params, data)
-        iterations += 1
-        if gradient_max < tolerance:
-            break
-        accepted = converged = False
-        while not accepted and evaluations < max_evaluations and mu < MU_MAX:
-            predicted = _solve(system, mu, data, step)
-            if predicted < 0.0:  # not factored
-                mu, nu = mu * nu, 2.0 * nu
-                continue
-            _retract(params, step, data, new)
-            new_cost = _cost(new, data)
-            evaluations += 1
-            rho = (cost - new_cost) / predicted if predicted > 0.0 else -1.0
-            if rho > 0.0:
-                accepted = True
-                params[:] = new
-                mu *= max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
-                nu = 2.0
-                converged = cost - new_cost < tolerance * cost
-                cost = new_cost
-            else:
-                mu, nu = mu * nu, 2.0 * nu
-        if not accepted or converged:
-            break
-    return cost, evaluations
 
 
 @njit(cache=True)
@@ -422,18 +381,19 @@ def _linearise(params, data):
 @njit(cache=True)
 def _solve(system, mu, data, step):
     """The damped step h = [dc | dp] ((N + 3P,), into step) of (J^T W J + mu D) h = -J^T W r,
-    D = max(diag(J^T W J), DIAGONAL_MIN): the reduced system S dc = b (`_schur`) on the free
-    parameters by Cholesky, then the points (`_back_substitute`). Returns the predicted cost
-    reduction h^T (mu D h - g) / 2, or -1.0 where S is not positive definite."""
+    D = max(diag(J^T W J), lm.DIAGONAL_MIN): the reduced system S dc = b (`_schur`) on the free
+    parameters by LAPACK's Cholesky (blocked: S reaches 1200 x 1200 at 200 views), then the
+    points (`_back_substitute`). Returns the predicted cost reduction h^T (mu D h - g) / 2, or
+    -1.0 where S is not positive definite."""
     H, g, V, gp, Wb = system
     N, P = g.size, gp.shape[0]
     Dh = np.empty(N)
     for i in range(N):
-        Dh[i] = max(H[i, i], DIAGONAL_MIN)
+        Dh[i] = max(H[i, i], lm.DIAGONAL_MIN)
     Dv = np.empty((P, 3))
     for p in range(P):
         for j in range(3):
-            Dv[p, j] = max(V[p, j, j], DIAGONAL_MIN)
+            Dv[p, j] = max(V[p, j, j], lm.DIAGONAL_MIN)
     T, bt = data.T, data.bt
     _schur(V, gp, Wb, Dv, mu, data.idx, data.pt_ptr, data.pt_obs, T, bt, data.Vinv, data.Y)
     fidx = data.fidx
@@ -492,10 +452,8 @@ def _retract(params, step, data, out):
     Rn, tn, camn, Xn = _unpack(out, C)
     E = np.empty((3, 3))
     for c in range(C):
-        _exp(step[6 * c:6 * c + 3], E)
-        for i in range(3):
-            for j in range(3):
-                Rn[c, i, j] = E[i, 0] * R[c, 0, j] + E[i, 1] * R[c, 1, j] + E[i, 2] * R[c, 2, j]
+        _exp_into(step[6 * c:6 * c + 3], E)
+        Rn[c] = _mul3(E, R[c])
         gi, f = data.groups[c], data.first[data.groups[c]]
         base = 6 * C + width * gi
         for j in range(3):
@@ -511,27 +469,6 @@ def _retract(params, step, data, out):
     for i in range(X.shape[0]):
         for j in range(3):
             Xn[i, j] = X[i, j] + step[N + 3 * i + j]
-
-
-@njit(cache=True)
-def _exp(w, R):
-    """Rodrigues' formula: R = exp([w]x)."""
-    th2 = w[0] * w[0] + w[1] * w[1] + w[2] * w[2]
-    th = np.sqrt(th2)
-    if th < 1e-8:
-        a, b = 1.0 - th2 / 6.0, 0.5 - th2 / 24.0
-    else:
-        a, b = np.sin(th) / th, (1.0 - np.cos(th)) / th2
-    x, y, z = w[0], w[1], w[2]
-    R[0, 0] = 1.0 - b * (y * y + z * z)
-    R[0, 1] = -a * z + b * x * y
-    R[0, 2] = a * y + b * x * z
-    R[1, 0] = a * z + b * x * y
-    R[1, 1] = 1.0 - b * (x * x + z * z)
-    R[1, 2] = -a * x + b * y * z
-    R[2, 0] = -a * y + b * x * z
-    R[2, 1] = a * x + b * y * z
-    R[2, 2] = 1.0 - b * (x * x + y * y)
 
 
 @njit(cache=True)
@@ -630,3 +567,6 @@ def _back_substitute(dc, Vinv, gp, Wb, idx, pt_ptr, pt_obs, dp):
                     v[j] -= Wb[o, i, j] * dc[idx[o, i]]
         for i in range(3):
             dp[p, i] = Vinv[p, i, 0] * v[0] + Vinv[p, i, 1] * v[1] + Vinv[p, i, 2] * v[2]
+
+
+lm.register(_Problem, cost=_cost, linearise=_linearise, retract=_retract, solve=_solve)
