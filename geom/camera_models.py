@@ -237,7 +237,8 @@ def _image_size(width, height):
 
 # ---------------------------------------------------------------------------- kernels
 
-@njit(cache=True)
+# Explicit signatures: one compilation each, not one per literal slot a caller passes
+@njit("float64(int64, float64[::1], int64)", cache=True)
 def _coef(model_id, params, slot):
     i = _LAYOUT[model_id, slot]
     return params[i] if i >= 0 else 0.0
@@ -346,7 +347,7 @@ def _params_jacobian(model_id, params, a, b, fx, fy, s, ad, bd, J):
     _add(J, model_id, _P2, fx * q2 + s * 2.0 * a * b, fy * 2.0 * a * b)
 
 
-@njit(cache=True)
+@njit("void(float64[:, ::1], int64, int64, float64, float64)", cache=True)
 def _add(J, model_id, slot, d0, d1):
     i = _LAYOUT[model_id, slot]
     if i >= 0:
