@@ -269,46 +269,33 @@ def _unpack(params, C):
             params[12 * C:18 * C].reshape(C, 6), params[18 * C:].reshape(-1, 3))
 
 
-@njit(cache=True, inline="always")
-def _observe(R, t, cam, X, c, p, J_point, J_params):
-    """Pixel (x, y) of point p in camera c (`camera_models._project_point`, K_RADIAL; J_point
-    (2, 3) and J_params (2, 6) as there) and its camera-frame point (q0, q1, q2), as scalars.
-    A point behind the camera gets the pixel of its mirror image -q (the same ray), so the cost
-    stays finite and smooth through infinity."""
-    q0 = R[c, 0, 0] * X[p, 0] + R[c, 0, 1] * X[p, 1] + R[c, 0, 2] * X[p, 2] + t[c, 0]
-    q1 = R[c, 1, 0] * X[p, 0] + R[c, 1, 1] * X[p, 1] + R[c, 1, 2] * X[p, 2] + t[c, 1]
-    q2 = R[c, 2, 0] * X[p, 0] + R[c, 2, 1] * X[p, 1] + R[c, 2, 2] * X[p, 2] + t[c, 2]
-    s = 1.0 if q2 >= 0.0 else -1.0
-    x, y = _project_point(K_RADIAL_ID, cam[c], s * q0, s * q1, s * q2, J_point, J_params)
-    if s < 0.0:
-        for i in range(J_point.shape[0]):
-            for j in range(3):
-                J_point[i, j] = -J_point[i, j]
-    return x, y, q0, q1, q2
-
-
 @njit(cache=True)
 def _residuals(params, data, r, in_front, Jc, Jp):
-    """Per observation o the residual r[o] = pixel - observed (2,) (`_observe`) and whether the
-    point is in front of the camera (depth > 0, not NaN); where Jc (O, 2, nc) and Jp (O, 2, 3)
-    have rows (else skipped), the Jacobian blocks Jc[o] = d r / d(w, t, f, k, cx, cy) (2, nc;
-    the first 6 or 8 columns where nc is) at w = 0 (R <- exp([w]x) R; f scales K's 2 x 2 block)
-    and Jp[o] = d r / d X (2, 3), from `_project_point`'s d pixel / dq and d pixel / d(K_RADIAL
-    parameters)."""
+    """Per observation o the residual r[o] = pixel - observed (2,) and whether the point is in
+    front of the camera (depth > 0, not NaN); where Jc (O, 2, nc) and Jp (O, 2, 3) have rows
+    (else skipped), the Jacobian blocks Jc[o] = d r / d(w, t, f, k, cx, cy) (2, nc; the first 6
+    or 8 columns where nc is) at w = 0 (R <- exp([w]x) R; f scales K's 2 x 2 block) and
+    Jp[o] = d r / d X (2, 3), from `camera_models._project_point`'s d pixel / dq and
+    d pixel / d(K_RADIAL parameters). A point behind the camera gets the pixel of its mirror
+    image -q (the same ray), so the cost stays finite and smooth through infinity."""
     R, t, cam, X = _unpack(params, data.groups.size)
     nc, jacobians = Jc.shape[2], Jc.shape[0] > 0
     J_point = np.empty((2 if jacobians else 0, 3))
     J_params = np.empty((2 if jacobians and nc > NC_POSE else 0, 6))
     for o in range(data.oc.size):
         c, p = data.oc[o], data.op[o]
-        x, y, q0, q1, q2 = _observe(R, t, cam, X, c, p, J_point, J_params)
+        q0 = R[c, 0, 0] * X[p, 0] + R[c, 0, 1] * X[p, 1] + R[c, 0, 2] * X[p, 2] + t[c, 0]
+        q1 = R[c, 1, 0] * X[p, 0] + R[c, 1, 1] * X[p, 1] + R[c, 1, 2] * X[p, 2] + t[c, 1]
+        q2 = R[c, 2, 0] * X[p, 0] + R[c, 2, 1] * X[p, 1] + R[c, 2, 2] * X[p, 2] + t[c, 2]
+        s = 1.0 if q2 >= 0.0 else -1.0
+        x, y = _project_point(K_RADIAL_ID, cam[c], s * q0, s * q1, s * q2, J_point, J_params)
         r[o, 0], r[o, 1] = x - data.xy[o, 0], y - data.xy[o, 1]
         in_front[o] = q2 > 0.0
         if not jacobians:
             continue
         a0, a1, a2 = q0 - t[c, 0], q1 - t[c, 1], q2 - t[c, 2]  # R X
-        for k2 in range(2):
-            g0, g1, g2 = J_point[k2, 0], J_point[k2, 1], J_point[k2, 2]
+        for k2 in range(2):  # d pixel / dq at -q is minus that at q: J_point times s
+            g0, g1, g2 = s * J_point[k2, 0], s * J_point[k2, 1], s * J_point[k2, 2]
             # dq/dw = -[a]x: g . (dw x a) = dw . (a x g)
             Jc[o, k2, 0] = a1 * g2 - a2 * g1
             Jc[o, k2, 1] = a2 * g0 - a0 * g2
@@ -458,7 +445,8 @@ def _retract(params, step, data, out):
         base = 6 * C + width * gi
         for j in range(3):
             tn[c, j] = t[c, j] + step[6 * c + 3 + j]
-        camn[c] = cam[c]
+        for j in range(6):
+            camn[c, j] = cam[c, j]
         if data.refine[gi, 0]:
             s = (cam[f, 0] + step[base]) / cam[f, 0]
             camn[c, 0], camn[c, 1], camn[c, 4] = cam[c, 0] * s, cam[c, 1] * s, cam[c, 4] * s
