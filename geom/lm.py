@@ -43,54 +43,25 @@ def register(problem, *, cost, linearise, retract, solve=None):
                           "solve": dense_solve if solve is None else solve}
 
 
-def _kernel(name, data):
-    """The kernel `name` of the problem whose data has numba type `data`, else None."""
-    kernels = _PROBLEMS.get(getattr(data, "instance_class", None))
-    return None if kernels is None else kernels[name]
+def _by_problem(name, data_at):
+    """A function that numba resolves, at compile time, to the kernel `name` registered for the
+    problem whose data is its argument number `data_at`."""
+    def generic(*args):
+        raise NotImplementedError(f"{name}: callable from numba code only")
+
+    @overload(generic)
+    def _of(*args):
+        kernels = _PROBLEMS.get(getattr(args[data_at], "instance_class", None))
+        if kernels is not None:
+            kernel = kernels[name]
+            return lambda *args: kernel(*args)
+    return generic
 
 
-def _cost(params, data):
-    """The registered cost of data's problem."""
-
-
-@overload(_cost)
-def _cost_of(params, data):
-    kernel = _kernel("cost", data)
-    if kernel is not None:
-        return lambda params, data: kernel(params, data)
-
-
-def _linearise(params, data):
-    """The registered linearisation of data's problem."""
-
-
-@overload(_linearise)
-def _linearise_of(params, data):
-    kernel = _kernel("linearise", data)
-    if kernel is not None:
-        return lambda params, data: kernel(params, data)
-
-
-def _solve(system, mu, data, step):
-    """The registered damped solve of data's problem."""
-
-
-@overload(_solve)
-def _solve_of(system, mu, data, step):
-    kernel = _kernel("solve", data)
-    if kernel is not None:
-        return lambda system, mu, data, step: kernel(system, mu, data, step)
-
-
-def _retract(params, step, data, out):
-    """The registered retraction of data's problem."""
-
-
-@overload(_retract)
-def _retract_of(params, step, data, out):
-    kernel = _kernel("retract", data)
-    if kernel is not None:
-        return lambda params, step, data, out: kernel(params, step, data, out)
+_cost = _by_problem("cost", 1)
+_linearise = _by_problem("linearise", 1)
+_solve = _by_problem("solve", 2)
+_retract = _by_problem("retract", 2)
 
 
 @njit(cache=True)
