@@ -62,7 +62,7 @@ RADIAL_PRIOR = 0.3  # standard deviation of a refined radial coefficient's prior
 PRINCIPAL_PRIOR = 0.01
 INTRINSICS = 4  # refinable intrinsics per group: f, k, cx, cy
 NC = 10  # reduced parameters an observation depends on: its camera's pose (6), f, k, cx, cy
-NC_FOCAL = 8  # the same with every principal point held: pose, f and k
+# (8 with every principal point held: pose, f and k)
 NC_POSE = 6  # the same with the intrinsics held everywhere (the known-K case: 1.8x fewer flops)
 _SLOT = (0, 5, 2, 3)  # f, k, cx, cy in a camera's K_RADIAL parameters (fx, fy, cx, cy, skew, k)
 
