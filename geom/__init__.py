@@ -2,7 +2,8 @@
 
 Modules: `rotation`, `camera`, `camera_models` (COLMAP's lens distortion models), `io`,
 `epipolar`, one solver per module (`eightpoint`, `sevenpoint`, `fivepoint`, `homography`, `p3p`),
-`refine`, `robust` (one RANSAC engine), `multimodel`, `triangulate`, `rectify`, `costvolume`,
+`lm` (one Levenberg-Marquardt driver), `refine`, `bundle` (bundle adjustment), `robust` (one
+RANSAC engine), `multimodel`, `triangulate`, `rectify`, `costvolume`,
 `stereo`, `planesweep`, `synth` (rendered scenes with ground truth), and `testing` (hypothesis
 strategies and invariant checks).
 Conventions for pixels, poses and depth are in each module's docstring and in DESIGN.md.

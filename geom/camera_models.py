@@ -24,10 +24,18 @@ Every model projects a camera-frame point `(x, y, z)`, `z > 0`, the same way:
     R  = (1 + k1 r2 + k2 r2^2 + k3 r2^3) / (1 + k4 r2 + k5 r2^2 + k6 r2^3)      perspective
     R  = 1 + k1 r2 + k2 r2^2 + k3 r2^3 + k4 r2^4                           fisheye (r2 = theta^2)
     ad = a R + 2 p1 a b + p2 (r2 + 2 a^2),   bd = b R + p1 (r2 + 2 b^2) + 2 p2 a b
-    pixel = (fx ad + cx, fy bd + cy)
+    pixel = (fx ad + skew bd + cx, fy bd + cy)
 
 with the coefficients a model lacks at 0 (`k` is k1, `f` is fx = fy): OpenCV's `projectPoints`
-(rational model) and `fisheye.projectPoints` formulas, and COLMAP's. A point at or behind the
+(rational model) and `fisheye.projectPoints` formulas, and COLMAP's. Beside COLMAP's models
+(`MODELS`), mvdepth's own (`MVDEPTH_MODELS`):
+
+    K_RADIAL                fx, fy, cx, cy, skew, k
+
+a `geom.camera.Camera`'s K, skew included, with one radial coefficient: the camera of bundle
+adjustment (`geom.bundle`) and of self-calibration (SIMPLE_RADIAL where fx = fy and skew = 0,
+PINHOLE where k = 0 too; COLMAP's files cannot hold a skew). `k_radial_params(K, k)` builds its
+parameters. A point at or behind the
 camera plane (`z <= 0`) has no pixel: `project` gives NaN for it, never a mirrored pixel.
 
     px = project("OPENCV", params, X_cam)                      # (N, 2)
@@ -41,8 +49,9 @@ camera plane (`z <= 0`) has no pixel: `project` gives NaN for it, never a mirror
 inverse (beyond a fold of the distortion, where the radial map stops growing, or a fisheye ray at
 90 degrees or more off axis) gives NaN, never an unconverged value.
 
-Numba code (the bundle adjuster) calls the scalar kernels `_project_point` and
-`_unproject_point` with the integer model id `MODELS[name][0]` (COLMAP's model ids).
+Numba code calls the scalar kernels `_project_point` and `_unproject_point` with the integer
+model id `ALL_MODELS[name][0]` (COLMAP's model ids; `K_RADIAL_ID` for K_RADIAL): they are the one
+place where mvdepth turns a camera-frame point into a pixel.
 """
 import numpy as np
 from numba import njit
@@ -62,24 +71,31 @@ MODELS = {
 }
 """Model name -> (model id, parameter names in order). Ids and names are COLMAP's."""
 
+K_RADIAL_ID = 16  # beyond COLMAP's ids
+MVDEPTH_MODELS = {"K_RADIAL": (K_RADIAL_ID, ("fx", "fy", "cx", "cy", "skew", "k"))}
+"""mvdepth's models beyond COLMAP's, as `MODELS` (see the module docstring)."""
+
+ALL_MODELS = {**MODELS, **MVDEPTH_MODELS}
+
 FISHEYE = frozenset({"OPENCV_FISHEYE", "SIMPLE_RADIAL_FISHEYE", "RADIAL_FISHEYE"})
 """Models that distort the equidistant angle theta = atan(r) instead of r."""
 
 # One general model serves all: each model's parameters fill slots of the canonical coefficient
-# vector (fx, fy, cx, cy, numerator n1..n4, denominator d1..d3, p1, p2) through _LAYOUT
+# vector (fx, fy, cx, cy, numerator n1..n4, denominator d1..d3, p1, p2, skew) through _LAYOUT
 # (model id, slot) -> parameter index or -1 (absent, 0). 'f' fills fx and fy, 'k' fills n1; the
 # fisheye k4 is a fourth numerator term, OpenCV's k4..k6 the denominator.
-_SLOTS = {False: ("fx", "fy", "cx", "cy", "k1", "k2", "k3", "", "k4", "k5", "k6", "p1", "p2"),
-          True: ("fx", "fy", "cx", "cy", "k1", "k2", "k3", "k4", "", "", "", "", "")}
+_SLOTS = {False: ("fx", "fy", "cx", "cy", "k1", "k2", "k3", "", "k4", "k5", "k6", "p1", "p2",
+                  "skew"),
+          True: ("fx", "fy", "cx", "cy", "k1", "k2", "k3", "k4", "", "", "", "", "", "skew")}
 _ALIAS = {"f": ("fx", "fy"), "k": ("k1",)}
-_N_SLOTS = 13
-_N1, _D1, _P1, _P2 = 4, 8, 11, 12
+_N_SLOTS = 14
+_N1, _D1, _P1, _P2, _SKEW = 4, 8, 11, 12, 13
 
 
 def _layout_table():
-    table = np.full((max(i for i, _ in MODELS.values()) + 1, _N_SLOTS), -1, np.int64)
+    table = np.full((max(i for i, _ in ALL_MODELS.values()) + 1, _N_SLOTS), -1, np.int64)
     fisheye = np.zeros(table.shape[0], np.bool_)
-    for name, (model_id, names) in MODELS.items():
+    for name, (model_id, names) in ALL_MODELS.items():
         fisheye[model_id] = name in FISHEYE
         slots = _SLOTS[name in FISHEYE]
         for i, p in enumerate(names):
@@ -98,12 +114,12 @@ def model_params(model, params):
     """Validate `(model, params)`: returns (model id, params as a float64 (P,) array).
 
     Raises ValueError naming `model` (unknown name) or `params` (wrong count, NaN or inf, a focal
-    length that is not positive).
+    length that is not positive). `model`: a name of `ALL_MODELS`.
     """
-    if not isinstance(model, str) or model not in MODELS:
+    if not isinstance(model, str) or model not in ALL_MODELS:
         raise ValueError(f"model: unknown camera model {model!r}; "
-                         f"expected one of {', '.join(MODELS)}")
-    model_id, names = MODELS[model]
+                         f"expected one of {', '.join(ALL_MODELS)}")
+    model_id, names = ALL_MODELS[model]
     p = _checks.array(params, "params", (None,))
     if p.shape[0] != len(names):
         raise ValueError(f"params: {model} takes {len(names)} parameters ({', '.join(names)}), "
@@ -114,10 +130,19 @@ def model_params(model, params):
 
 
 def calibration_matrix(model, params):
-    """Intrinsic matrix `K` (3, 3) of the model's pinhole part (focal lengths, principal point)."""
+    """Intrinsic matrix `K` (3, 3) of the model's pinhole part (focal lengths, principal point,
+    skew)."""
     model_id, p = model_params(model, params)
-    fx, fy, cx, cy = p[_LAYOUT[model_id, :4]]
-    return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+    fx, fy, cx, cy, s = (p[i] if i >= 0 else 0.0 for i in _LAYOUT[model_id, [0, 1, 2, 3, _SKEW]])
+    return np.array([[fx, s, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+
+
+def k_radial_params(K, k):
+    """K_RADIAL's parameters (..., 6): (fx, fy, cx, cy, skew, k) of calibration matrices K
+    (..., 3, 3) (K[2, 2] = 1) with radial coefficients k (...)."""
+    K = np.asarray(K, dtype=np.float64)
+    return np.stack([K[..., 0, 0], K[..., 1, 1], K[..., 0, 2], K[..., 1, 2], K[..., 0, 1],
+                     np.broadcast_to(np.asarray(k, dtype=np.float64), K.shape[:-2])], axis=-1)
 
 
 def project(model, params, X_cam):
@@ -205,13 +230,14 @@ def undistort_maps(model, params, width, height, *, K_new=None):
 
 # ---------------------------------------------------------------------------- kernels
 
-@njit(cache=True)
+# Explicit signatures: one compilation each, not one per literal slot a caller passes
+@njit("float64(int64, float64[::1], int64)", cache=True)
 def _coef(model_id, params, slot):
     i = _LAYOUT[model_id, slot]
     return params[i] if i >= 0 else 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _radial(model_id, params, r2):
     """Radial factor R(r2) and its derivative dR/dr2, with the denominator D(r2)."""
     n1, n2 = _coef(model_id, params, _N1), _coef(model_id, params, _N1 + 1)
@@ -226,7 +252,7 @@ def _radial(model_id, params, r2):
     return R, (dnum - R * dden) / den, den
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _distort(model_id, params, a, b):
     """Distortion (a, b) -> (ad, bd) and its Jacobian (j00, j01, j10, j11)."""
     p1, p2 = _coef(model_id, params, _P1), _coef(model_id, params, _P2)
@@ -253,19 +279,20 @@ def _equidistant(u, v):
     return s * u, s * v, s + t * u * u, t * u * v, t * u * v, s + t * v * v
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _project_point(model_id, params, x, y, z, J_point, J_params):
     """Project one camera-frame point: returns the pixel (px, py).
 
     model_id: int, `MODELS[name][0]`; params: float64 (P,) C-contiguous; x, y, z: floats.
     J_point: float64 (2, 3) C-contiguous, filled with d pixel / d (x, y, z); J_params: float64
-    (2, P), filled with d pixel / d params. Pass (0, 3) and (0, P) arrays to skip the Jacobians.
-    z <= 0 (or NaN) gives a NaN pixel and NaN Jacobians. Callable from other njit code.
+    (2, P), filled with d pixel / d params. Pass a (0, 3) or (0, P) array to skip either
+    Jacobian. z <= 0 (or NaN) gives a NaN pixel and NaN Jacobians. Callable from other njit code.
     """
-    want = J_point.shape[0] > 0
+    want, want_params = J_point.shape[0] > 0, J_params.shape[0] > 0
     if not z > 0.0:
         if want:
             J_point[:] = np.nan
+        if want_params:
             J_params[:] = np.nan
         return np.nan, np.nan
     iz = 1.0 / z
@@ -276,17 +303,21 @@ def _project_point(model_id, params, x, y, z, J_point, J_params):
         a, b, f00, f01, f10, f11 = u, v, 1.0, 0.0, 0.0, 1.0
     ad, bd, d00, d01, d10, d11 = _distort(model_id, params, a, b)
     fx, fy = _coef(model_id, params, 0), _coef(model_id, params, 1)
+    s = _coef(model_id, params, _SKEW)
     if want:
-        g00, g01 = fx * (d00 * f00 + d01 * f10), fx * (d00 * f01 + d01 * f11)
-        g10, g11 = fy * (d10 * f00 + d11 * f10), fy * (d10 * f01 + d11 * f11)
+        m10, m11 = d10 * f00 + d11 * f10, d10 * f01 + d11 * f11  # d (ad, bd) / d (u, v)
+        g00 = fx * (d00 * f00 + d01 * f10) + s * m10
+        g01 = fx * (d00 * f01 + d01 * f11) + s * m11
+        g10, g11 = fy * m10, fy * m11
         J_point[0, 0], J_point[0, 1], J_point[0, 2] = g00 * iz, g01 * iz, -(g00 * u + g01 * v) * iz
         J_point[1, 0], J_point[1, 1], J_point[1, 2] = g10 * iz, g11 * iz, -(g10 * u + g11 * v) * iz
-        _params_jacobian(model_id, params, a, b, fx, fy, ad, bd, J_params)
-    return fx * ad + _coef(model_id, params, 2), fy * bd + _coef(model_id, params, 3)
+    if want_params:
+        _params_jacobian(model_id, params, a, b, fx, fy, s, ad, bd, J_params)
+    return fx * ad + s * bd + _coef(model_id, params, 2), fy * bd + _coef(model_id, params, 3)
 
 
 @njit(cache=True)
-def _params_jacobian(model_id, params, a, b, fx, fy, ad, bd, J):
+def _params_jacobian(model_id, params, a, b, fx, fy, s, ad, bd, J):
     """Fill J (2, P) with d pixel / d params: each canonical slot's derivative is added to the
     column of the parameter that fills it (so a shared 'f' sums the fx and fy terms)."""
     J[:] = 0.0
@@ -296,17 +327,20 @@ def _params_jacobian(model_id, params, a, b, fx, fy, ad, bd, J):
     _add(J, model_id, 1, 0.0, bd)
     _add(J, model_id, 2, 1.0, 0.0)
     _add(J, model_id, 3, 0.0, 1.0)
+    _add(J, model_id, _SKEW, bd, 0.0)
     power = r2 / den
     for i in range(4):
-        _add(J, model_id, _N1 + i, fx * a * power, fy * b * power)
+        _add(J, model_id, _N1 + i, fx * a * power + s * b * power, fy * b * power)
         if i < 3:
-            _add(J, model_id, _D1 + i, -fx * a * R * power, -fy * b * R * power)
+            _add(J, model_id, _D1 + i, -fx * a * R * power - s * b * R * power,
+                 -fy * b * R * power)
         power *= r2
-    _add(J, model_id, _P1, fx * 2.0 * a * b, fy * (r2 + 2.0 * b * b))
-    _add(J, model_id, _P2, fx * (r2 + 2.0 * a * a), fy * 2.0 * a * b)
+    q1, q2 = r2 + 2.0 * b * b, r2 + 2.0 * a * a  # d bd / d p1, d ad / d p2
+    _add(J, model_id, _P1, fx * 2.0 * a * b + s * q1, fy * q1)
+    _add(J, model_id, _P2, fx * q2 + s * 2.0 * a * b, fy * 2.0 * a * b)
 
 
-@njit(cache=True)
+@njit("void(float64[:, ::1], int64, int64, float64, float64)", cache=True)
 def _add(J, model_id, slot, d0, d1):
     i = _LAYOUT[model_id, slot]
     if i >= 0:
@@ -328,8 +362,10 @@ def _project_kernel(model_id, params, X, out, J_point, J_params):
 def _unproject_point(model_id, params, px, py):
     """Pixel (px, py) -> normalised undistorted coordinates (u, v), or (NaN, NaN) where the
     model has no inverse there. model_id, params as for `_project_point`. Callable from njit."""
-    ad = (px - _coef(model_id, params, 2)) / _coef(model_id, params, 0)
-    bd = (py - _coef(model_id, params, 3)) / _coef(model_id, params, 1)
+    fx, cx = _coef(model_id, params, 0), _coef(model_id, params, 2)
+    fy, cy = _coef(model_id, params, 1), _coef(model_id, params, 3)
+    bd = (py - cy) / fy
+    ad = (px - cx - _coef(model_id, params, _SKEW) * bd) / fx
     a, b = _undistort(model_id, params, ad, bd)
     if not _IS_FISHEYE[model_id]:
         return a, b

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .camera import Camera, intrinsic_matrix, look_at, relative_pose
-from .camera_models import FISHEYE, MODELS, calibration_matrix, project
+from .camera_models import ALL_MODELS, FISHEYE, MODELS, calibration_matrix, project
 from .rotation import random_rotation, rotation_from_axis_angle, skew
 
 try:
@@ -148,14 +148,15 @@ def make_camera_model(rng, model, width=640, height=480):
     """Random parameters (P,) of the camera model named `model` with realistic distortion.
 
     Perspective models: focal length 0.6-1.6 image widths; fisheye models: the image corners
-    50-70 degrees off axis. Principal point near the image centre, fx/fy within 3 %. Each
+    50-70 degrees off axis. Principal point near the image centre, fx/fy within 3 %, a skew
+    (K_RADIAL) within 1 % of f. Each
     distortion term is drawn as the fraction it adds at the image corner (k1 up to +-30 %, higher
     orders less, |p| <= 2e-3) and all of them are halved until the radial map is monotonic (slope
     >= 0.1) from the centre to beyond the image corners, so the model is invertible on the whole
     image, strong barrel distortion included.
     """
     rng = np.random.default_rng(rng)
-    names = MODELS[model][1]
+    names = ALL_MODELS[model][1]
     fisheye = model in FISHEYE
     half_diagonal = np.hypot(width, height) / 2
     f = half_diagonal / rng.uniform(0.9, 1.2) if fisheye else rng.uniform(0.6, 1.6) * width
@@ -171,6 +172,8 @@ def make_camera_model(rng, model, width=640, height=480):
         if name in terms:
             amount, power = terms[name]
             value[name] = rng.uniform(-amount, amount) / r_corner ** (2 * power)
+    if "skew" in names:
+        value["skew"] = rng.uniform(-0.01, 0.01) * f
     params = np.array([value[n] for n in names])
     distortion = np.array([n in terms or n in ("p1", "p2") for n in names])
     for _ in range(30):
@@ -266,8 +269,9 @@ def camera_rings(n_views=(3, 8)):
 
 
 def camera_models(models=tuple(MODELS), width=640, height=480):
-    """Strategy: `(model name, params (P,))` drawn from `models` by `make_camera_model`, whose
-    distortion is realistic and invertible on the whole `width` x `height` image."""
+    """Strategy: `(model name, params (P,))` drawn from `models` (names of `ALL_MODELS`; default
+    COLMAP's) by `make_camera_model`, whose distortion is realistic and invertible on the whole
+    `width` x `height` image."""
     _need_hypothesis()
     return st.tuples(st.sampled_from(models), seeds()).map(
         lambda a: (a[0], make_camera_model(a[1], a[0], width, height)))

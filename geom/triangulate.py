@@ -15,6 +15,7 @@ from numba import njit, prange
 
 from . import _checks
 from .camera import _check_baseline, _normalize_points, check_camera
+from .camera_models import K_RADIAL_ID, _project_point, k_radial_params
 
 MIN_PARALLAX = np.deg2rad(1.5)
 """Default smallest trusted angle (radians) between the two viewing rays of a point (COLMAP's
@@ -280,21 +281,27 @@ def reprojection_errors(cams, X, xs):
     cams = _check_cameras(cams, "cams", 1)
     X = _checks.points(X, "X", 3)
     xs = _checks.array(xs, "xs", (len(cams), X.shape[0], 2))
-    P = np.stack([c.P for c in cams])
+    R = np.stack([c.R for c in cams])
+    t = np.stack([c.t for c in cams])
+    params = k_radial_params(np.stack([c.K for c in cams]), 0.0)
     err = np.empty((len(cams), X.shape[0]))
-    _reprojection_kernel(P, X, xs, err)
+    _reprojection_kernel(R, t, params, X, xs, err)
     return err
 
 
 @njit(cache=True, parallel=True)
-def _reprojection_kernel(P, X, xs, err):
+def _reprojection_kernel(R, t, params, X, xs, err):
+    """err[v, j]: pixel error of X[j] in camera v (R, t, K_RADIAL params; `_project_point`)."""
+    skip_point, skip_params = np.empty((0, 3)), np.empty((0, params.shape[1]))
     for j in prange(X.shape[0]):
-        for v in range(P.shape[0]):
-            h0 = P[v, 0, 0] * X[j, 0] + P[v, 0, 1] * X[j, 1] + P[v, 0, 2] * X[j, 2] + P[v, 0, 3]
-            h1 = P[v, 1, 0] * X[j, 0] + P[v, 1, 1] * X[j, 1] + P[v, 1, 2] * X[j, 2] + P[v, 1, 3]
-            h2 = P[v, 2, 0] * X[j, 0] + P[v, 2, 1] * X[j, 1] + P[v, 2, 2] * X[j, 2] + P[v, 2, 3]
-            if h2 > 0.0:  # K[2] = (0, 0, 1), so h2 is the depth
-                err[v, j] = np.hypot(h0 / h2 - xs[v, j, 0], h1 / h2 - xs[v, j, 1])
+        for v in range(R.shape[0]):
+            q0 = R[v, 0, 0] * X[j, 0] + R[v, 0, 1] * X[j, 1] + R[v, 0, 2] * X[j, 2] + t[v, 0]
+            q1 = R[v, 1, 0] * X[j, 0] + R[v, 1, 1] * X[j, 1] + R[v, 1, 2] * X[j, 2] + t[v, 1]
+            q2 = R[v, 2, 0] * X[j, 0] + R[v, 2, 1] * X[j, 1] + R[v, 2, 2] * X[j, 2] + t[v, 2]
+            if q2 > 0.0:
+                x, y = _project_point(K_RADIAL_ID, params[v], q0, q1, q2, skip_point,
+                                      skip_params)
+                err[v, j] = np.hypot(x - xs[v, j, 0], y - xs[v, j, 1])
             else:
                 err[v, j] = np.inf
 

@@ -3,10 +3,11 @@
 Stages (each a function over plain data, see its module): `images.load_images`,
 `images.resolve_intrinsics` (file, EXIF via `exif`, or a guess), `features.extract_features`,
 `pairs.select_pairs`, `features.match_and_verify`,
-`incremental.reconstruct` (with `bundle.bundle_adjust`), `export.write_sparse`,
+`incremental.reconstruct` (with `geom.bundle.bundle_adjust`), `export.write_sparse`,
 `report.write_report`; `pipeline.run` chains them for `mvdepth sfm`.
 """
-from .bundle import bundle_adjust
+from geom.bundle import bundle_adjust
+
 from .pipeline import run, sparse_reconstruction
 from .reconstruction import Reconstruction
 

@@ -17,10 +17,12 @@
   otherwise, 5.5 % in f on the temple ring, 17 px off).
   Intrinsics from a file are held (PINHOLE, any K). `undistort` maps observed pixels to those
   of the pinhole camera K (registration and triangulation work on those), `project` maps points
-  to observed pixels.
+  to observed pixels: both through `geom.camera_models`' K_RADIAL (K, skew included, and k), the
+  model bundle adjustment refines.
 """
 import numpy as np
 
+from geom import camera_models
 from geom.robust import estimate_fundamental
 
 from ..seeds import derive_seed
@@ -115,24 +117,16 @@ def initial_focal(features, matches, size, seed=0, names=None):
 
 def undistort(xy, K, k):
     """Observed pixels (N, 2) of a camera K (3, 3) with radial coefficient k -> the pixels of
-    the pinhole camera K (Newton on the radius: r (1 + k r^2) = r_observed)."""
-    Kinv = np.linalg.inv(K)
-    y = xy @ Kinv[:2, :2].T + Kinv[:2, 2]
+    the pinhole camera K (`geom.camera_models.unproject`; NaN where the radial model has no
+    inverse, beyond its fold)."""
     if k == 0:
         return xy.copy()
-    rd = np.hypot(y[:, 0], y[:, 1])
-    r = rd.copy()
-    for _ in range(20):
-        r -= (r * (1 + k * r * r) - rd) / (1 + 3 * k * r * r)
-    scale = np.where(rd > 0, r / np.maximum(rd, 1e-300), 1.0)
-    return (y * scale[:, None]) @ K[:2, :2].T + K[:2, 2]
+    xn = camera_models.unproject("K_RADIAL", camera_models.k_radial_params(K, k), xy)
+    return xn @ K[:2, :2].T + K[:2, 2]
 
 
 def project(cam, k, X):
     """World points (N, 3) -> observed pixels (N, 2) of `cam` (a pinhole `Camera`) with radial
-    coefficient k; meaningless behind the camera (check its depth)."""
-    q = cam.to_camera(X)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        uv = q[:, :2] / q[:, 2:3]
-    uv = uv * (1 + k * (uv * uv).sum(axis=1, keepdims=True))
-    return uv @ cam.K[:2, :2].T + cam.K[:2, 2]
+    coefficient k; NaN at or behind the camera."""
+    return camera_models.project("K_RADIAL", camera_models.k_radial_params(cam.K, k),
+                                 cam.to_camera(X))

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from geom.bundle import bundle_adjust
 from geom.camera import Camera
 from geom.robust import estimate_absolute_pose, estimate_relative_pose
 from geom.triangulate import (cheirality_parallax_check, dlt_multiview, midpoint,
@@ -49,7 +50,6 @@ from geom.triangulate import (cheirality_parallax_check, dlt_multiview, midpoint
 from geom.progress import count
 
 from ..seeds import derive_seed
-from .bundle import bundle_adjust
 from .calibration import undistort
 from .reconstruction import Reconstruction, Tracks, build_tracks
 

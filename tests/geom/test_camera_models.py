@@ -5,9 +5,11 @@ import pytest
 from hypothesis import given, settings
 from numba import njit
 
-from geom.camera_models import (FISHEYE, MODELS, _project_point, calibration_matrix, project,
-                                project_jacobians, undistort_maps, undistorted_calibration,
-                                unproject)
+from geom.camera import Camera
+from geom.camera_models import (ALL_MODELS, FISHEYE, MODELS, _project_point, calibration_matrix,
+                                k_radial_params, project, project_jacobians, undistort_maps,
+                                undistorted_calibration, unproject)
+from geom.rotation import random_rotation
 from geom.testing import camera_models, make_camera_model, seeds
 
 PERSPECTIVE = tuple(m for m in MODELS if m not in FISHEYE)
@@ -76,7 +78,7 @@ def test_project_matches_pycolmap(cam, seed):
     np.testing.assert_allclose(project(model, params, X), expected, rtol=0, atol=1e-9)
 
 
-@given(camera_models(), seeds())
+@given(camera_models(tuple(ALL_MODELS)), seeds())
 def test_unproject_inverts_project_on_the_whole_image(cam, seed):
     model, params = cam
     xn = unproject(model, params, GRID)
@@ -132,7 +134,7 @@ def test_unproject_reports_pixels_without_inverse():
     assert np.isnan(xn[1]).all()
 
 
-@given(camera_models(), seeds())
+@given(camera_models(tuple(ALL_MODELS)), seeds())
 def test_jacobians_match_central_differences(cam, seed):
     model, params = cam
     # plus points on and near the axis, either side of the fisheye kernel's series (r < 0.01)
@@ -174,11 +176,11 @@ def _project_from_numba(model_id, params, X):
     return x, J_point, J_params
 
 
-@given(camera_models(), seeds())
+@given(camera_models(tuple(ALL_MODELS)), seeds())
 def test_scalar_kernel_called_from_numba(cam, seed):
     model, params = cam
     X = _points_in_view(seed, model, params, n=20)
-    x, J_point, J_params = _project_from_numba(MODELS[model][0], params, X)
+    x, J_point, J_params = _project_from_numba(ALL_MODELS[model][0], params, X)
     np.testing.assert_array_equal(x, project(model, params, X))
     for J, expected in zip((J_point, J_params), project_jacobians(model, params, X)):
         np.testing.assert_array_equal(J, expected)
@@ -240,13 +242,35 @@ def test_undistorted_image_puts_points_where_the_pinhole_says(cam, seed):
 
 def test_points_at_or_behind_the_camera_have_no_pixel():
     X = np.array([[0.1, 0.2, 0.0], [0.1, 0.2, -1.0], [0.0, 0.0, -1e-300], [0.1, 0.2, 1.0]])
-    for model in MODELS:
+    for model in ALL_MODELS:
         params = make_camera_model(0, model)
         x = project(model, params, X)
         assert np.isnan(x[:3]).all() and np.isfinite(x[3]).all(), model
         J_point, J_params = project_jacobians(model, params, X)
         assert np.isnan(J_point[:3]).all() and np.isnan(J_params[:3]).all(), model
         assert np.isfinite(J_point[3]).all() and np.isfinite(J_params[3]).all(), model
+
+
+@given(seeds())
+def test_k_radial_is_a_camera_with_radial_distortion(seed):
+    """K_RADIAL: the pixel K [d u, d v, 1], d = 1 + k (u^2 + v^2), of a `Camera` with any K
+    (skew included): `Camera.project` where k = 0, COLMAP's SIMPLE_RADIAL where fx = fy and
+    skew = 0."""
+    rng = np.random.default_rng(seed)
+    K = np.array([[500.0, 3.0, 320.0], [0.0, 510.0, 240.0], [0.0, 0.0, 1.0]])
+    cam = Camera(K, random_rotation(rng), rng.normal(size=3))
+    X = cam.backproject(rng.uniform(0, [W, H], size=(50, 2)), rng.uniform(1, 10, 50))
+    np.testing.assert_allclose(project("K_RADIAL", k_radial_params(K, 0.0), cam.to_camera(X)),
+                               cam.project(X), rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(calibration_matrix("K_RADIAL", k_radial_params(K, 0.1)), K)
+    params = make_camera_model(rng, "SIMPLE_RADIAL")
+    f, cx, cy, k = params
+    Ks = np.array([[[f, 0.0, cx], [0.0, f, cy], [0.0, 0.0, 1.0]]] * 2)
+    both = k_radial_params(Ks, [k, k])
+    assert both.shape == (2, 6)
+    X_cam = _points_in_view(seed, "SIMPLE_RADIAL", params)
+    np.testing.assert_allclose(project("K_RADIAL", both[1], X_cam),
+                               project("SIMPLE_RADIAL", params, X_cam), rtol=0, atol=1e-9)
 
 
 def test_calibration_matrix_and_shared_focal_length():

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from geom.rotation import angular_distance, random_rotation, rotation_from_axis_angle
 from geom.testing import (make_camera_ring, make_points_in_view, scenes, similarity_transform,
                           transform_camera)
-from pipelines.sfm import bundle_adjust
-from pipelines.sfm.bundle import NC, _linearize, _residuals, _step
+from geom.bundle import NC, _linearise, _problem_data, _retract, bundle_adjust
+from geom.camera_models import k_radial_params
 from pipelines.sfm.evaluate import relative_pose_errors
 
 
@@ -292,34 +292,36 @@ def test_off_centre_principal_point_is_recovered():
 
 def test_jacobian_matches_finite_differences():
     """All 10 columns of the camera Jacobian (rotation, translation, f scaling K's 2 x 2 block,
-    k, cx, cy) and the point Jacobian against central differences of the residuals."""
+    k, cx, cy) and the point Jacobian against central differences of the residuals, each step
+    applied to every camera and point by the retraction."""
     cams, X, oc, op, xy = _distorted_problem(3, -0.1, n_views=3, n_points=5)
-    R = np.stack([c.R for c in cams])
-    t = np.stack([c.t for c in cams])
-    K = np.stack([c.K for c in cams])
-    K[:, 0, 1] = 3.0  # skew, so the f column's scaling of the whole block is checked
-    radial = np.full(len(cams), -0.1)
-    O = oc.size
-    Jc, Jp, r, w = np.empty((O, 2, NC)), np.empty((O, 2, 3)), np.empty((O, 2)), np.empty(O)
-    _linearize(R, t, K, radial, X, oc, op, xy, np.inf, Jc, Jp, r, w)
+    C = len(cams)
+    K = cams[0].K.copy()
+    K[0, 1] = 3.0  # skew, so the f column's scaling of the whole block is checked
+    cam = k_radial_params(np.stack([K] * C), np.full(C, -0.1))
+    params = np.concatenate([np.stack([c.R for c in cams]).ravel(),
+                             np.stack([c.t for c in cams]).ravel(), cam.ravel(), X.ravel()])
+    data = _problem_data(np.zeros(C, np.int64), np.zeros(1, np.int64), np.ones((1, 4), bool),
+                         cam[:1, [0, 5, 2, 3]], np.ones((1, 4)), np.ones(6 * C + 4, bool), np.inf,
+                         oc, op, xy, len(X))
+    _linearise(params, data)
+    Jc, Jp = data.Jc.copy(), data.Jp.copy()
+    assert Jc.shape[2] == NC
 
     def residuals(d, dX):
-        """Residuals (O, 2) after the step d (10,) applied to every camera and dX (3,) to
-        every point."""
-        Rn = np.empty_like(R)
-        _step(R, np.tile(d[:6], (len(R), 1)), Rn)
-        Kn = K.copy()
-        Kn[:, :2, :2] *= (K[0, 0, 0] + d[6]) / K[0, 0, 0]
-        Kn[:, :2, 2] += d[8:]
-        out = np.empty((O, 2))
-        _residuals(Rn, t + d[3:6], Kn, radial + d[7], X + dX, oc, op, xy, out)
-        return out
+        """Residuals (O, 2) after the step d (10,) applied to every camera (one group) and dX
+        (3,) to every point."""
+        moved = np.empty_like(params)
+        _retract(params, np.concatenate([np.tile(d[:6], C), d[6:], np.tile(dX, len(X))]), data,
+                 moved)
+        _linearise(moved, data)
+        return data.r.copy()
 
     eps = 1e-6
     for i in range(NC):
         d = np.zeros(NC)
         d[i] = eps
-        fd = (residuals(d, 0.0) - residuals(-d, 0.0)) / (2 * eps)
+        fd = (residuals(d, np.zeros(3)) - residuals(-d, np.zeros(3))) / (2 * eps)
         np.testing.assert_allclose(Jc[:, :, i], fd, rtol=1e-5, atol=1e-4)
     for i in range(3):
         dX = np.zeros(3)
