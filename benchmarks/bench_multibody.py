@@ -29,11 +29,11 @@ from geom import synth
 from geom.multimodel import misclassification_error
 from pipelines.datasets import dataset_path
 from pipelines.datasets.adelaidermf import load_sequence, sequence_names
+from pipelines.evaluate import depth_absrel
+from pipelines.features import Features
+from pipelines.images import load_images, save_intrinsics
 from pipelines.multibody import evaluate, pipeline, segmentation
 from pipelines.sfm import dense as sfm_dense
-from pipelines.sfm.evaluate import depth_absrel
-from pipelines.sfm.features import Features
-from pipelines.sfm.images import load_images, save_intrinsics
 from pipelines.sfm.pipeline import sparse_reconstruction
 
 CAMERA_STEP, BODY_SPEED, BODY_SPIN = np.radians(10), 0.3, np.radians(15)

@@ -1,9 +1,9 @@
 """Stage 1: correspondences between every pair of the (few, unordered) input views.
 
-SIFT matches between every pair (`pipelines.sfm.features`), optionally augmented with dense
-matches from a flow plug-in (`pipelines.sfm.flowmatches.add_flow_matches`).
+SIFT matches between every pair (`pipelines.features`), optionally augmented with dense
+matches from a flow plug-in (`pipelines.flowmatches.add_flow_matches`).
 """
-from pipelines.sfm import features as sfm_features
+from pipelines import features
 
 
 def all_pairs(n_images):
@@ -13,4 +13,4 @@ def all_pairs(n_images):
 
 def sift_matches(feats, ratio=0.8):
     """Mutual ratio-test SIFT matches of every pair -> dict (i, j) -> (M, 2) keypoint indices."""
-    return sfm_features.pair_matches(feats, all_pairs(len(feats)), ratio)
+    return features.pair_matches(feats, all_pairs(len(feats)), ratio)

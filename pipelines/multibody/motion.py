@@ -21,7 +21,7 @@ from geom.camera import Camera, relative_pose
 from geom.kde import kde_mode
 from geom.robust import estimate_relative_pose
 from geom.triangulate import cheirality_parallax_check, midpoint
-from pipelines.sfm.flowmatches import bilinear
+from pipelines.flowmatches import bilinear
 
 MIN_POINTS = 12  # triangulated points a body's pose and its scale need
 MIN_POSE_INLIER_FRACTION = 0.5  # of a body's matches its pose must explain and triangulate

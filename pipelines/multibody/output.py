@@ -19,10 +19,10 @@ import cv2
 import numpy as np
 
 from geom.io import save_cameras_json
+from pipelines import export
 from pipelines import report_parts as parts
-from pipelines.sfm import export
-from pipelines.sfm.dense import depth_preview
-from pipelines.sfm.evaluate import depth_absrel
+from pipelines.depthmaps import depth_preview, write_depths
+from pipelines.evaluate import depth_absrel
 
 from . import evaluate
 
@@ -104,7 +104,7 @@ def write_output(folder, imgs, result, timer, truth=None, sources=None):
         cv2.imwrite(str(folder / "labels" / f"{stem}.png"),
                     np.where(labels >= 0, labels, 255).astype(np.uint8))
         depths[names[k]] = depth
-    export.write_depths(folder / "depth", depths, depth_preview)
+    write_depths(folder / "depth", depths)
     pts = [body_points(result, b) for b in range(result.segmentation.n_bodies)]
     export.write_ply(folder / "points.ply", np.concatenate(pts),
                      np.concatenate([np.repeat(body_color(b)[None], len(p), 0)

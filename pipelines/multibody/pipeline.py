@@ -11,12 +11,11 @@ import numpy as np
 
 from geom.epipolar import fundamental_from_cameras
 from geom.io import check_output, output_folder
-from pipelines.sfm import features as sfm_features
-from pipelines.sfm import flowmatches
-from pipelines.sfm import images as sfm_images
-from pipelines.sfm import incremental
 from geom.progress import STDERR, counter
-from pipelines.sfm.pipeline import Timer, input_paths
+from pipelines import features, flowmatches, images
+from pipelines.depthmaps import monocular_depths
+from pipelines.sfm import incremental
+from pipelines.timing import Timer
 
 from . import correspondences, dense, evaluate, motion, output, segmentation
 
@@ -70,26 +69,13 @@ def load_depth_plugin(name):
     return est, ""
 
 
-def monocular_depths(estimator, images, progress=None):
-    """Per image, the estimator's depth map as depth (inverse maps inverted; <= 0 -> NaN);
-    progress: optional callable(done, total) after each image."""
-    out = []
-    for img in images:
-        d = np.asarray(estimator(img), np.float64)
-        d = np.where(d > 0, d, np.nan)
-        out.append(1.0 / d if getattr(estimator, "inverse", False) else d)
-        if progress is not None:
-            progress(len(out), len(images))
-    return out
-
-
 def reconstruct(imgs, Ks, depth_estimator=None, depth_name=None, threshold=1.0, seed=0,
                 num_planes=64, flow=None, progress=STDERR, timer=None):
     """Run stages 1-5 on an `ImageSet` with per-image intrinsics Ks -> `MultiBodyResult`.
     depth_estimator: a depth plug-in (see `learned.plugins`) or None (bodies left unscaled);
     flow: a flow plug-in whose dense matches augment the SIFT matches, or None."""
     timer = timer or Timer()
-    feats = timer("features", sfm_features.extract_all, imgs.images,
+    feats = timer("features", features.extract_all, imgs.images,
                   counter(progress, "features"))
     matches = timer("matching", correspondences.sift_matches, feats)
     if flow is not None:
@@ -137,10 +123,10 @@ def _background_cameras(imgs, feats, Ks, seg, threshold, seed, progress):
     verified = []
     for k, ((i, j), bodies) in enumerate(sorted(seg.pair_bodies.items())):
         if 0 in bodies:
-            v = sfm_features.verify_pair(feats[i], feats[j], Ks[i], Ks[j], bodies[0], threshold,
+            v = features.verify_pair(feats[i], feats[j], Ks[i], Ks[j], bodies[0], threshold,
                                          seed=seed + k)
             if v is not None:
-                verified.append(sfm_features.PairMatches(i, j, *v))
+                verified.append(features.PairMatches(i, j, *v))
     if not verified:
         raise ValueError("no pair of views has a verified background motion")
     return incremental.reconstruct(imgs.names, feats, Ks, imgs.size, verified, seed=seed,
@@ -155,12 +141,12 @@ def run(source, out, intrinsics=None, depth=None, overwrite=False, progress=STDE
     bodies.json) is compared with in the report. flow: a flow plug-in name (`learned.load_flow`)
     whose dense matches augment the SIFT matches, or None (default: SIFT only)."""
     out = Path(out)
-    inputs = input_paths(source, intrinsics, depth, flow)
+    inputs = images.input_paths(source, intrinsics, depth, flow)
     check_output(out, overwrite, inputs)
     timer = Timer()
-    imgs = timer("load images", sfm_images.load_images, source)
-    sfm_images.require_size(imgs, sfm_features.MIN_IMAGE_SIDE, "feature matching")
-    Ks, sources, notes = sfm_images.resolve_intrinsics(imgs, intrinsics)
+    imgs = timer("load images", images.load_images, source)
+    images.require_size(imgs, features.MIN_IMAGE_SIDE, "feature matching")
+    Ks, sources, notes = images.resolve_intrinsics(imgs, intrinsics)
     estimator, note = load_depth_plugin(depth)
     notes += ["warning: " + note] if note else []
     for n in notes:

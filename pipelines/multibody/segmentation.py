@@ -13,7 +13,7 @@ import numpy as np
 
 from geom.epipolar import sampson_distance
 from geom.multimodel import fit_fundamentals
-from pipelines.sfm.features import lack_of_motion
+from pipelines.features import lack_of_motion
 
 MIN_SHARED_TRACKS = 3
 

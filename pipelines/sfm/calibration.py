@@ -23,8 +23,8 @@ import numpy as np
 
 from geom.robust import estimate_fundamental
 
+from ..exif import read_exif
 from ..seeds import derive_seed
-from .exif import read_exif
 
 CAMERA_MODES = ("auto", "single", "per-image")
 CAMERA_MODELS = {"SIMPLE_RADIAL": (True, True), "SIMPLE_PINHOLE": (True, False)}  # (f, k) refined

@@ -4,90 +4,22 @@
     -> select_pairs -> focal initialisation of guessed groups -> match_and_verify
     (`match_images`) -> reconstruct (self-calibrating) -> write_sparse (+ report.html)
 """
-import re
-import resource
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from numba.core import event
 
 from geom import synth
 from geom.io import check_output, load_cameras_json, output_folder
 from geom.progress import STDERR, counter
 
+from .. import depthmaps, export, features, flowmatches, images
+from ..timing import Timer
+from . import calibration, incremental, pairs, report, twoview
 from . import dense as dense_stage
-from . import (calibration, export, features, flowmatches, images, incremental, pairs, report,
-               twoview)
 
 DENSE_METHODS = {"planesweep": dense_stage, "stereo": twoview}  # name -> depth_maps, fuse
-
-_STATUS = Path("/proc/self/status")
-_CLEAR_REFS = Path("/proc/self/clear_refs")
-
-
-class _CompileClock(event.Listener):
-    """Seconds spent compiling numba functions since import (`total`): outermost compilations
-    only (one compiles its callees inside it); loading from numba's cache is not compiling."""
-
-    def __init__(self):
-        self.total = 0.0
-        self._depth = 0
-        self._start = 0.0
-
-    def on_start(self, ev):
-        if self._depth == 0:
-            self._start = time.perf_counter()
-        self._depth += 1
-
-    def on_end(self, ev):
-        self._depth -= 1
-        if self._depth == 0:
-            self.total += time.perf_counter() - self._start
-
-
-_COMPILE_CLOCK = _CompileClock()
-event.register("numba:compile", _COMPILE_CLOCK)  # numba compiles under one lock, one at a time
-
-
-class Timer:
-    """Wall time (seconds, `stages`), of which numba compilation (seconds, `compilation`), and
-    peak resident memory (bytes, `peak_memory`) per named stage, in the order run.
-
-    Peak memory is the process's resident set high-water mark (Linux VmHWM) over the stage,
-    reset before it by writing 5 to /proc/self/clear_refs. Where /proc is missing it is the
-    process's peak so far (`resource.getrusage` ru_maxrss), which never goes down."""
-
-    def __init__(self):
-        self.stages = {}
-        self.peak_memory = {}
-        self.compilation = {}
-
-    def __call__(self, name, fn, *args, **kwargs):
-        _reset_peak_memory()
-        t0, c0 = time.perf_counter(), _COMPILE_CLOCK.total
-        out = fn(*args, **kwargs)
-        self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - t0
-        self.compilation[name] = self.compilation.get(name, 0.0) + _COMPILE_CLOCK.total - c0
-        self.peak_memory[name] = max(self.peak_memory.get(name, 0), peak_memory())
-        return out
-
-
-def peak_memory():
-    """Resident set high-water mark of this process in bytes (see `Timer`)."""
-    try:
-        return int(re.search(r"VmHWM:\s+(\d+) kB", _STATUS.read_text())[1]) * 1024
-    except (OSError, TypeError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kB on Linux
-
-
-def _reset_peak_memory():
-    try:
-        _CLEAR_REFS.write_text("5")
-    except OSError:
-        pass
 
 
 def sparse_reconstruction(source, intrinsics=None, progress=STDERR, timer=None,
@@ -239,13 +171,6 @@ def _initial_focals(imgs, feats, matches, groups, guessed, Ks, sources, notes, p
         progress(notes[-1])
 
 
-def input_paths(source, *files):
-    """The paths a run reads, for `check_output`: `source` (a folder, or a list of image files)
-    and those of `files` (an intrinsics file, a plug-in's weights, or a name) that exist."""
-    paths = [source] if isinstance(source, (str, Path)) else list(source)
-    return paths + [f for f in files if f is not None and Path(f).exists()]
-
-
 def run(source, output, intrinsics=None, overwrite=False, progress=STDERR, dense=False,
         pair_method="auto", dense_method="planesweep", flow=None, seed=0, *,
         camera_mode="auto", camera_model="SIMPLE_RADIAL", refine_principal_point=False):
@@ -263,7 +188,7 @@ def run(source, output, intrinsics=None, overwrite=False, progress=STDERR, dense
                          f"got {dense_method!r}")
     stage = DENSE_METHODS[dense_method]
     output = Path(output)
-    inputs = input_paths(source, intrinsics, flow)
+    inputs = images.input_paths(source, intrinsics, flow)
     check_output(output, overwrite, inputs)
     flow_plugin = None
     if flow is not None:  # an unknown name fails before any image is read
@@ -284,7 +209,7 @@ def run(source, output, intrinsics=None, overwrite=False, progress=STDERR, dense
             progress(rec.notes[-1])
         if dense:
             fused = timer("fusion", stage.fuse, imgs, rec, depths)
-            export.write_depths(tmp / "depth", depths, dense_stage.depth_preview)
+            depthmaps.write_depths(tmp / "depth", depths)
             export.write_ply(tmp / "dense.ply", *fused)
             progress(f"dense: {len(fused[0])} fused points")
         report.write_report(tmp / "report.html", m, rec, timer, truth, depths)

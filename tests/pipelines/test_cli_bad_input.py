@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from pipelines import cli
-from pipelines.sfm import features
-from pipelines.sfm.images import load_images, load_intrinsics, read_image, resolve_intrinsics
+from pipelines import features
+from pipelines.images import load_images, load_intrinsics, read_image, resolve_intrinsics
 
 
 @pytest.fixture(scope="module")

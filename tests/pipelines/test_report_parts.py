@@ -11,11 +11,12 @@ import pytest
 from geom import synth
 from geom.camera import Camera
 from pipelines import report_parts as parts
+from pipelines.features import Features, PairMatches
+from pipelines.images import ImageSet
 from pipelines.sfm import report
-from pipelines.sfm.features import Features, PairMatches
-from pipelines.sfm.images import ImageSet
-from pipelines.sfm.pipeline import Matches, Timer
+from pipelines.sfm.pipeline import Matches
 from pipelines.sfm.reconstruction import Reconstruction
+from pipelines.timing import Timer
 
 RING = synth.orbit_ring(12, 0, 64, 48)  # cameras 30 degrees above a ring, looking inwards
 

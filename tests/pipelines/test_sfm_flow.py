@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 from pipelines import cli
-from pipelines.sfm import features, flowmatches
-from pipelines.sfm.evaluate import relative_pose_errors
-from pipelines.sfm.images import load_images
+from pipelines import features, flowmatches
+from pipelines.evaluate import relative_pose_errors
+from pipelines.images import load_images
 from pipelines.sfm.pipeline import run
 
 # pairwise relative rotation error, 6 views 320x240 over 75 degrees, exact K, dis-medium flow

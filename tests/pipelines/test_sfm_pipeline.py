@@ -5,7 +5,8 @@ import time
 import numpy as np
 import pytest
 
-from pipelines.sfm.pipeline import Timer, match_images, peak_memory
+from pipelines.sfm.pipeline import match_images
+from pipelines.timing import Timer, peak_memory
 
 MB = 2 ** 20
 

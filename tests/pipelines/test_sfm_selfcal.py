@@ -4,9 +4,10 @@ COLMAP model's camera."""
 import numpy as np
 import pytest
 
-from pipelines.sfm import calibration, images
-from pipelines.sfm.export import colmap_model
-from pipelines.sfm.evaluate import relative_pose_errors
+from pipelines import images
+from pipelines.evaluate import relative_pose_errors
+from pipelines.export import colmap_model
+from pipelines.sfm import calibration
 from pipelines.sfm.pipeline import sparse_reconstruction
 
 

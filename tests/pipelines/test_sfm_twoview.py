@@ -7,10 +7,10 @@ from geom import synth
 from geom.io import load_cameras_json
 from geom.rectify import rectify_pair
 from geom.testing import make_camera_ring, seeds
+from pipelines import images
 from pipelines.cli import main
+from pipelines.evaluate import depth_absrel
 from pipelines.multibody.evaluate import load_truth
-from pipelines.sfm import images
-from pipelines.sfm.evaluate import depth_absrel
 from pipelines.sfm.pipeline import run
 from pipelines.sfm.reconstruction import Reconstruction
 from pipelines.sfm.twoview import depth_maps, unrectify_depth

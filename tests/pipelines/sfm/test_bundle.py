@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from geom.rotation import angular_distance, random_rotation, rotation_from_axis_angle
 from geom.testing import (make_camera_ring, make_points_in_view, scenes, similarity_transform,
                           transform_camera)
+from pipelines.evaluate import relative_pose_errors
 from pipelines.sfm import bundle_adjust
 from pipelines.sfm.bundle import NC, _linearize, _residuals, _step
-from pipelines.sfm.evaluate import relative_pose_errors
 
 
 def _observe(rng, cams, X, noise, perturb):

@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geom.testing import make_camera_ring, make_points_in_view
-from pipelines.sfm import features
-from pipelines.sfm.features import Features, match_and_verify, match_descriptors
+from pipelines import features
+from pipelines.features import Features, match_and_verify, match_descriptors
 
 
 def _reference(d1, d2, ratio):

@@ -60,6 +60,13 @@ def image_files(folder):
     return files
 
 
+def input_paths(source, *files):
+    """The paths a run reads, for `check_output`: `source` (a folder, or a list of image files)
+    and those of `files` (an intrinsics file, a plug-in's weights, or a name) that exist."""
+    paths = [source] if isinstance(source, (str, Path)) else list(source)
+    return paths + [f for f in files if f is not None and Path(f).exists()]
+
+
 def read_image(path):
     """One image file -> (H, W, 3) uint8 RGB, upright by its EXIF orientation; raises naming the
     file when it is missing or unreadable."""

@@ -7,7 +7,7 @@ image. Used by `mvdepth sfm --flow` and `mvdepth multibody --flow`.
 """
 import numpy as np
 
-from . import features as sfm_features
+from .features import Features
 
 
 def add_flow_matches(feats, images, matches, flow, step=16, max_error=1.0, progress=None):
@@ -44,7 +44,7 @@ def add_flow_matches(feats, images, matches, flow, step=16, max_error=1.0, progr
         xy = np.concatenate(pts)
         ij = np.clip(np.round(xy).astype(int), 0, [w - 1, h - 1])
         n_new = len(xy) - len(f.keypoints)
-        augmented.append(sfm_features.Features(
+        augmented.append(Features(
             xy, np.concatenate([f.descriptors, np.zeros((n_new, f.descriptors.shape[1]),
                                                         np.float32)]),
             img[ij[:, 1], ij[:, 0]].copy()))

@@ -14,7 +14,7 @@ from numba import njit
 
 from geom.robust import estimate_relative_pose
 
-from ..seeds import derive_seed
+from .seeds import derive_seed
 
 MIN_IMAGE_SIDE = 32  # pixels; smaller images hold too few SIFT features to verify a pair
 MATCH_BLOCK_ROWS = 4096  # rows of the distance matrix formed at a time (16 MB per 1000 columns)
