@@ -31,7 +31,8 @@ from pipelines.datasets import dataset_path
 from pipelines.datasets.adelaidermf import load_sequence, sequence_names
 from pipelines.evaluate import depth_absrel
 from pipelines.features import Features
-from pipelines.images import load_images, save_intrinsics
+from pipelines.images import load_images
+from pipelines.intrinsics import save_intrinsics
 from pipelines.multibody import evaluate, pipeline, segmentation
 from pipelines.sfm import dense as sfm_dense
 from pipelines.sfm.pipeline import sparse_reconstruction

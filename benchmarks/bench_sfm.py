@@ -26,7 +26,7 @@ from geom.io import load_cameras_json
 from pipelines.datasets import dataset_path
 from pipelines.datasets.middlebury_mview import load_cameras
 from pipelines.evaluate import depth_absrel, relative_pose_errors
-from pipelines.images import save_intrinsics
+from pipelines.intrinsics import save_intrinsics
 from pipelines.multibody.evaluate import load_truth
 from pipelines.sfm import dense as sfm_dense
 from pipelines.sfm.pipeline import sparse_reconstruction

@@ -31,7 +31,7 @@ from geom import synth
 from geom.io import load_cameras_json
 from pipelines import features
 from pipelines.evaluate import relative_pose_errors
-from pipelines.images import save_intrinsics
+from pipelines.intrinsics import save_intrinsics
 from pipelines.sfm import pairs, pipeline
 from pipelines.timing import Timer
 

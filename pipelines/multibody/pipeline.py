@@ -14,6 +14,7 @@ from geom.io import check_output, output_folder
 from geom.progress import STDERR, counter
 from pipelines import features, flowmatches, images
 from pipelines.depthmaps import monocular_depths
+from pipelines.intrinsics import resolve_intrinsics
 from pipelines.sfm import incremental
 from pipelines.timing import Timer
 
@@ -146,7 +147,7 @@ def run(source, out, intrinsics=None, depth=None, overwrite=False, progress=STDE
     timer = Timer()
     imgs = timer("load images", images.load_images, source)
     images.require_size(imgs, features.MIN_IMAGE_SIDE, "feature matching")
-    Ks, sources, notes = images.resolve_intrinsics(imgs, intrinsics)
+    Ks, sources, notes = resolve_intrinsics(imgs, intrinsics)
     estimator, note = load_depth_plugin(depth)
     notes += ["warning: " + note] if note else []
     for n in notes:

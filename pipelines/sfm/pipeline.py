@@ -15,6 +15,7 @@ from geom.io import check_output, load_cameras_json, output_folder
 from geom.progress import STDERR, counter
 
 from .. import depthmaps, export, features, flowmatches, images
+from ..intrinsics import resolve_intrinsics, save_intrinsics
 from ..timing import Timer
 from . import calibration, incremental, pairs, report, twoview
 from . import dense as dense_stage
@@ -89,7 +90,7 @@ def match_images(source, intrinsics=None, progress=STDERR, timer=None, pair_meth
                  refine_principal_point=False):
     """The stages before the reconstruction: load the images (a folder or a list of files),
     their intrinsics (`intrinsics`: an intrinsics file, or None for EXIF focal lengths or the
-    guess, `images.resolve_intrinsics`), features, pair selection (`pair_method`, one of
+    guess, `intrinsics.resolve_intrinsics`), features, pair selection (`pair_method`, one of
     `pairs.METHODS`) and verified matches -> `Matches`; stage timings in `timer`. flow: a flow
     plug-in (`learned.load_flow`) whose dense matches augment the SIFT matches of each selected
     pair (`flowmatches.add_flow_matches`), or None. seed: of the pairs' RANSAC, per pair by its
@@ -110,7 +111,7 @@ def match_images(source, intrinsics=None, progress=STDERR, timer=None, pair_meth
     timer = timer or Timer()
     imgs = timer("load images", images.load_images, source)
     images.require_size(imgs, features.MIN_IMAGE_SIDE, "feature matching")
-    Ks, sources, notes = images.resolve_intrinsics(imgs, intrinsics)
+    Ks, sources, notes = resolve_intrinsics(imgs, intrinsics)
     groups = calibration.camera_groups(imgs.paths, imgs.size, camera_mode)
     if intrinsics is not None:  # as given, each image its own
         groups = np.arange(len(imgs.names), dtype=np.int64)
@@ -232,6 +233,6 @@ def run_sample(output, overwrite=False, progress=STDERR, dense=False, pair_metho
         folder = synth.write_folder(synth.render(synth.orbit_ring(16, 0, 480, 360)),
                                     Path(tmp) / "sample_ring")
         truth = load_cameras_json(folder / "cameras.json")
-        images.save_intrinsics(Path(tmp) / "K.txt", {n: c.K for n, c in truth.items()})
+        save_intrinsics(Path(tmp) / "K.txt", {n: c.K for n, c in truth.items()})
         return run(folder, output, Path(tmp) / "K.txt", overwrite, progress, dense=dense,
                    pair_method=pair_method, flow=flow, seed=seed)

@@ -5,7 +5,8 @@ import pytest
 
 from pipelines import cli
 from pipelines import features
-from pipelines.images import load_images, load_intrinsics, read_image, resolve_intrinsics
+from pipelines.images import load_images, read_image
+from pipelines.intrinsics import load_intrinsics, resolve_intrinsics
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,8 @@ from geom.io import load_cameras_json
 from geom.rotation import angular_distance
 from pipelines import cli
 from pipelines.evaluate import relative_pose_errors
-from pipelines.images import ImageSet, load_images, save_intrinsics
+from pipelines.images import ImageSet, load_images
+from pipelines.intrinsics import save_intrinsics
 from pipelines.multibody import dense, evaluate, motion, pipeline
 from pipelines.sfm.pipeline import sparse_reconstruction
 

@@ -13,7 +13,8 @@ from geom.io import load_cameras_json
 from pipelines import cli
 from pipelines.evaluate import relative_pose_errors
 from pipelines.export import write_colmap
-from pipelines.images import load_images, load_intrinsics, save_intrinsics
+from pipelines.images import load_images
+from pipelines.intrinsics import load_intrinsics, save_intrinsics
 from pipelines.sfm.pipeline import run
 
 from test_report_parts import external_urls, view_data
