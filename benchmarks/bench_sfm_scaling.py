@@ -29,7 +29,7 @@ import numpy as np
 from benchmarks.harness import print_table
 from geom import synth
 from geom.io import load_cameras_json
-from pipelines import features
+from pipelines import matching
 from pipelines.evaluate import relative_pose_errors
 from pipelines.intrinsics import save_intrinsics
 from pipelines.sfm import pairs, pipeline
@@ -79,7 +79,8 @@ def run_size(folder, reconstruct, all_pairs_sample, progress):
         else:
             sample = everything
         full = Timer()
-        full("matching", features.match_and_verify, m.features, m.Ks, sample)
+        full("matching", lambda: matching.verify_pairs(
+            m.features, m.Ks, matching.match_pairs(m.features, sample)))
         out["all pairs"] = (full.stages["matching"] * len(everything) / len(sample),
                             full.peak_memory["matching"], len(sample))
     return out

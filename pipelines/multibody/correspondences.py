@@ -1,9 +1,9 @@
 """Stage 1: correspondences between every pair of the (few, unordered) input views.
 
-SIFT matches between every pair (`pipelines.features`), optionally augmented with dense
+SIFT matches between every pair (`pipelines.matching`), optionally augmented with dense
 matches from a flow plug-in (`pipelines.flowmatches.add_flow_matches`).
 """
-from pipelines import features
+from pipelines import matching
 
 
 def all_pairs(n_images):
@@ -12,5 +12,5 @@ def all_pairs(n_images):
 
 
 def sift_matches(feats, ratio=0.8):
-    """Mutual ratio-test SIFT matches of every pair -> dict (i, j) -> (M, 2) keypoint indices."""
-    return features.pair_matches(feats, all_pairs(len(feats)), ratio)
+    """Mutual ratio-test SIFT matches of every pair -> list of `PairMatches`."""
+    return matching.match_pairs(feats, all_pairs(len(feats)), ratio)

@@ -12,7 +12,7 @@ import numpy as np
 from geom.epipolar import fundamental_from_cameras
 from geom.io import check_output, output_folder
 from geom.progress import STDERR, counter
-from pipelines import features, flowmatches, images
+from pipelines import features, flowmatches, images, matching
 from pipelines.depthmaps import monocular_depths
 from pipelines.intrinsics import resolve_intrinsics
 from pipelines.sfm import incremental
@@ -83,7 +83,7 @@ def reconstruct(imgs, Ks, depth_estimator=None, depth_name=None, threshold=1.0, 
         feats, matches = timer("flow", flowmatches.add_flow_matches, feats, imgs.images,
                                matches, flow, progress=counter(progress, "flow pairs"))
     progress("matches per pair: "
-             + ", ".join(f"{i}-{j}: {len(m)}" for (i, j), m in matches.items()))
+             + ", ".join(f"{pm.i}-{pm.j}: {len(pm.matches)}" for pm in matches))
     seg = timer("segmentation", segmentation.segment, feats, matches, threshold, seed=seed)
     progress(f"pairwise segmentation: {seg.n_bodies} bodies")
     rec = timer("cameras", _background_cameras, imgs, feats, Ks, seg, threshold, seed, progress)
@@ -124,10 +124,10 @@ def _background_cameras(imgs, feats, Ks, seg, threshold, seed, progress):
     verified = []
     for k, ((i, j), bodies) in enumerate(sorted(seg.pair_bodies.items())):
         if 0 in bodies:
-            v = features.verify_pair(feats[i], feats[j], Ks[i], Ks[j], bodies[0], threshold,
-                                         seed=seed + k)
+            v = matching.verify_pair(feats, Ks, matching.PairMatches(i, j, bodies[0]), threshold,
+                                     seed=seed + k)
             if v is not None:
-                verified.append(features.PairMatches(i, j, *v))
+                verified.append(v)
     if not verified:
         raise ValueError("no pair of views has a verified background motion")
     return incremental.reconstruct(imgs.names, feats, Ks, imgs.size, verified, seed=seed,

@@ -3,9 +3,9 @@
 Stages (each a function over plain data, see its module): from the shared layer of
 `pipelines`, `images.load_images`, `intrinsics.resolve_intrinsics` (file, EXIF via `exif`, or
 a guess) and `features.extract_features`; here `pairs.select_pairs`; again shared,
-`features.match_and_verify`; here `incremental.reconstruct` (with `bundle.bundle_adjust`);
-shared `export.write_sparse`; here `report.write_report`. `pipeline.run` chains them for
-`mvdepth sfm`.
+`matching.match_pairs` and `matching.verify_pairs`; here `incremental.reconstruct` (with
+`bundle.bundle_adjust`); shared `export.write_sparse`; here `report.write_report`.
+`pipeline.run` chains them for `mvdepth sfm`.
 """
 from .bundle import bundle_adjust
 from .pipeline import run, sparse_reconstruction

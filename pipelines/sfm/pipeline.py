@@ -1,7 +1,7 @@
 """`mvdepth sfm` / `mvdepth two-view`: the stages run in order, timed, written to a folder.
 
     load_images -> intrinsics (file > EXIF > guess) and camera groups -> extract_features
-    -> select_pairs -> focal initialisation of guessed groups -> match_and_verify
+    -> select_pairs -> match_pairs -> focal initialisation of guessed groups -> verify_pairs
     (`match_images`) -> reconstruct (self-calibrating) -> write_sparse (+ report.html)
 """
 import tempfile
@@ -14,7 +14,7 @@ from geom import synth
 from geom.io import check_output, load_cameras_json, output_folder
 from geom.progress import STDERR, counter
 
-from .. import depthmaps, export, features, flowmatches, images
+from .. import depthmaps, export, features, flowmatches, images, matching
 from ..intrinsics import resolve_intrinsics, save_intrinsics
 from ..timing import Timer
 from . import calibration, incremental, pairs, report, twoview
@@ -69,7 +69,7 @@ class Matches:
     """What `match_images` found: the `ImageSet`, per image K (3, 3) (the start of refined
     intrinsics), the source of K ("file", "EXIF", "guess", "pairs": focal length initialised
     from the matches) and `features.Features`, the pairs matched, the verified ones
-    (`features.PairMatches`), notes for the report, the camera group per image (N,), per group
+    (`matching.PairMatches`), notes for the report, the camera group per image (N,), per group
     whether its focal length, radial coefficient, cx and cy are refined (G, 4) and its COLMAP model
     name (None: one held PINHOLE camera per image)."""
 
@@ -125,23 +125,20 @@ def match_images(source, intrinsics=None, progress=STDERR, timer=None, pair_meth
     feats = timer("features", features.extract_all, imgs.images,
                   counter(progress, "features"))
     selected = timer("pair selection", pairs.select_pairs, feats, imgs.names, pair_method)
-    matches = None
+    candidates = timer("matching", matching.match_pairs, feats, selected,
+                       progress=counter(progress, "matching pairs"))
     if flow is not None:
-        matches = timer("matching", features.pair_matches, feats, selected)
-        feats, matches = timer("flow", flowmatches.add_flow_matches, feats, imgs.images,
-                               matches, flow, progress=counter(progress, "flow pairs"))
+        feats, candidates = timer("flow", flowmatches.add_flow_matches, feats, imgs.images,
+                                  candidates, flow, progress=counter(progress, "flow pairs"))
     guessed = [g for g in range(G) if all(sources[k] == "guess" for k in np.flatnonzero(groups == g))]
     if guessed:
-        if matches is None:
-            matches = timer("matching", features.pair_matches, feats, selected)
-        timer("focal initialisation", _initial_focals, imgs, feats, matches, groups, guessed, Ks,
-              sources, notes, progress, seed)
-    verified = timer("matching", features.match_and_verify, feats, Ks, selected,
-                     progress=counter(progress, "matching pairs"),
-                     matches=matches, names=imgs.names, seed=seed)
+        timer("focal initialisation", _initial_focals, imgs, feats, candidates, groups, guessed,
+              Ks, sources, notes, progress, seed)
+    verified = timer("matching", matching.verify_pairs, feats, Ks, candidates,
+                     progress=counter(progress, "verifying pairs"), names=imgs.names, seed=seed)
     n = len(imgs.names)
     if not verified:
-        cause = features.lack_of_motion(feats, matches or features.pair_matches(feats, selected))
+        cause = matching.lack_of_motion(feats, candidates)
         raise ValueError(f"{imgs.folder}: no pair of its {n} images shares enough verified "
                          f"matches ({len(selected)} pairs tried)" + (f": {cause}" if cause else ""))
     notes.append(f"pairs ({pairs.resolve_method(pair_method, n)}): {len(selected)} of "
@@ -150,13 +147,14 @@ def match_images(source, intrinsics=None, progress=STDERR, timer=None, pair_meth
     return Matches(imgs, Ks, sources, feats, selected, verified, notes, groups, refine, models)
 
 
-def _initial_focals(imgs, feats, matches, groups, guessed, Ks, sources, notes, progress, seed):
+def _initial_focals(imgs, feats, candidates, groups, guessed, Ks, sources, notes, progress,
+                    seed):
     """Replace the guessed K of each group of `guessed` by one with `calibration.initial_focal`
     where its pairs determine it (Ks, sources, notes updated in place)."""
     w, h = imgs.size
     for g in guessed:
         members = set(np.flatnonzero(groups == g).tolist())
-        own = {p: m for p, m in matches.items() if p[0] in members and p[1] in members}
+        own = [pm for pm in candidates if pm.i in members and pm.j in members]
         f, _, _ = calibration.initial_focal(feats, own, imgs.size, seed, imgs.names)
         if f is None:
             notes.append(f"focal length of {len(members)} images not determined by their pairs "

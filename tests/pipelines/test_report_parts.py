@@ -11,8 +11,9 @@ import pytest
 from geom import synth
 from geom.camera import Camera
 from pipelines import report_parts as parts
-from pipelines.features import Features, PairMatches
+from pipelines.features import Features
 from pipelines.images import ImageSet
+from pipelines.matching import PairMatches
 from pipelines.sfm import report
 from pipelines.sfm.pipeline import Matches
 from pipelines.sfm.reconstruction import Reconstruction
