@@ -4,7 +4,7 @@
 Per size: wall time of each pipeline stage (`pipelines.timing.Timer`), its peak resident
 memory (the process's RSS high-water mark, Linux VmHWM reset before each stage through
 /proc/self/clear_refs: everything the process holds, numpy, OpenCV and numba included), the
-image pairs matched by the default pair selection (`pipelines.sfm.pairs`, retrieval above 30
+image pairs matched by the default pair selection (`pipelines.pairs`, retrieval above 30
 images) against all N (N - 1) / 2 and how many of the ring neighbours (i, i + 1), (i, i + 2)
 they include, registered views and relative rotation errors against the truth (degrees, over
 all registered pairs; sizes left out of `--reconstruct` stop after the matching). For the sizes
@@ -29,10 +29,10 @@ import numpy as np
 from benchmarks.harness import print_table
 from geom import synth
 from geom.io import load_cameras_json
-from pipelines import matching
+from pipelines import matching, pairs
 from pipelines.evaluate import relative_pose_errors
 from pipelines.intrinsics import save_intrinsics
-from pipelines.sfm import pairs, pipeline
+from pipelines.sfm import pipeline
 from pipelines.timing import Timer
 
 CACHE_NAME = "mvdepth_bench_sfm_scaling"

@@ -1,7 +1,7 @@
 """Multi-body depth and camera pose from a few views (`mvdepth multibody`).
 
-Stages (plain functions over plain data; see `pipeline` for the order): `correspondences`
-(SIFT matches of every pair), `segmentation` (per-pair multi-model fitting synchronised into
+Stages (plain functions over plain data; see `pipeline` for the order): on the shared layer of
+`pipelines` (images, intrinsics, SIFT matches of every pair), `segmentation` (per-pair multi-model fitting synchronised into
 bodies), `motion` (per body and pair: pose, points; scales from monocular depth by kernel
 density voting), `dense` (multi-body plane sweep), `output` (folder and report), `evaluate`
 (errors against synthetic ground truth). `tracks.segment_tracks` segments point tracks with the

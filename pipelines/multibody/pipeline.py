@@ -1,7 +1,7 @@
 """`mvdepth multibody`: the stages run in order, timed, written to a folder.
 
-    load_images -> intrinsics (file > EXIF > guess) -> features -> sift_matches -> segment (+ synchronise)
-    -> background cameras (static pipeline on the background's matches) -> body_motions
+    load_images -> intrinsics (file > EXIF > guess) -> features -> match_pairs (every pair)
+    -> segment (+ synchronise) -> background cameras (static pipeline on the background's matches) -> body_motions
     -> monocular depths -> reconcile_scales -> dense_depths -> write_output (+ report.html)
 """
 from dataclasses import dataclass, field
@@ -12,13 +12,13 @@ import numpy as np
 from geom.epipolar import fundamental_from_cameras
 from geom.io import check_output, output_folder
 from geom.progress import STDERR, counter
-from pipelines import features, flowmatches, images, matching
+from pipelines import features, flowmatches, images, matching, pairs
 from pipelines.depthmaps import monocular_depths
 from pipelines.intrinsics import resolve_intrinsics
 from pipelines.sfm import incremental
 from pipelines.timing import Timer
 
-from . import correspondences, dense, evaluate, motion, output, segmentation
+from . import dense, evaluate, motion, output, segmentation
 
 DEFAULT_DEPTH = "unet-synth"
 
@@ -78,7 +78,8 @@ def reconstruct(imgs, Ks, depth_estimator=None, depth_name=None, threshold=1.0, 
     timer = timer or Timer()
     feats = timer("features", features.extract_all, imgs.images,
                   counter(progress, "features"))
-    matches = timer("matching", correspondences.sift_matches, feats)
+    matches = timer("matching", matching.match_pairs, feats, pairs.exhaustive_pairs(len(feats)),
+                    progress=counter(progress, "matching pairs"))
     if flow is not None:
         feats, matches = timer("flow", flowmatches.add_flow_matches, feats, imgs.images,
                                matches, flow, progress=counter(progress, "flow pairs"))

@@ -2,8 +2,8 @@
 
 Stages (each a function over plain data, see its module): from the shared layer of
 `pipelines`, `images.load_images`, `intrinsics.resolve_intrinsics` (file, EXIF via `exif`, or
-a guess) and `features.extract_features`; here `pairs.select_pairs`; again shared,
-`matching.match_pairs` and `matching.verify_pairs`; here `incremental.reconstruct` (with
+a guess), `features.extract_features`, `pairs.select_pairs`, `matching.match_pairs` and
+`matching.verify_pairs`; here `incremental.reconstruct` (with
 `bundle.bundle_adjust`); shared `export.write_sparse`; here `report.write_report`.
 `pipeline.run` chains them for `mvdepth sfm`.
 """

@@ -14,10 +14,10 @@ from geom import synth
 from geom.io import check_output, load_cameras_json, output_folder
 from geom.progress import STDERR, counter
 
-from .. import depthmaps, export, features, flowmatches, images, matching
+from .. import depthmaps, export, features, flowmatches, images, matching, pairs
 from ..intrinsics import resolve_intrinsics, save_intrinsics
 from ..timing import Timer
-from . import calibration, incremental, pairs, report, twoview
+from . import calibration, incremental, report, twoview
 from . import dense as dense_stage
 
 DENSE_METHODS = {"planesweep": dense_stage, "stereo": twoview}  # name -> depth_maps, fuse

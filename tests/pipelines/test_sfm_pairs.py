@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from geom import synth
 from pipelines import cli
 from pipelines.features import Features, extract_features
-from pipelines.sfm.pairs import (EXHAUSTIVE_MAX_IMAGES, METHODS, exhaustive_pairs,
+from pipelines.pairs import (EXHAUSTIVE_MAX_IMAGES, METHODS, exhaustive_pairs,
                                  global_descriptors, resolve_method, retrieval_pairs,
                                  select_pairs, sequence_order, sequential_pairs)
 
