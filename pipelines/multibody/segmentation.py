@@ -2,7 +2,7 @@
 
 Per pair, `geom.multimodel.fit_fundamentals` splits the SIFT matches into motions (its own
 count). The pairwise motions are then linked into bodies: matches join keypoints into tracks
-(union-find), two motions of different pairs that share enough tracks are the same body, and
+(`pipelines.tracks`), two motions of different pairs that share enough tracks are the same body, and
 motions are merged greedily by decreasing overlap, never two motions of one pair into one body
 (they are different bodies by construction). The body with most matches is the static
 background (body 0); the others are numbered by decreasing support.
@@ -13,7 +13,8 @@ import numpy as np
 
 from geom.epipolar import sampson_distance
 from geom.multimodel import fit_fundamentals
-from pipelines.matching import lack_of_motion
+from pipelines.matching import PairMatches, lack_of_motion
+from pipelines.tracks import connected_keypoints
 
 MIN_SHARED_TRACKS = 3
 
@@ -131,28 +132,15 @@ def absorb_background(seg, feats, background_F, threshold=1.0, fraction=0.7):
 
 
 def match_tracks(sizes, candidates, labels):
-    """Track id per match: the matches with a motion join keypoints into tracks (union-find).
+    """Track id per match: the matches with a motion join keypoints into tracks
+    (`tracks.connected_keypoints`).
 
     sizes: keypoints per image; candidates: `PairMatches` per pair; labels: dict (i, j) -> (M,)
     motion per match (0 outlier). Returns dict (i, j) -> (M,) int track id (the smallest global
     keypoint index of the track; meaningful for the matches with a motion)."""
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
-    parent = np.arange(offsets[-1])
-
-    def find(a):
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    for pm in candidates:
-        inl = pm.matches[labels[(pm.i, pm.j)] > 0]
-        for a, b in zip(inl[:, 0] + offsets[pm.i], inl[:, 1] + offsets[pm.j]):
-            ra, rb = find(a), find(b)
-            if ra != rb:
-                parent[max(ra, rb)] = min(ra, rb)
-    return {(pm.i, pm.j): np.array([find(a) for a in pm.matches[:, 0] + offsets[pm.i]], np.int64)
-            for pm in candidates}
+    roots, offsets = connected_keypoints(
+        sizes, [PairMatches(pm.i, pm.j, pm.matches[labels[(pm.i, pm.j)] > 0]) for pm in candidates])
+    return {(pm.i, pm.j): roots[pm.matches[:, 0] + offsets[pm.i]] for pm in candidates}
 
 
 def synchronise(pair_tracks, labels, min_overlap=0.3):

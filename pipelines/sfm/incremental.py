@@ -37,9 +37,10 @@ from geom.triangulate import (cheirality_parallax_check, dlt_multiview, midpoint
 from geom.progress import count
 
 from ..seeds import derive_seed
+from ..tracks import build_tracks
 from .bundle import bundle_adjust
 from .calibration import undistort
-from .reconstruction import Reconstruction, build_tracks
+from .reconstruction import Reconstruction
 
 INIT_MIN_ANGLE = np.radians(4.0)
 MIN_PARALLAX = np.radians(1.5)
