@@ -79,8 +79,8 @@ def run_size(folder, reconstruct, all_pairs_sample, progress):
         else:
             sample = everything
         full = Timer()
-        full("matching", lambda: matching.verify_pairs(
-            m.features, m.Ks, matching.match_pairs(m.features, sample)))
+        with full.stage("matching"):
+            matching.verify_pairs(m.features, m.Ks, matching.match_pairs(m.features, sample))
         out["all pairs"] = (full.stages["matching"] * len(everything) / len(sample),
                             full.peak_memory["matching"], len(sample))
     return out

@@ -2,6 +2,7 @@
 import re
 import resource
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from numba.core import event
@@ -36,7 +37,8 @@ event.register("numba:compile", _COMPILE_CLOCK)  # numba compiles under one lock
 
 class Timer:
     """Wall time (seconds, `stages`), of which numba compilation (seconds, `compilation`), and
-    peak resident memory (bytes, `peak_memory`) per named stage, in the order run.
+    peak resident memory (bytes, `peak_memory`) per named stage, in the order run:
+    `with timer.stage("matching"): pairs = match(...)`; a stage run twice adds up.
 
     Peak memory is the process's resident set high-water mark (Linux VmHWM) over the stage,
     reset before it by writing 5 to /proc/self/clear_refs. Where /proc is missing it is the
@@ -47,14 +49,15 @@ class Timer:
         self.peak_memory = {}
         self.compilation = {}
 
-    def __call__(self, name, fn, *args, **kwargs):
+    @contextmanager
+    def stage(self, name):
+        """Time the block as (part of) stage `name`; a block that raises is not recorded."""
         _reset_peak_memory()
         t0, c0 = time.perf_counter(), _COMPILE_CLOCK.total
-        out = fn(*args, **kwargs)
+        yield
         self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - t0
         self.compilation[name] = self.compilation.get(name, 0.0) + _COMPILE_CLOCK.total - c0
         self.peak_memory[name] = max(self.peak_memory.get(name, 0), peak_memory())
-        return out
 
 
 def peak_memory():

@@ -76,32 +76,40 @@ def reconstruct(imgs, Ks, depth_estimator=None, depth_name=None, threshold=1.0, 
     depth_estimator: a depth plug-in (see `learned.plugins`) or None (bodies left unscaled);
     flow: a flow plug-in whose dense matches augment the SIFT matches, or None."""
     timer = timer or Timer()
-    feats = timer("features", features.extract_all, imgs.images,
-                  counter(progress, "features"))
-    matches = timer("matching", matching.match_pairs, feats, pairs.exhaustive_pairs(len(feats)),
-                    progress=counter(progress, "matching pairs"))
+    with timer.stage("features"):
+        feats = features.extract_all(imgs.images, counter(progress, "features"))
+    with timer.stage("matching"):
+        matches = matching.match_pairs(feats, pairs.exhaustive_pairs(len(feats)),
+                                       progress=counter(progress, "matching pairs"))
     if flow is not None:
-        feats, matches = timer("flow", flowmatches.add_flow_matches, feats, imgs.images,
-                               matches, flow, progress=counter(progress, "flow pairs"))
+        with timer.stage("flow"):
+            feats, matches = flowmatches.add_flow_matches(
+                feats, imgs.images, matches, flow, progress=counter(progress, "flow pairs"))
     progress("matches per pair: "
              + ", ".join(f"{pm.i}-{pm.j}: {len(pm.matches)}" for pm in matches))
-    seg = timer("segmentation", segmentation.segment, feats, matches, threshold, seed=seed)
+    with timer.stage("segmentation"):
+        seg = segmentation.segment(feats, matches, threshold, seed=seed)
     progress(f"pairwise segmentation: {seg.n_bodies} bodies")
-    rec = timer("cameras", _background_cameras, imgs, feats, Ks, seg, threshold, seed, progress)
+    with timer.stage("cameras"):
+        rec = _background_cameras(imgs, feats, Ks, seg, threshold, seed, progress)
     cameras = [rec.cameras.get(n) for n in imgs.names]
     if sum(c is not None for c in cameras) < 2:
         raise ValueError("the background's matches do not register two views")
-    seg = timer("segmentation", segmentation.absorb_background, seg, feats,
-                {(i, j): fundamental_from_cameras(cameras[i], cameras[j])
-                 for (i, j) in seg.pair_bodies if None not in (cameras[i], cameras[j])},
-                threshold)
+    with timer.stage("segmentation"):
+        seg = segmentation.absorb_background(
+            seg, feats, {(i, j): fundamental_from_cameras(cameras[i], cameras[j])
+                         for (i, j) in seg.pair_bodies if None not in (cameras[i], cameras[j])},
+            threshold)
     progress(f"segmentation: {seg.n_bodies} bodies, matches per body {seg.support.tolist()}")
-    motions, notes = timer("motions", motion.body_motions, feats, Ks, seg, cameras, threshold,
-                           seed)
-    depths = (timer("monocular depth", monocular_depths, depth_estimator, imgs.images,
-                    counter(progress, "monocular depth"))
-              if depth_estimator is not None else None)
-    timer("scales", motion.reconcile_scales, motions, feats, depths)
+    with timer.stage("motions"):
+        motions, notes = motion.body_motions(feats, Ks, seg, cameras, threshold, seed)
+    depths = None
+    if depth_estimator is not None:
+        with timer.stage("monocular depth"):
+            depths = monocular_depths(depth_estimator, imgs.images,
+                                      counter(progress, "monocular depth"))
+    with timer.stage("scales"):
+        motion.reconcile_scales(motions, feats, depths)
     result = MultiBodyResult(imgs.names, feats, cameras, rec, seg, motions, {}, depth_name,
                              seg.notes + rec.notes + notes)
     for b in range(1, seg.n_bodies):
@@ -114,9 +122,10 @@ def reconstruct(imgs, Ks, depth_estimator=None, depth_name=None, threshold=1.0, 
                                 f"the dense maps")
     for n in result.notes:
         progress("note: " + n)
-    result.dense = timer("dense", dense.dense_depths, imgs.images, cameras, motions,
-                         seg.n_bodies, rec.points, num_planes,
-                         [f.keypoints for f in feats], seg.keypoint_bodies, progress=progress)
+    with timer.stage("dense"):
+        result.dense = dense.dense_depths(imgs.images, cameras, motions, seg.n_bodies, rec.points,
+                                          num_planes, [f.keypoints for f in feats],
+                                          seg.keypoint_bodies, progress=progress)
     return result
 
 
@@ -146,7 +155,8 @@ def run(source, out, intrinsics=None, depth=None, overwrite=False, progress=STDE
     inputs = images.input_paths(source, intrinsics, depth, flow)
     check_output(out, overwrite, inputs)
     timer = Timer()
-    imgs = timer("load images", images.load_images, source)
+    with timer.stage("load images"):
+        imgs = images.load_images(source)
     images.require_size(imgs, features.MIN_IMAGE_SIDE, "feature matching")
     Ks, sources, notes = resolve_intrinsics(imgs, intrinsics)
     estimator, note = load_depth_plugin(depth)
@@ -163,6 +173,7 @@ def run(source, out, intrinsics=None, depth=None, overwrite=False, progress=STDE
     result.notes[:0] = notes
     truth = evaluate.load_truth(imgs.folder, imgs.names)
     with output_folder(out, overwrite, inputs) as tmp:
-        timer("write", output.write_output, tmp, imgs, result, timer, truth, sources)
+        with timer.stage("write"):
+            output.write_output(tmp, imgs, result, timer, truth, sources)
     print(f"wrote {out} (open {out / 'report.html'})")
     return result

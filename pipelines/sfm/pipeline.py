@@ -40,9 +40,10 @@ def reconstruct(m, progress=STDERR, timer=None, seed=0):
     """`Matches` -> `Reconstruction` (`incremental.reconstruct` with `seed`, timed in `timer`),
     with the notes of `m`."""
     timer = timer or Timer()
-    rec = timer("reconstruction", incremental.reconstruct, m.images.names, m.features, m.Ks,
-                m.images.size, m.verified, seed=seed, progress=progress, groups=m.groups,
-                refine=m.refine, models=m.models)
+    with timer.stage("reconstruction"):
+        rec = incremental.reconstruct(m.images.names, m.features, m.Ks, m.images.size,
+                                      m.verified, seed=seed, progress=progress, groups=m.groups,
+                                      refine=m.refine, models=m.models)
     for g in rec.camera_groups:
         f, std = g["K"][0, 0], g["std"][0]
         which = g["images"][0] + (f" and {len(g['images']) - 1} more" if len(g["images"]) > 1
@@ -109,7 +110,8 @@ def match_images(source, intrinsics=None, progress=STDERR, timer=None, pair_meth
         raise ValueError(f"camera mode: expected one of {', '.join(calibration.CAMERA_MODES)}, "
                          f"got {camera_mode!r}")
     timer = timer or Timer()
-    imgs = timer("load images", images.load_images, source)
+    with timer.stage("load images"):
+        imgs = images.load_images(source)
     images.require_size(imgs, features.MIN_IMAGE_SIDE, "feature matching")
     Ks, sources, notes = resolve_intrinsics(imgs, intrinsics)
     groups = calibration.camera_groups(imgs.paths, imgs.size, camera_mode)
@@ -122,20 +124,26 @@ def match_images(source, intrinsics=None, progress=STDERR, timer=None, pair_meth
     models = ["PINHOLE" if h else camera_model for h in held]
     for note in notes:
         progress(note)
-    feats = timer("features", features.extract_all, imgs.images,
-                  counter(progress, "features"))
-    selected = timer("pair selection", pairs.select_pairs, feats, imgs.names, pair_method)
-    candidates = timer("matching", matching.match_pairs, feats, selected,
-                       progress=counter(progress, "matching pairs"))
+    with timer.stage("features"):
+        feats = features.extract_all(imgs.images, counter(progress, "features"))
+    with timer.stage("pair selection"):
+        selected = pairs.select_pairs(feats, imgs.names, pair_method)
+    with timer.stage("matching"):
+        candidates = matching.match_pairs(feats, selected,
+                                          progress=counter(progress, "matching pairs"))
     if flow is not None:
-        feats, candidates = timer("flow", flowmatches.add_flow_matches, feats, imgs.images,
-                                  candidates, flow, progress=counter(progress, "flow pairs"))
+        with timer.stage("flow"):
+            feats, candidates = flowmatches.add_flow_matches(
+                feats, imgs.images, candidates, flow, progress=counter(progress, "flow pairs"))
     guessed = [g for g in range(G) if all(sources[k] == "guess" for k in np.flatnonzero(groups == g))]
     if guessed:
-        timer("focal initialisation", _initial_focals, imgs, feats, candidates, groups, guessed,
-              Ks, sources, notes, progress, seed)
-    verified = timer("matching", matching.verify_pairs, feats, Ks, candidates,
-                     progress=counter(progress, "verifying pairs"), names=imgs.names, seed=seed)
+        with timer.stage("focal initialisation"):
+            _initial_focals(imgs, feats, candidates, groups, guessed, Ks, sources, notes,
+                            progress, seed)
+    with timer.stage("matching"):
+        verified = matching.verify_pairs(feats, Ks, candidates,
+                                         progress=counter(progress, "verifying pairs"),
+                                         names=imgs.names, seed=seed)
     n = len(imgs.names)
     if not verified:
         cause = matching.lack_of_motion(feats, candidates)
@@ -185,7 +193,7 @@ def run(source, output, intrinsics=None, overwrite=False, progress=STDERR, dense
     if dense_method not in DENSE_METHODS:
         raise ValueError(f"dense_method: expected one of {sorted(DENSE_METHODS)}, "
                          f"got {dense_method!r}")
-    stage = DENSE_METHODS[dense_method]
+    method = DENSE_METHODS[dense_method]
     output = Path(output)
     inputs = images.input_paths(source, intrinsics, flow)
     check_output(output, overwrite, inputs)
@@ -200,14 +208,20 @@ def run(source, output, intrinsics=None, overwrite=False, progress=STDERR, dense
     imgs, rec = m.images, reconstruct(m, progress, timer, seed)
     truth_file = imgs.folder / "cameras.json"
     truth = load_cameras_json(truth_file) if truth_file.is_file() else None
-    depths = timer("dense", stage.depth_maps, imgs, rec, progress=progress) if dense else {}
+    depths = {}
+    if dense:
+        with timer.stage("dense"):
+            depths = method.depth_maps(imgs, rec, progress=progress)
     with output_folder(output, overwrite, inputs) as tmp:
-        if timer("write", export.write_sparse, rec, tmp) == "binary":
+        with timer.stage("write"):
+            written = export.write_sparse(rec, tmp)
+        if written == "binary":
             rec.notes.append("image names with spaces: the COLMAP model in sparse/ is binary "
                              "(COLMAP's text format cannot hold them)")
             progress(rec.notes[-1])
         if dense:
-            fused = timer("fusion", stage.fuse, imgs, rec, depths)
+            with timer.stage("fusion"):
+                fused = method.fuse(imgs, rec, depths)
             depthmaps.write_depths(tmp / "depth", depths)
             export.write_ply(tmp / "dense.ply", *fused)
             progress(f"dense: {len(fused[0])} fused points")
