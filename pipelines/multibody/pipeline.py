@@ -1,8 +1,8 @@
 """`mvdepth multibody`: the stages run in order, timed, written to a folder.
 
     load_images -> intrinsics (file > EXIF > guess) -> features -> match_pairs (every pair)
-    -> segment (+ synchronise) -> background cameras (static pipeline on the background's matches) -> body_motions
-    -> monocular depths -> reconcile_scales -> dense_depths -> write_output (+ report.html)
+    -> segment (+ synchronise) -> background cameras (static pipeline on the background's
+    matches) -> body_motions -> monocular depths -> reconcile_scales -> dense_depths -> write_output (+ report.html)
 """
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +27,8 @@ DEFAULT_DEPTH = "unet-synth"
 class MultiBodyResult:
     """A multi-body reconstruction of images `names`.
 
-    features: per image SIFT `Features` (with the flow matches' points when used); cameras: per
-    image the background `Camera` (None: not registered); background: the static pipeline's
+    features: per image SIFT `Features` (with the flow matches' points when used); cameras:
+    dict image name -> the background `Camera` of the registered images; background: the static pipeline's
     `Reconstruction` of the background; segmentation: `Segmentation`; motions: dict
     (i, j, body) -> `BodyMotion`; dense: dict view -> (depth, labels, bodies swept);
     depth_plugin: the depth plug-in's name or None; notes: degradations and remarks.
@@ -36,7 +36,7 @@ class MultiBodyResult:
 
     names: list
     features: list
-    cameras: list
+    cameras: dict
     background: object
     segmentation: object
     motions: dict
@@ -92,17 +92,18 @@ def reconstruct(imgs, Ks, depth_estimator=None, depth_name=None, threshold=1.0, 
     progress(f"pairwise segmentation: {seg.n_bodies} bodies")
     with timer.stage("cameras"):
         rec = _background_cameras(imgs, feats, Ks, seg, threshold, seed, progress)
-    cameras = [rec.cameras.get(n) for n in imgs.names]
-    if sum(c is not None for c in cameras) < 2:
+    names, cameras = imgs.names, rec.cameras
+    if len(cameras) < 2:
         raise ValueError("the background's matches do not register two views")
     with timer.stage("segmentation"):
         seg = segmentation.absorb_background(
-            seg, feats, {(i, j): fundamental_from_cameras(cameras[i], cameras[j])
-                         for (i, j) in seg.pair_bodies if None not in (cameras[i], cameras[j])},
+            seg, feats, {(i, j): fundamental_from_cameras(cameras[names[i]], cameras[names[j]])
+                         for (i, j) in seg.pair_bodies
+                         if names[i] in cameras and names[j] in cameras},
             threshold)
     progress(f"segmentation: {seg.n_bodies} bodies, matches per body {seg.support.tolist()}")
     with timer.stage("motions"):
-        motions, notes = motion.body_motions(feats, Ks, seg, cameras, threshold, seed)
+        motions, notes = motion.body_motions(feats, Ks, seg, names, cameras, threshold, seed)
     depths = None
     if depth_estimator is not None:
         with timer.stage("monocular depth"):
@@ -110,7 +111,7 @@ def reconstruct(imgs, Ks, depth_estimator=None, depth_name=None, threshold=1.0, 
                                       counter(progress, "monocular depth"))
     with timer.stage("scales"):
         motion.reconcile_scales(motions, feats, depths)
-    result = MultiBodyResult(imgs.names, feats, cameras, rec, seg, motions, {}, depth_name,
+    result = MultiBodyResult(names, feats, cameras, rec, seg, motions, {}, depth_name,
                              seg.notes + rec.notes + notes)
     for b in range(1, seg.n_bodies):
         unscaled = sorted({m.note for (_, _, bb), m in motions.items() if bb == b and m.note})
@@ -123,8 +124,8 @@ def reconstruct(imgs, Ks, depth_estimator=None, depth_name=None, threshold=1.0, 
     for n in result.notes:
         progress("note: " + n)
     with timer.stage("dense"):
-        result.dense = dense.dense_depths(imgs.images, cameras, motions, seg.n_bodies, rec.points,
-                                          num_planes, [f.keypoints for f in feats],
+        result.dense = dense.dense_depths(imgs.images, names, cameras, motions, seg.n_bodies,
+                                          rec.points, num_planes, [f.keypoints for f in feats],
                                           seg.keypoint_bodies, progress=progress)
     return result
 
