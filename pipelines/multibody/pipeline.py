@@ -2,7 +2,8 @@
 
     load_images -> intrinsics (file > EXIF > guess) -> features -> match_pairs (every pair)
     -> segment (+ synchronise) -> background cameras (static pipeline on the background's
-    matches) -> body_motions -> monocular depths -> reconcile_scales -> dense_depths -> write_output (+ report.html)
+    matches) -> body_motions -> monocular depths -> reconcile_scales -> dense_depths
+    -> write_output (+ report.html)
 """
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,9 +28,9 @@ DEFAULT_DEPTH = "unet-synth"
 class MultiBodyResult:
     """A multi-body reconstruction of images `names`.
 
-    features: per image SIFT `Features` (with the flow matches' points when used); cameras:
-    dict image name -> the background `Camera` of the registered images; background: the static pipeline's
-    `Reconstruction` of the background; segmentation: `Segmentation`; motions: dict
+    features: per image SIFT `Features` (with the flow matches' points when used); cameras: dict
+    image name -> the background `Camera` of the registered images; background: the static
+    pipeline's `Reconstruction` of the background; segmentation: `Segmentation`; motions: dict
     (i, j, body) -> `BodyMotion`; dense: dict view -> (depth, labels, bodies swept);
     depth_plugin: the depth plug-in's name or None; notes: degradations and remarks.
     """

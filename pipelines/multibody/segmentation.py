@@ -2,9 +2,9 @@
 
 Per pair, `geom.multimodel.fit_fundamentals` splits the SIFT matches into motions (its own
 count). The pairwise motions are then linked into bodies: matches join keypoints into tracks
-(`pipelines.tracks`), two motions of different pairs that share enough tracks are the same body, and
-motions are merged greedily by decreasing overlap, never two motions of one pair into one body
-(they are different bodies by construction). The body with most matches is the static
+(`pipelines.tracks`), two motions of different pairs that share enough tracks are the same
+body, and motions are merged greedily by decreasing overlap, never two motions of one pair into
+one body (they are different bodies by construction). The body with most matches is the static
 background (body 0); the others are numbered by decreasing support.
 """
 from dataclasses import dataclass
@@ -41,8 +41,9 @@ class Segmentation:
 def segment(feats, candidates, threshold=1.0, min_matches=16, seed=0, min_overlap=0.3):
     """Segment every pair's matches and synchronise the motions into bodies -> `Segmentation`.
 
-    feats: per image `Features`; candidates: `PairMatches` per pair; threshold: Sampson distance (pixels) of `fit_fundamentals`; pairs with fewer than
-    `min_matches` matches are skipped (noted); min_overlap: shared tracks over the smaller
+    feats: per image `Features`; candidates: `PairMatches` per pair; threshold: Sampson
+    distance (pixels) of `fit_fundamentals`; pairs with fewer than `min_matches` matches are
+    skipped (noted); min_overlap: shared tracks over the smaller
     motion's tracks above which two motions of different pairs are linked.
     Raises ValueError when no pair has a motion (the views share no matches).
     """
