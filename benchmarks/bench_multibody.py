@@ -29,11 +29,13 @@ from geom import synth
 from geom.multimodel import misclassification_error
 from pipelines.datasets import dataset_path
 from pipelines.datasets.adelaidermf import load_sequence, sequence_names
+from pipelines.evaluate import depth_absrel
+from pipelines.features import Features
+from pipelines.images import load_images
+from pipelines.intrinsics import save_intrinsics
+from pipelines.matching import PairMatches
 from pipelines.multibody import evaluate, pipeline, segmentation
 from pipelines.sfm import dense as sfm_dense
-from pipelines.sfm.evaluate import depth_absrel
-from pipelines.sfm.features import Features
-from pipelines.sfm.images import load_images, save_intrinsics
 from pipelines.sfm.pipeline import sparse_reconstruction
 
 CAMERA_STEP, BODY_SPEED, BODY_SPIN = np.radians(10), 0.3, np.radians(15)
@@ -146,7 +148,7 @@ def adelaide():
         feats = [Features(x, np.zeros((n, 128), np.float32), np.zeros((n, 3), np.uint8))
                  for x in (s.x1, s.x2)]
         idx = np.stack([np.arange(n), np.arange(n)], axis=1)
-        seg = segmentation.segment(feats, {(0, 1): idx}, threshold=3.0)
+        seg = segmentation.segment(feats, [PairMatches(0, 1, idx)], threshold=3.0)
         labels = np.zeros(n, np.int64)
         for b, m in seg.pair_bodies[(0, 1)].items():
             labels[m[:, 0]] = b + 1

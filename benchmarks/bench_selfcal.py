@@ -28,7 +28,7 @@ from benchmarks.harness import print_table
 from geom.camera import Camera
 from pipelines.datasets import dataset_path
 from pipelines.datasets.middlebury_mview import load_cameras
-from pipelines.sfm.evaluate import relative_pose_errors
+from pipelines.evaluate import relative_pose_errors
 from pipelines.sfm.pipeline import sparse_reconstruction
 
 

@@ -3,7 +3,7 @@ process, with the same known intrinsics, on Middlebury templeSparseRing (16 view
 cameras) and on a synthetic 16-view ring from `geom.synth` (exact truth).
 
 Reported per method: registered views, median and max relative rotation error and relative
-translation direction error over all registered pairs (degrees, `pipelines.sfm.evaluate`),
+translation direction error over all registered pairs (degrees, `pipelines.evaluate`),
 mean reprojection error (pixels), points, CPU time (all threads) and wall time of the whole run
 (features to model) as medians over `--repeat` runs (default 1: one run takes seconds), and
 mvdepth's wall time per stage. On a shared machine the CPU times tell more than the wall times.
@@ -25,11 +25,12 @@ from geom.camera import Camera
 from geom.io import load_cameras_json
 from pipelines.datasets import dataset_path
 from pipelines.datasets.middlebury_mview import load_cameras
+from pipelines.evaluate import depth_absrel, relative_pose_errors
+from pipelines.intrinsics import save_intrinsics
 from pipelines.multibody.evaluate import load_truth
 from pipelines.sfm import dense as sfm_dense
-from pipelines.sfm.evaluate import depth_absrel, relative_pose_errors
-from pipelines.sfm.images import save_intrinsics
-from pipelines.sfm.pipeline import Timer, sparse_reconstruction
+from pipelines.sfm.pipeline import sparse_reconstruction
+from pipelines.timing import Timer
 
 
 def run_ours(folder, K_file, stages):

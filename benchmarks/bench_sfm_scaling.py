@@ -1,10 +1,10 @@
 """Scaling of `mvdepth sfm` with the number of images: synthetic full rings from `geom.synth`
 (`orbit_ring`, default 50, 100 and 200 views, 640x480) with their exact intrinsics.
 
-Per size: wall time of each pipeline stage (`pipelines.sfm.pipeline.Timer`), its peak resident
+Per size: wall time of each pipeline stage (`pipelines.timing.Timer`), its peak resident
 memory (the process's RSS high-water mark, Linux VmHWM reset before each stage through
 /proc/self/clear_refs: everything the process holds, numpy, OpenCV and numba included), the
-image pairs matched by the default pair selection (`pipelines.sfm.pairs`, retrieval above 30
+image pairs matched by the default pair selection (`pipelines.pairs`, retrieval above 30
 images) against all N (N - 1) / 2 and how many of the ring neighbours (i, i + 1), (i, i + 2)
 they include, registered views and relative rotation errors against the truth (degrees, over
 all registered pairs; sizes left out of `--reconstruct` stop after the matching). For the sizes
@@ -29,10 +29,11 @@ import numpy as np
 from benchmarks.harness import print_table
 from geom import synth
 from geom.io import load_cameras_json
-from pipelines.sfm import features, pairs, pipeline
-from pipelines.sfm.evaluate import relative_pose_errors
-from pipelines.sfm.images import save_intrinsics
-from pipelines.sfm.pipeline import Timer
+from pipelines import matching, pairs
+from pipelines.evaluate import relative_pose_errors
+from pipelines.intrinsics import save_intrinsics
+from pipelines.sfm import pipeline
+from pipelines.timing import Timer
 
 CACHE_NAME = "mvdepth_bench_sfm_scaling"
 STAGES = ("load images", "features", "pair selection", "matching", "reconstruction")
@@ -78,7 +79,8 @@ def run_size(folder, reconstruct, all_pairs_sample, progress):
         else:
             sample = everything
         full = Timer()
-        full("matching", features.match_and_verify, m.features, m.Ks, sample)
+        with full.stage("matching"):
+            matching.verify_pairs(m.features, m.Ks, matching.match_pairs(m.features, sample))
         out["all pairs"] = (full.stages["matching"] * len(everything) / len(sample),
                             full.peak_memory["matching"], len(sample))
     return out

@@ -6,7 +6,7 @@ on the rendered images against the ground-truth epipolar geometry of each body.
 Columns: median render time of one frame with 4 rotated-grid rays per pixel (the default) and
 with 1; the CPU time of a default render summed over all threads (about wall time x cores on a
 quiet machine; on a busy one it still shows the work done); median time of the ground-truth
-flow + occlusion of one frame pair; SIFT matches (`pipelines.sfm.features`, ratio 0.7) between frames 0 and 1 that fall on
+flow + occlusion of one frame pair; SIFT matches (`pipelines.matching`, ratio 0.7) between frames 0 and 1 that fall on
 one body in both, and their median Sampson distance to that body's true epipolar geometry.
 """
 import argparse
@@ -18,7 +18,8 @@ from geom.rotation import skew
 from geom.synth import (flying_layers, moving_bodies, orbit_ring, random_scene, render_frame,
                         stereo_rig)
 from geom.synth.render import flow
-from pipelines.sfm.features import extract_features, match_descriptors
+from pipelines.features import extract_features
+from pipelines.matching import match_descriptors
 
 from .harness import print_table, time_call
 

@@ -121,7 +121,7 @@ def _add_sfm(sub):
                    help="also refine the principal point of each camera group (without "
                         "--intrinsics; default: held at the image centre, where an off-centre "
                         "one biases the focal length and k)")
-    p.add_argument("--pairs", default="auto",  # = pipelines.sfm.pairs.METHODS, not imported
+    p.add_argument("--pairs", default="auto",  # = pipelines.pairs.METHODS, not imported
                    choices=("auto", "exhaustive", "retrieval", "sequential"),
                    help="image pairs to match: exhaustive (all), retrieval (each image with its "
                         "10 most similar by a global descriptor, plus sequential ones when the "

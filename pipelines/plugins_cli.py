@@ -6,13 +6,10 @@ import cv2
 import numpy as np
 
 from geom.io import check_output, output_folder
-
-from .multibody.pipeline import monocular_depths
 from geom.progress import STDERR, counter
-from .sfm.dense import depth_preview
-from .sfm.export import write_depths
-from .sfm.images import load_images, read_image
-from .sfm.pipeline import input_paths
+
+from .depthmaps import monocular_depths, write_depths
+from .images import input_paths, load_images, read_image
 
 # what the numbers of a depth plug-in's map mean, by its `output` (learned.plugins)
 OUTPUT_MEANING = {"metric": "metric depth", "scale": "depth up to a scale factor",
@@ -54,6 +51,6 @@ def run_depth(images, output, model="unet-synth", overwrite=False, progress=STDE
     depths = monocular_depths(estimator, [read_image(p) for p in paths],
                               counter(progress, "depth maps"))
     with output_folder(output, overwrite, inputs) as tmp:
-        write_depths(tmp / "depth", {p.name: d for p, d in zip(paths, depths)}, depth_preview)
+        write_depths(tmp / "depth", {p.name: d for p, d in zip(paths, depths)})
     print(f"wrote {output}: depth of {len(paths)} image(s) by {model}, output "
           f"{estimator.output} ({OUTPUT_MEANING[estimator.output]})")

@@ -2,11 +2,11 @@
 import cv2
 import numpy as np
 
+from geom.io import check_output, output_folder
 from geom.stereo import stereo_disparity
 
-from .sfm.dense import depth_preview
-from geom.io import check_output, output_folder
-from .sfm.images import load_images
+from .depthmaps import depth_preview
+from .images import load_images
 
 
 def run(left, right, output, num_disparities=64, min_disparity=0, focal=None, baseline=None,

@@ -7,18 +7,19 @@ from geom.planesweep import multibody_plane_sweep
 from geom.progress import count
 
 
-def motion_between(motions, cameras, body, ref, src):
-    """(R, t, scale) of `body` from view `ref` to view `src`, or None when unknown or unscaled:
-    the background's from the cameras, the others' from their pair motion (inverted when
-    ref > src) or, without one, composed through a third view with both legs known (the
-    scales are all in the cameras' units, so they compose)."""
+def motion_between(motions, names, cameras, body, ref, src):
+    """(R, t, scale) of `body` from view `ref` to view `src` (indices into the image `names`),
+    or None when unknown or unscaled: the background's from the `cameras` (dict image name ->
+    `Camera`), the others' from their pair motion (inverted when ref > src) or, without one,
+    composed through a third view with both legs known (the scales are all in the cameras'
+    units, so they compose)."""
     if body == 0:
-        R, t = relative_pose(cameras[ref], cameras[src])
+        R, t = relative_pose(cameras[names[ref]], cameras[names[src]])
         return R, t, 1.0
     direct = _pair_motion(motions, body, ref, src)
     if direct is not None:
         return direct
-    for k in range(len(cameras)):
+    for k in range(len(names)):
         a = _pair_motion(motions, body, ref, k)
         b = _pair_motion(motions, body, k, src)
         if k not in (ref, src) and a is not None and b is not None:
@@ -52,10 +53,11 @@ def near_keypoints(labels, keypoints, keypoint_bodies, max_distance):
     return ok
 
 
-def depth_range(motions, cameras, ref, background_points):
-    """(near, far) around the depths in view `ref` of the background points (N, 3) (world) and
-    of the scaled body points of the pairs that hold `ref`."""
-    z = [cameras[ref].depth(background_points)]
+def depth_range(motions, camera, ref, background_points):
+    """(near, far) around the depths in view `ref`, whose `Camera` is `camera`, of the
+    background points (N, 3) (world) and of the scaled body points of the pairs that hold
+    `ref`."""
+    z = [camera.depth(background_points)]
     for (i, j, b), mo in motions.items():
         if b and ref in (i, j) and np.isfinite(mo.scale):
             X = mo.points * mo.scale
@@ -65,26 +67,29 @@ def depth_range(motions, cameras, ref, background_points):
     return float(np.percentile(z, 1)) * 0.8, float(np.percentile(z, 99)) * 1.25
 
 
-def dense_depths(images, cameras, motions, n_bodies, background_points, num_planes=64,
+def dense_depths(images, names, cameras, motions, n_bodies, background_points, num_planes=64,
                  keypoints=None, keypoint_bodies=None, max_distance=0.05, progress=None):
     """Per registered view: (depth (H, W) float32, NaN unknown; labels (H, W) int body id, -1
-    unknown; the bodies swept) -> dict view -> tuple. A body enters a view's sweep when its
+    unknown; the bodies swept) -> dict view -> tuple. images, names: per view; cameras: dict
+    image name -> `Camera` of the registered views. A body enters a view's sweep when its
     scaled motion to every other registered view is known (directly or through a third view).
     keypoints, keypoint_bodies: per view (N, 2) pixels and (N,) body ids (-1 none); when given,
     a pixel labelled with a moving body farther than `max_distance` x the image diagonal from
     every keypoint of that body is left unknown (a body is where its matches are; elsewhere its
     motion only explains texture by chance)."""
-    views = [k for k, c in enumerate(cameras) if c is not None]
+    views = [k for k, name in enumerate(names) if name in cameras]
     out = {}
     for n, ref in enumerate(views):
         srcs = [s for s in views if s != ref]
         bodies = [b for b in range(n_bodies)
-                  if all(motion_between(motions, cameras, b, ref, s) is not None for s in srcs)]
+                  if all(motion_between(motions, names, cameras, b, ref, s) is not None
+                         for s in srcs)]
         sweep = multibody_plane_sweep(
-            images[ref], cameras[ref], [(images[s], cameras[s]) for s in srcs],
-            [[motion_between(motions, cameras, b, ref, s) for s in srcs] for b in bodies],
+            images[ref], cameras[names[ref]], [(images[s], cameras[names[s]]) for s in srcs],
+            [[motion_between(motions, names, cameras, b, ref, s) for s in srcs]
+             for b in bodies],
             num_planes=num_planes,
-            depth_range=depth_range(motions, cameras, ref, background_points))
+            depth_range=depth_range(motions, cameras[names[ref]], ref, background_points))
         labels = np.where(sweep.labels >= 0, np.asarray(bodies)[np.maximum(sweep.labels, 0)], -1)
         depth = sweep.depth
         if keypoints is not None:

@@ -21,7 +21,7 @@ from geom.camera import Camera, relative_pose
 from geom.kde import kde_mode
 from geom.robust import estimate_relative_pose
 from geom.triangulate import cheirality_parallax_check, midpoint
-from pipelines.sfm.flowmatches import bilinear
+from pipelines.flowmatches import bilinear
 
 MIN_POINTS = 12  # triangulated points a body's pose and its scale need
 MIN_POSE_INLIER_FRACTION = 0.5  # of a body's matches its pose must explain and triangulate
@@ -54,20 +54,21 @@ class BodyMotion:
         return self.R.T, -self.R.T @ self.t
 
 
-def body_motions(feats, Ks, seg, cameras, threshold=1.0, seed=0):
+def body_motions(feats, Ks, seg, names, cameras, threshold=1.0, seed=0):
     """Stage 3 -> (dict (i, j, body) -> `BodyMotion`, notes).
 
-    feats: per image `Features`; Ks: per image (3, 3); seg: `Segmentation`; cameras: per image
-    the background `Camera` or None (unregistered). The background's motions take their pose
+    feats: per image `Features`; Ks: per image (3, 3); seg: `Segmentation`; names: the image
+    names; cameras: dict image name -> the background `Camera` of the registered images. The
+    background's motions take their pose
     and scale from the cameras; the other bodies' are estimated, unscaled."""
     out, notes = {}, []
     for (i, j), bodies in sorted(seg.pair_bodies.items()):
         for b, m in sorted(bodies.items()):
             x1, x2 = feats[i].keypoints[m[:, 0]], feats[j].keypoints[m[:, 1]]
             if b == 0:
-                if cameras[i] is None or cameras[j] is None:
+                if names[i] not in cameras or names[j] not in cameras:
                     continue
-                R, t = relative_pose(cameras[i], cameras[j])
+                R, t = relative_pose(cameras[names[i]], cameras[names[j]])
                 scale = float(np.linalg.norm(t))
                 t = t / scale
                 keep = np.ones(len(m), bool)

@@ -19,10 +19,10 @@ import cv2
 import numpy as np
 
 from geom.io import save_cameras_json
+from pipelines import export
 from pipelines import report_parts as parts
-from pipelines.sfm import export
-from pipelines.sfm.dense import depth_preview
-from pipelines.sfm.evaluate import depth_absrel
+from pipelines.depthmaps import depth_preview, write_depths
+from pipelines.evaluate import depth_absrel
 
 from . import evaluate
 
@@ -37,15 +37,14 @@ def body_color(b):
 
 def reference_view(result):
     """The first registered view: the bodies' motions are expressed from it."""
-    return next(k for k, c in enumerate(result.cameras) if c is not None)
+    return next(k for k, name in enumerate(result.names) if name in result.cameras)
 
 
 def body_world_motion(result, body, view):
     """(R, t) moving body `body` from its place at the reference view to its place at `view`,
     world coordinates (`X(view) = R X(ref) + t`, t None when unscaled), or None when unknown."""
     r = reference_view(result)
-    cams = result.cameras
-    if cams[view] is None:
+    if result.names[view] not in result.cameras:
         return None
     if view == r or body == 0:
         return np.eye(3), np.zeros(3)
@@ -53,10 +52,11 @@ def body_world_motion(result, body, view):
     if mo is None:
         return None
     A, a = (mo.R, mo.t) if r < view else mo.inverse()
-    R = cams[view].R.T @ A @ cams[r].R
+    cam_r, cam_v = result.cameras[result.names[r]], result.cameras[result.names[view]]
+    R = cam_v.R.T @ A @ cam_r.R
     if not np.isfinite(mo.scale):
         return R, None
-    return R, cams[view].R.T @ (A @ cams[r].t + mo.scale * a - cams[view].t)
+    return R, cam_v.R.T @ (A @ cam_r.t + mo.scale * a - cam_v.t)
 
 
 def body_points(result, body):
@@ -64,7 +64,7 @@ def body_points(result, body):
     if body == 0:
         return result.background.points
     r = reference_view(result)
-    cam = result.cameras[r]
+    cam = result.cameras[result.names[r]]
     X = [mo.points * mo.scale if i == r else
          (mo.points * mo.scale) @ mo.R.T + mo.scale * mo.t
          for (i, j, b), mo in result.motions.items()
@@ -79,7 +79,7 @@ def write_output(folder, imgs, result, timer, truth=None, sources=None):
     timer, sources: for the report (`write_report`)."""
     names = result.names
     save_cameras_json(folder / "cameras.json",
-                      {n: c for n, c in zip(names, result.cameras) if c is not None})
+                      {n: result.cameras[n] for n in names if n in result.cameras})
     bodies = []
     for b in range(result.segmentation.n_bodies):
         motions = {}
@@ -104,7 +104,7 @@ def write_output(folder, imgs, result, timer, truth=None, sources=None):
         cv2.imwrite(str(folder / "labels" / f"{stem}.png"),
                     np.where(labels >= 0, labels, 255).astype(np.uint8))
         depths[names[k]] = depth
-    export.write_depths(folder / "depth", depths, depth_preview)
+    write_depths(folder / "depth", depths)
     pts = [body_points(result, b) for b in range(result.segmentation.n_bodies)]
     export.write_ply(folder / "points.ply", np.concatenate(pts),
                      np.concatenate([np.repeat(body_color(b)[None], len(p), 0)
@@ -150,7 +150,7 @@ def write_report(path, imgs, result, timer, truth=None, sources=None):
              "yes" if b == 0 or result.body_scaled(b) else "NO (see notes)"]
             for b in range(seg.n_bodies)]
     ids = {n: f"image-{k}" for k, n in enumerate(names)}
-    cams = [(n, c) for n, c in zip(names, result.cameras) if c is not None]
+    cams = [(n, result.cameras[n]) for n in names if n in result.cameras]
     bg = result.background
     bodies = [body_points(result, b) for b in range(1, seg.n_bodies)]
     points = np.concatenate([bg.points] + bodies)
@@ -172,10 +172,11 @@ def write_report(path, imgs, result, timer, truth=None, sources=None):
            parts.section("Cameras", parts.table(
                ["image", "registered", "keypoints", "in a body", "intrinsics from"]
                + [h for h, _ in parts.INTRINSICS_COLUMNS],
-               [[n, "yes" if c is not None else "no", stats[n]["keypoints"],
+               [[n, "yes" if n in result.cameras else "no", stats[n]["keypoints"],
                  stats[n]["in a body"], sources[k]]
-                + [f(c.K) if c is not None else "-" for _, f in parts.INTRINSICS_COLUMNS]
-                for k, (n, c) in enumerate(zip(names, result.cameras))]))]
+                + [f(result.cameras[n].K) if n in result.cameras else "-"
+                   for _, f in parts.INTRINSICS_COLUMNS]
+                for k, n in enumerate(names)]))]
     overlays, depths = {}, {}
     for k, n in enumerate(names):
         labels = result.dense[k][1] if k in result.dense else np.full(imgs.images[k].shape[:2], -1)

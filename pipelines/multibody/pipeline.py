@@ -1,8 +1,9 @@
 """`mvdepth multibody`: the stages run in order, timed, written to a folder.
 
-    load_images -> intrinsics (file > EXIF > guess) -> features -> sift_matches -> segment (+ synchronise)
-    -> background cameras (static pipeline on the background's matches) -> body_motions
-    -> monocular depths -> reconcile_scales -> dense_depths -> write_output (+ report.html)
+    load_images -> intrinsics (file > EXIF > guess) -> features -> match_pairs (every pair)
+    -> segment (+ synchronise) -> background cameras (static pipeline on the background's
+    matches) -> body_motions -> monocular depths -> reconcile_scales -> dense_depths
+    -> write_output (+ report.html)
 """
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,14 +12,14 @@ import numpy as np
 
 from geom.epipolar import fundamental_from_cameras
 from geom.io import check_output, output_folder
-from pipelines.sfm import features as sfm_features
-from pipelines.sfm import flowmatches
-from pipelines.sfm import images as sfm_images
-from pipelines.sfm import incremental
 from geom.progress import STDERR, counter
-from pipelines.sfm.pipeline import Timer, input_paths
+from pipelines import features, flowmatches, images, matching, pairs
+from pipelines.depthmaps import monocular_depths
+from pipelines.intrinsics import resolve_intrinsics
+from pipelines.sfm import incremental
+from pipelines.timing import Timer
 
-from . import correspondences, dense, evaluate, motion, output, segmentation
+from . import dense, evaluate, motion, output, segmentation
 
 DEFAULT_DEPTH = "unet-synth"
 
@@ -27,16 +28,16 @@ DEFAULT_DEPTH = "unet-synth"
 class MultiBodyResult:
     """A multi-body reconstruction of images `names`.
 
-    features: per image SIFT `Features` (with the flow matches' points when used); cameras: per
-    image the background `Camera` (None: not registered); background: the static pipeline's
-    `Reconstruction` of the background; segmentation: `Segmentation`; motions: dict
+    features: per image SIFT `Features` (with the flow matches' points when used); cameras: dict
+    image name -> the background `Camera` of the registered images; background: the static
+    pipeline's `Reconstruction` of the background; segmentation: `Segmentation`; motions: dict
     (i, j, body) -> `BodyMotion`; dense: dict view -> (depth, labels, bodies swept);
     depth_plugin: the depth plug-in's name or None; notes: degradations and remarks.
     """
 
     names: list
     features: list
-    cameras: list
+    cameras: dict
     background: object
     segmentation: object
     motions: dict
@@ -70,51 +71,48 @@ def load_depth_plugin(name):
     return est, ""
 
 
-def monocular_depths(estimator, images, progress=None):
-    """Per image, the estimator's depth map as depth (inverse maps inverted; <= 0 -> NaN);
-    progress: optional callable(done, total) after each image."""
-    out = []
-    for img in images:
-        d = np.asarray(estimator(img), np.float64)
-        d = np.where(d > 0, d, np.nan)
-        out.append(1.0 / d if getattr(estimator, "inverse", False) else d)
-        if progress is not None:
-            progress(len(out), len(images))
-    return out
-
-
 def reconstruct(imgs, Ks, depth_estimator=None, depth_name=None, threshold=1.0, seed=0,
                 num_planes=64, flow=None, progress=STDERR, timer=None):
     """Run stages 1-5 on an `ImageSet` with per-image intrinsics Ks -> `MultiBodyResult`.
     depth_estimator: a depth plug-in (see `learned.plugins`) or None (bodies left unscaled);
     flow: a flow plug-in whose dense matches augment the SIFT matches, or None."""
     timer = timer or Timer()
-    feats = timer("features", sfm_features.extract_all, imgs.images,
-                  counter(progress, "features"))
-    matches = timer("matching", correspondences.sift_matches, feats)
+    with timer.stage("features"):
+        feats = features.extract_all(imgs.images, counter(progress, "features"))
+    with timer.stage("matching"):
+        matches = matching.match_pairs(feats, pairs.exhaustive_pairs(len(feats)),
+                                       progress=counter(progress, "matching pairs"))
     if flow is not None:
-        feats, matches = timer("flow", flowmatches.add_flow_matches, feats, imgs.images,
-                               matches, flow, progress=counter(progress, "flow pairs"))
+        with timer.stage("flow"):
+            feats, matches = flowmatches.add_flow_matches(
+                feats, imgs.images, matches, flow, progress=counter(progress, "flow pairs"))
     progress("matches per pair: "
-             + ", ".join(f"{i}-{j}: {len(m)}" for (i, j), m in matches.items()))
-    seg = timer("segmentation", segmentation.segment, feats, matches, threshold, seed=seed)
+             + ", ".join(f"{pm.i}-{pm.j}: {len(pm.matches)}" for pm in matches))
+    with timer.stage("segmentation"):
+        seg = segmentation.segment(feats, matches, threshold, seed=seed)
     progress(f"pairwise segmentation: {seg.n_bodies} bodies")
-    rec = timer("cameras", _background_cameras, imgs, feats, Ks, seg, threshold, seed, progress)
-    cameras = [rec.cameras.get(n) for n in imgs.names]
-    if sum(c is not None for c in cameras) < 2:
+    with timer.stage("cameras"):
+        rec = _background_cameras(imgs, feats, Ks, seg, threshold, seed, progress)
+    names, cameras = imgs.names, rec.cameras
+    if len(cameras) < 2:
         raise ValueError("the background's matches do not register two views")
-    seg = timer("segmentation", segmentation.absorb_background, seg, feats,
-                {(i, j): fundamental_from_cameras(cameras[i], cameras[j])
-                 for (i, j) in seg.pair_bodies if None not in (cameras[i], cameras[j])},
-                threshold)
+    with timer.stage("segmentation"):
+        seg = segmentation.absorb_background(
+            seg, feats, {(i, j): fundamental_from_cameras(cameras[names[i]], cameras[names[j]])
+                         for (i, j) in seg.pair_bodies
+                         if names[i] in cameras and names[j] in cameras},
+            threshold)
     progress(f"segmentation: {seg.n_bodies} bodies, matches per body {seg.support.tolist()}")
-    motions, notes = timer("motions", motion.body_motions, feats, Ks, seg, cameras, threshold,
-                           seed)
-    depths = (timer("monocular depth", monocular_depths, depth_estimator, imgs.images,
-                    counter(progress, "monocular depth"))
-              if depth_estimator is not None else None)
-    timer("scales", motion.reconcile_scales, motions, feats, depths)
-    result = MultiBodyResult(imgs.names, feats, cameras, rec, seg, motions, {}, depth_name,
+    with timer.stage("motions"):
+        motions, notes = motion.body_motions(feats, Ks, seg, names, cameras, threshold, seed)
+    depths = None
+    if depth_estimator is not None:
+        with timer.stage("monocular depth"):
+            depths = monocular_depths(depth_estimator, imgs.images,
+                                      counter(progress, "monocular depth"))
+    with timer.stage("scales"):
+        motion.reconcile_scales(motions, feats, depths)
+    result = MultiBodyResult(names, feats, cameras, rec, seg, motions, {}, depth_name,
                              seg.notes + rec.notes + notes)
     for b in range(1, seg.n_bodies):
         unscaled = sorted({m.note for (_, _, bb), m in motions.items() if bb == b and m.note})
@@ -126,9 +124,10 @@ def reconstruct(imgs, Ks, depth_estimator=None, depth_name=None, threshold=1.0, 
                                 f"the dense maps")
     for n in result.notes:
         progress("note: " + n)
-    result.dense = timer("dense", dense.dense_depths, imgs.images, cameras, motions,
-                         seg.n_bodies, rec.points, num_planes,
-                         [f.keypoints for f in feats], seg.keypoint_bodies, progress=progress)
+    with timer.stage("dense"):
+        result.dense = dense.dense_depths(imgs.images, names, cameras, motions, seg.n_bodies,
+                                          rec.points, num_planes, [f.keypoints for f in feats],
+                                          seg.keypoint_bodies, progress=progress)
     return result
 
 
@@ -137,10 +136,10 @@ def _background_cameras(imgs, feats, Ks, seg, threshold, seed, progress):
     verified = []
     for k, ((i, j), bodies) in enumerate(sorted(seg.pair_bodies.items())):
         if 0 in bodies:
-            v = sfm_features.verify_pair(feats[i], feats[j], Ks[i], Ks[j], bodies[0], threshold,
-                                         seed=seed + k)
+            v = matching.verify_pair(feats, Ks, matching.PairMatches(i, j, bodies[0]), threshold,
+                                     seed=seed + k)
             if v is not None:
-                verified.append(sfm_features.PairMatches(i, j, *v))
+                verified.append(v)
     if not verified:
         raise ValueError("no pair of views has a verified background motion")
     return incremental.reconstruct(imgs.names, feats, Ks, imgs.size, verified,
@@ -155,12 +154,13 @@ def run(source, out, intrinsics=None, depth=None, overwrite=False, progress=STDE
     bodies.json) is compared with in the report. flow: a flow plug-in name (`learned.load_flow`)
     whose dense matches augment the SIFT matches, or None (default: SIFT only)."""
     out = Path(out)
-    inputs = input_paths(source, intrinsics, depth, flow)
+    inputs = images.input_paths(source, intrinsics, depth, flow)
     check_output(out, overwrite, inputs)
     timer = Timer()
-    imgs = timer("load images", sfm_images.load_images, source)
-    sfm_images.require_size(imgs, sfm_features.MIN_IMAGE_SIDE, "feature matching")
-    Ks, sources, notes = sfm_images.resolve_intrinsics(imgs, intrinsics)
+    with timer.stage("load images"):
+        imgs = images.load_images(source)
+    images.require_size(imgs, features.MIN_IMAGE_SIDE, "feature matching")
+    Ks, sources, notes = resolve_intrinsics(imgs, intrinsics)
     estimator, note = load_depth_plugin(depth)
     notes += ["warning: " + note] if note else []
     for n in notes:
@@ -175,6 +175,7 @@ def run(source, out, intrinsics=None, depth=None, overwrite=False, progress=STDE
     result.notes[:0] = notes
     truth = evaluate.load_truth(imgs.folder, imgs.names)
     with output_folder(out, overwrite, inputs) as tmp:
-        timer("write", output.write_output, tmp, imgs, result, timer, truth, sources)
+        with timer.stage("write"):
+            output.write_output(tmp, imgs, result, timer, truth, sources)
     print(f"wrote {out} (open {out / 'report.html'})")
     return result

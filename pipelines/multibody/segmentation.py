@@ -2,9 +2,9 @@
 
 Per pair, `geom.multimodel.fit_fundamentals` splits the SIFT matches into motions (its own
 count). The pairwise motions are then linked into bodies: matches join keypoints into tracks
-(union-find), two motions of different pairs that share enough tracks are the same body, and
-motions are merged greedily by decreasing overlap, never two motions of one pair into one body
-(they are different bodies by construction). The body with most matches is the static
+(`pipelines.tracks`), two motions of different pairs that share enough tracks are the same
+body, and motions are merged greedily by decreasing overlap, never two motions of one pair into
+one body (they are different bodies by construction). The body with most matches is the static
 background (body 0); the others are numbered by decreasing support.
 """
 from dataclasses import dataclass
@@ -13,7 +13,8 @@ import numpy as np
 
 from geom.epipolar import sampson_distance
 from geom.multimodel import fit_fundamentals
-from pipelines.sfm.features import lack_of_motion
+from pipelines.matching import PairMatches, lack_of_motion
+from pipelines.tracks import connected_keypoints
 
 MIN_SHARED_TRACKS = 3
 
@@ -37,28 +38,32 @@ class Segmentation:
     notes: list
 
 
-def segment(feats, matches, threshold=1.0, min_matches=16, seed=0, min_overlap=0.3):
+def segment(feats, candidates, threshold=1.0, min_matches=16, seed=0, min_overlap=0.3):
     """Segment every pair's matches and synchronise the motions into bodies -> `Segmentation`.
 
-    feats: per image `Features`; matches: dict (i, j) -> (M, 2) keypoint index pairs;
-    threshold: Sampson distance (pixels) of `fit_fundamentals`; pairs with fewer than
-    `min_matches` matches are skipped (noted); min_overlap: shared tracks over the smaller
+    feats: per image `Features`; candidates: `PairMatches` per pair; threshold: Sampson
+    distance (pixels) of `fit_fundamentals`; pairs with fewer than `min_matches` matches are
+    skipped (noted); min_overlap: shared tracks over the smaller
     motion's tracks above which two motions of different pairs are linked.
     Raises ValueError when no pair has a motion (the views share no matches).
     """
-    fits, notes = pair_motions({(i, j): (feats[i].keypoints[m[:, 0]], feats[j].keypoints[m[:, 1]])
-                                for (i, j), m in matches.items()}, threshold, min_matches, seed)
+    fits, notes = pair_motions({(pm.i, pm.j): (feats[pm.i].keypoints[pm.matches[:, 0]],
+                                               feats[pm.j].keypoints[pm.matches[:, 1]])
+                                for pm in candidates}, threshold, min_matches, seed)
     if not fits:
-        cause = lack_of_motion(feats, matches, min_matches)
+        cause = lack_of_motion(feats, candidates, min_matches)
         raise ValueError("no pair of views shares enough matches to find a motion"
                          + (f": {cause}" if cause else ""))
+    fitted = sorted((pm for pm in candidates if (pm.i, pm.j) in fits),
+                    key=lambda pm: (pm.i, pm.j))  # the order of `fits`
     pair_labels = {p: res.labels for p, res in fits.items()}
     sizes = [len(f.keypoints) for f in feats]
-    node_body = synchronise(match_tracks(sizes, {p: matches[p] for p in fits}, pair_labels),
-                            pair_labels, min_overlap)
-    pair_bodies = {p: {node_body[(p, model)]: matches[p][labels == model]
-                       for model in range(1, int(labels.max()) + 1)}
-                   for p, labels in pair_labels.items()}
+    node_body = synchronise(match_tracks(sizes, fitted, pair_labels), pair_labels, min_overlap)
+    pair_bodies = {}
+    for pm in fitted:
+        p, labels = (pm.i, pm.j), pair_labels[(pm.i, pm.j)]
+        pair_bodies[p] = {node_body[(p, model)]: pm.matches[labels == model]
+                          for model in range(1, int(labels.max()) + 1)}
     return _assemble(sizes, pair_bodies, pair_labels, notes)
 
 
@@ -127,29 +132,16 @@ def absorb_background(seg, feats, background_F, threshold=1.0, fraction=0.7):
     return _assemble([len(f.keypoints) for f in feats], pair_bodies, seg.pair_labels, notes)
 
 
-def match_tracks(sizes, matches, labels):
-    """Track id per match: the matches with a motion join keypoints into tracks (union-find).
+def match_tracks(sizes, candidates, labels):
+    """Track id per match: the matches with a motion join keypoints into tracks
+    (`tracks.connected_keypoints`).
 
-    sizes: keypoints per image; matches: dict (i, j) -> (M, 2) keypoint index pairs; labels: dict
-    (i, j) -> (M,) motion per match (0 outlier). Returns dict (i, j) -> (M,) int track id (the
-    smallest global keypoint index of the track; meaningful for the matches with a motion)."""
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
-    parent = np.arange(offsets[-1])
-
-    def find(a):
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    for (i, j), m in matches.items():
-        inl = m[labels[(i, j)] > 0]
-        for a, b in zip(inl[:, 0] + offsets[i], inl[:, 1] + offsets[j]):
-            ra, rb = find(a), find(b)
-            if ra != rb:
-                parent[max(ra, rb)] = min(ra, rb)
-    return {(i, j): np.array([find(a) for a in m[:, 0] + offsets[i]], np.int64)
-            for (i, j), m in matches.items()}
+    sizes: keypoints per image; candidates: `PairMatches` per pair; labels: dict (i, j) -> (M,)
+    motion per match (0 outlier). Returns dict (i, j) -> (M,) int track id (the smallest global
+    keypoint index of the track; meaningful for the matches with a motion)."""
+    roots, offsets = connected_keypoints(
+        sizes, [PairMatches(pm.i, pm.j, pm.matches[labels[(pm.i, pm.j)] > 0]) for pm in candidates])
+    return {(pm.i, pm.j): roots[pm.matches[:, 0] + offsets[pm.i]] for pm in candidates}
 
 
 def synchronise(pair_tracks, labels, min_overlap=0.3):

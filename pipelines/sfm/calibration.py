@@ -25,8 +25,8 @@ import numpy as np
 from geom import camera_models
 from geom.robust import estimate_fundamental
 
+from ..exif import read_exif
 from ..seeds import derive_seed
-from .exif import read_exif
 
 CAMERA_MODES = ("auto", "single", "per-image")
 CAMERA_MODELS = {"SIMPLE_RADIAL": (True, True), "SIMPLE_PINHOLE": (True, False)}  # (f, k) refined
@@ -68,12 +68,12 @@ def refine_flags(model, principal_point=False):
     return np.array([*CAMERA_MODELS[model], principal_point, principal_point])
 
 
-def initial_focal(features, matches, size, seed=0, names=None):
+def initial_focal(features, candidates, size, seed=0, names=None):
     """Focal length (pixels) of one camera from the descriptor matches of its images -> (f, or
     None where the pairs do not determine it, hypotheses (H,), median cost (H,)).
 
-    features: per image `features.Features`; matches: dict (i, j) -> (M, 2) keypoint index
-    pairs (the group's pairs); size: (width, height); names: image names keying the RANSAC
+    features: per image `features.Features`; candidates: `matching.PairMatches` of the group's
+    pairs; size: (width, height); names: image names keying the RANSAC
     seeds (default the indices). Each of the `FOCAL_PAIRS` best-matched pairs gives a
     fundamental matrix F (`geom.robust.estimate_fundamental`); a focal hypothesis f costs it
     (s1 - s2) / (s1 + s2) of the singular values of E = K^T F K (an essential matrix has two
@@ -85,15 +85,15 @@ def initial_focal(features, matches, size, seed=0, names=None):
     `FOCAL_MIN_MATCHES`, f is None."""
     w, h = size
     keys = names if names is not None else range(len(features))
-    best = sorted((p for p, m in matches.items() if len(m) >= FOCAL_MIN_MATCHES),
-                  key=lambda p: -len(matches[p]))[:FOCAL_PAIRS]
+    best = sorted((pm for pm in candidates if len(pm.matches) >= FOCAL_MIN_MATCHES),
+                  key=lambda pm: -len(pm.matches))[:FOCAL_PAIRS]
     focals = max(w, h) * np.geomspace(*FOCAL_RANGE, FOCAL_HYPOTHESES)
     Ks = np.zeros((FOCAL_HYPOTHESES, 3, 3))
     Ks[:, 0, 0] = Ks[:, 1, 1] = focals
     Ks[:, 0, 2], Ks[:, 1, 2], Ks[:, 2, 2] = (w - 1) / 2, (h - 1) / 2, 1.0
     costs = []
-    for i, j in best:
-        m = matches[(i, j)]
+    for pm in best:
+        i, j, m = pm.i, pm.j, pm.matches
         res = estimate_fundamental(features[i].keypoints[m[:, 0]], features[j].keypoints[m[:, 1]],
                                    threshold=1.0, seed=derive_seed(seed, keys[i], keys[j]))
         if res.success:

@@ -5,7 +5,6 @@ sharing the most sparse points (same-viewpoint duplicates skipped), over the dep
 sparse points it sees. A pixel's depth is kept in the fused cloud where at least one neighbour's
 depth map agrees with it within `rel_tol` (relative depth).
 """
-import cv2
 import numpy as np
 
 from geom.planesweep import plane_sweep
@@ -89,16 +88,3 @@ def fuse(imgs, rec, depths, rel_tol=0.01, stride=2):
     if not points:
         return np.zeros((0, 3)), np.zeros((0, 3), np.uint8)
     return np.concatenate(points), np.concatenate(colors).astype(np.uint8)
-
-
-def depth_preview(depth):
-    """Colour image (H, W, 3) uint8 RGB of a depth map: near warm, far cold, black where NaN."""
-    valid = np.isfinite(depth)
-    out = np.zeros(depth.shape + (3,), np.uint8)
-    if valid.any():
-        inv = 1.0 / depth[valid]
-        lo, hi = np.percentile(inv, [1, 99])
-        v = np.clip((1.0 / np.where(valid, depth, 1.0) - lo) / max(hi - lo, 1e-12), 0, 1)
-        colored = cv2.applyColorMap((v * 255).astype(np.uint8), cv2.COLORMAP_TURBO)[:, :, ::-1]
-        out[valid] = colored[valid]
-    return out

@@ -16,7 +16,7 @@ as COLMAP's IncrementalMapper and OpenSfM's reconstruction functions; `reconstru
    rings: a neighbour's matches are mostly of tracks not yet triangulated), chain the verified
    relative pose to a registered neighbour, its scale fixed by the few 2D-3D matches it has
    (`register_by_pair`); triangulate the tracks it completes, bundle-adjust
-   (`bundle.bundle_adjust`), drop outlier observations (`filter_observations`: error above
+   (`geom.bundle.bundle_adjust`), drop outlier observations (`filter_observations`: error above
    `max_error`, or the point at or behind the camera: the adjustment can slide a point of little
    parallax through infinity or a camera centre without changing its pixels) and points left
    with fewer than two (`filter_points`). The adjustment (`adjust_new_image`) is local
@@ -30,7 +30,7 @@ as COLMAP's IncrementalMapper and OpenSfM's reconstruction functions; `reconstru
    needs good enough cameras.
 
 Self-calibration: the global adjustments of a model of `min_calibration_images` or more images
-also refine the intrinsics of the camera groups that `refine` names (`bundle.bundle_adjust`);
+also refine the intrinsics of the camera groups that `refine` names (`geom.bundle.bundle_adjust`);
 each image's K and radial coefficient follow its group, registered or not. Registration and
 triangulation work on the observations undistorted by the current intrinsics
 (`calibration.undistort`: rays of the pinhole K); the adjustments and the outlier test on the
@@ -50,8 +50,9 @@ from geom.triangulate import (cheirality_parallax_check, dlt_multiview, midpoint
 from geom.progress import count
 
 from ..seeds import derive_seed
+from ..tracks import Tracks, build_tracks
 from .calibration import undistort
-from .reconstruction import Reconstruction, Tracks, build_tracks
+from .reconstruction import Reconstruction
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,7 +93,7 @@ class WorkingModel:
     """The model an incremental reconstruction grows.
 
     Given: names, size (width, height) and features (`features.Features`) of the images; pairs:
-    their verified `features.PairMatches`; Ks: per image (3, 3), the intrinsics to start from;
+    their verified `matching.PairMatches`; Ks: per image (3, 3), the intrinsics to start from;
     groups: (N,) int camera group per image (default: one per image); models: per group its
     COLMAP camera model name (default PINHOLE), for the model written; radial: (N,) radial
     coefficient per image to start from (default 0); tracks: `reconstruction.Tracks` (default:
@@ -525,7 +526,7 @@ def reconstruct(names, features, Ks, size, pair_matches, options=None, progress=
 
     names: image names; features: per image `features.Features`; Ks: per image (3, 3), the
     start of refined intrinsics; size: (width, height) of the images; pair_matches:
-    `features.PairMatches` list; options: `IncrementalOptions` (default: its defaults);
+    `matching.PairMatches` list; options: `IncrementalOptions` (default: its defaults);
     progress: optional callable(message); groups: (N,) int camera group per image (default:
     one per image); models: per group its COLMAP camera model name (default PINHOLE), for the
     model written. Restarts from the refined intrinsics while a focal length moves by more

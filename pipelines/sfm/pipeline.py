@@ -1,93 +1,26 @@
 """`mvdepth sfm` / `mvdepth two-view`: the stages run in order, timed, written to a folder.
 
     load_images -> intrinsics (file > EXIF > guess) and camera groups -> extract_features
-    -> select_pairs -> focal initialisation of guessed groups -> match_and_verify
+    -> select_pairs -> match_pairs -> focal initialisation of guessed groups -> verify_pairs
     (`match_images`) -> reconstruct (self-calibrating) -> write_sparse (+ report.html)
 """
-import re
-import resource
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from numba.core import event
 
 from geom import synth
 from geom.io import check_output, load_cameras_json, output_folder
 from geom.progress import STDERR, counter
 
+from .. import depthmaps, export, features, flowmatches, images, matching, pairs
+from ..intrinsics import resolve_intrinsics, save_intrinsics
+from ..timing import Timer
+from . import calibration, incremental, report, twoview
 from . import dense as dense_stage
-from . import (calibration, export, features, flowmatches, images, incremental, pairs, report,
-               twoview)
 
 DENSE_METHODS = {"planesweep": dense_stage, "stereo": twoview}  # name -> depth_maps, fuse
-
-_STATUS = Path("/proc/self/status")
-_CLEAR_REFS = Path("/proc/self/clear_refs")
-
-
-class _CompileClock(event.Listener):
-    """Seconds spent compiling numba functions since import (`total`): outermost compilations
-    only (one compiles its callees inside it); loading from numba's cache is not compiling."""
-
-    def __init__(self):
-        self.total = 0.0
-        self._depth = 0
-        self._start = 0.0
-
-    def on_start(self, ev):
-        if self._depth == 0:
-            self._start = time.perf_counter()
-        self._depth += 1
-
-    def on_end(self, ev):
-        self._depth -= 1
-        if self._depth == 0:
-            self.total += time.perf_counter() - self._start
-
-
-_COMPILE_CLOCK = _CompileClock()
-event.register("numba:compile", _COMPILE_CLOCK)  # numba compiles under one lock, one at a time
-
-
-class Timer:
-    """Wall time (seconds, `stages`), of which numba compilation (seconds, `compilation`), and
-    peak resident memory (bytes, `peak_memory`) per named stage, in the order run.
-
-    Peak memory is the process's resident set high-water mark (Linux VmHWM) over the stage,
-    reset before it by writing 5 to /proc/self/clear_refs. Where /proc is missing it is the
-    process's peak so far (`resource.getrusage` ru_maxrss), which never goes down."""
-
-    def __init__(self):
-        self.stages = {}
-        self.peak_memory = {}
-        self.compilation = {}
-
-    def __call__(self, name, fn, *args, **kwargs):
-        _reset_peak_memory()
-        t0, c0 = time.perf_counter(), _COMPILE_CLOCK.total
-        out = fn(*args, **kwargs)
-        self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - t0
-        self.compilation[name] = self.compilation.get(name, 0.0) + _COMPILE_CLOCK.total - c0
-        self.peak_memory[name] = max(self.peak_memory.get(name, 0), peak_memory())
-        return out
-
-
-def peak_memory():
-    """Resident set high-water mark of this process in bytes (see `Timer`)."""
-    try:
-        return int(re.search(r"VmHWM:\s+(\d+) kB", _STATUS.read_text())[1]) * 1024
-    except (OSError, TypeError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kB on Linux
-
-
-def _reset_peak_memory():
-    try:
-        _CLEAR_REFS.write_text("5")
-    except OSError:
-        pass
 
 
 def sparse_reconstruction(source, intrinsics=None, progress=STDERR, timer=None,
@@ -108,8 +41,10 @@ def reconstruct(m, progress=STDERR, timer=None, seed=0):
     with the notes of `m`."""
     timer = timer or Timer()
     options = incremental.IncrementalOptions(seed=seed, refine=m.refine)
-    rec = timer("reconstruction", incremental.reconstruct, m.images.names, m.features, m.Ks,
-                m.images.size, m.verified, options, progress, groups=m.groups, models=m.models)
+    with timer.stage("reconstruction"):
+        rec = incremental.reconstruct(m.images.names, m.features, m.Ks, m.images.size,
+                                      m.verified, options, progress, groups=m.groups,
+                                      models=m.models)
     for g in rec.camera_groups:
         f, std = g["K"][0, 0], g["std"][0]
         which = g["images"][0] + (f" and {len(g['images']) - 1} more" if len(g["images"]) > 1
@@ -136,7 +71,7 @@ class Matches:
     """What `match_images` found: the `ImageSet`, per image K (3, 3) (the start of refined
     intrinsics), the source of K ("file", "EXIF", "guess", "pairs": focal length initialised
     from the matches) and `features.Features`, the pairs matched, the verified ones
-    (`features.PairMatches`), notes for the report, the camera group per image (N,), per group
+    (`matching.PairMatches`), notes for the report, the camera group per image (N,), per group
     whether its focal length, radial coefficient, cx and cy are refined (G, 4) and its COLMAP model
     name (None: one held PINHOLE camera per image)."""
 
@@ -157,7 +92,7 @@ def match_images(source, intrinsics=None, progress=STDERR, timer=None, pair_meth
                  refine_principal_point=False):
     """The stages before the reconstruction: load the images (a folder or a list of files),
     their intrinsics (`intrinsics`: an intrinsics file, or None for EXIF focal lengths or the
-    guess, `images.resolve_intrinsics`), features, pair selection (`pair_method`, one of
+    guess, `intrinsics.resolve_intrinsics`), features, pair selection (`pair_method`, one of
     `pairs.METHODS`) and verified matches -> `Matches`; stage timings in `timer`. flow: a flow
     plug-in (`learned.load_flow`) whose dense matches augment the SIFT matches of each selected
     pair (`flowmatches.add_flow_matches`), or None. seed: of the pairs' RANSAC, per pair by its
@@ -176,9 +111,10 @@ def match_images(source, intrinsics=None, progress=STDERR, timer=None, pair_meth
         raise ValueError(f"camera mode: expected one of {', '.join(calibration.CAMERA_MODES)}, "
                          f"got {camera_mode!r}")
     timer = timer or Timer()
-    imgs = timer("load images", images.load_images, source)
+    with timer.stage("load images"):
+        imgs = images.load_images(source)
     images.require_size(imgs, features.MIN_IMAGE_SIDE, "feature matching")
-    Ks, sources, notes = images.resolve_intrinsics(imgs, intrinsics)
+    Ks, sources, notes = resolve_intrinsics(imgs, intrinsics)
     groups = calibration.camera_groups(imgs.paths, imgs.size, camera_mode)
     if intrinsics is not None:  # as given, each image its own
         groups = np.arange(len(imgs.names), dtype=np.int64)
@@ -189,26 +125,29 @@ def match_images(source, intrinsics=None, progress=STDERR, timer=None, pair_meth
     models = ["PINHOLE" if h else camera_model for h in held]
     for note in notes:
         progress(note)
-    feats = timer("features", features.extract_all, imgs.images,
-                  counter(progress, "features"))
-    selected = timer("pair selection", pairs.select_pairs, feats, imgs.names, pair_method)
-    matches = None
+    with timer.stage("features"):
+        feats = features.extract_all(imgs.images, counter(progress, "features"))
+    with timer.stage("pair selection"):
+        selected = pairs.select_pairs(feats, imgs.names, pair_method)
+    with timer.stage("matching"):
+        candidates = matching.match_pairs(feats, selected,
+                                          progress=counter(progress, "matching pairs"))
     if flow is not None:
-        matches = timer("matching", features.pair_matches, feats, selected)
-        feats, matches = timer("flow", flowmatches.add_flow_matches, feats, imgs.images,
-                               matches, flow, progress=counter(progress, "flow pairs"))
+        with timer.stage("flow"):
+            feats, candidates = flowmatches.add_flow_matches(
+                feats, imgs.images, candidates, flow, progress=counter(progress, "flow pairs"))
     guessed = [g for g in range(G) if all(sources[k] == "guess" for k in np.flatnonzero(groups == g))]
     if guessed:
-        if matches is None:
-            matches = timer("matching", features.pair_matches, feats, selected)
-        timer("focal initialisation", _initial_focals, imgs, feats, matches, groups, guessed, Ks,
-              sources, notes, progress, seed)
-    verified = timer("matching", features.match_and_verify, feats, Ks, selected,
-                     progress=counter(progress, "matching pairs"),
-                     matches=matches, names=imgs.names, seed=seed)
+        with timer.stage("focal initialisation"):
+            _initial_focals(imgs, feats, candidates, groups, guessed, Ks, sources, notes,
+                            progress, seed)
+    with timer.stage("matching"):
+        verified = matching.verify_pairs(feats, Ks, candidates,
+                                         progress=counter(progress, "verifying pairs"),
+                                         names=imgs.names, seed=seed)
     n = len(imgs.names)
     if not verified:
-        cause = features.lack_of_motion(feats, matches or features.pair_matches(feats, selected))
+        cause = matching.lack_of_motion(feats, candidates)
         raise ValueError(f"{imgs.folder}: no pair of its {n} images shares enough verified "
                          f"matches ({len(selected)} pairs tried)" + (f": {cause}" if cause else ""))
     notes.append(f"pairs ({pairs.resolve_method(pair_method, n)}): {len(selected)} of "
@@ -217,13 +156,14 @@ def match_images(source, intrinsics=None, progress=STDERR, timer=None, pair_meth
     return Matches(imgs, Ks, sources, feats, selected, verified, notes, groups, refine, models)
 
 
-def _initial_focals(imgs, feats, matches, groups, guessed, Ks, sources, notes, progress, seed):
+def _initial_focals(imgs, feats, candidates, groups, guessed, Ks, sources, notes, progress,
+                    seed):
     """Replace the guessed K of each group of `guessed` by one with `calibration.initial_focal`
     where its pairs determine it (Ks, sources, notes updated in place)."""
     w, h = imgs.size
     for g in guessed:
         members = set(np.flatnonzero(groups == g).tolist())
-        own = {p: m for p, m in matches.items() if p[0] in members and p[1] in members}
+        own = [pm for pm in candidates if pm.i in members and pm.j in members]
         f, _, _ = calibration.initial_focal(feats, own, imgs.size, seed, imgs.names)
         if f is None:
             notes.append(f"focal length of {len(members)} images not determined by their pairs "
@@ -238,13 +178,6 @@ def _initial_focals(imgs, feats, matches, groups, guessed, Ks, sources, notes, p
             notes.append(f"focal length of {len(members)} images initialised from their "
                          f"fundamental matrices: {f:.0f} px ({f / max(w, h):.2f} max(W, H))")
         progress(notes[-1])
-
-
-def input_paths(source, *files):
-    """The paths a run reads, for `check_output`: `source` (a folder, or a list of image files)
-    and those of `files` (an intrinsics file, a plug-in's weights, or a name) that exist."""
-    paths = [source] if isinstance(source, (str, Path)) else list(source)
-    return paths + [f for f in files if f is not None and Path(f).exists()]
 
 
 def run(source, output, intrinsics=None, overwrite=False, progress=STDERR, dense=False,
@@ -262,9 +195,9 @@ def run(source, output, intrinsics=None, overwrite=False, progress=STDERR, dense
     if dense_method not in DENSE_METHODS:
         raise ValueError(f"dense_method: expected one of {sorted(DENSE_METHODS)}, "
                          f"got {dense_method!r}")
-    stage = DENSE_METHODS[dense_method]
+    method = DENSE_METHODS[dense_method]
     output = Path(output)
-    inputs = input_paths(source, intrinsics, flow)
+    inputs = images.input_paths(source, intrinsics, flow)
     check_output(output, overwrite, inputs)
     flow_plugin = None
     if flow is not None:  # an unknown name fails before any image is read
@@ -277,15 +210,21 @@ def run(source, output, intrinsics=None, overwrite=False, progress=STDERR, dense
     imgs, rec = m.images, reconstruct(m, progress, timer, seed)
     truth_file = imgs.folder / "cameras.json"
     truth = load_cameras_json(truth_file) if truth_file.is_file() else None
-    depths = timer("dense", stage.depth_maps, imgs, rec, progress=progress) if dense else {}
+    depths = {}
+    if dense:
+        with timer.stage("dense"):
+            depths = method.depth_maps(imgs, rec, progress=progress)
     with output_folder(output, overwrite, inputs) as tmp:
-        if timer("write", export.write_sparse, rec, tmp) == "binary":
+        with timer.stage("write"):
+            written = export.write_sparse(rec, tmp)
+        if written == "binary":
             rec.notes.append("image names with spaces: the COLMAP model in sparse/ is binary "
                              "(COLMAP's text format cannot hold them)")
             progress(rec.notes[-1])
         if dense:
-            fused = timer("fusion", stage.fuse, imgs, rec, depths)
-            export.write_depths(tmp / "depth", depths, dense_stage.depth_preview)
+            with timer.stage("fusion"):
+                fused = method.fuse(imgs, rec, depths)
+            depthmaps.write_depths(tmp / "depth", depths)
             export.write_ply(tmp / "dense.ply", *fused)
             progress(f"dense: {len(fused[0])} fused points")
         report.write_report(tmp / "report.html", m, rec, timer, truth, depths)
@@ -308,6 +247,6 @@ def run_sample(output, overwrite=False, progress=STDERR, dense=False, pair_metho
         folder = synth.write_folder(synth.render(synth.orbit_ring(16, 0, 480, 360)),
                                     Path(tmp) / "sample_ring")
         truth = load_cameras_json(folder / "cameras.json")
-        images.save_intrinsics(Path(tmp) / "K.txt", {n: c.K for n, c in truth.items()})
+        save_intrinsics(Path(tmp) / "K.txt", {n: c.K for n, c in truth.items()})
         return run(folder, output, Path(tmp) / "K.txt", overwrite, progress, dense=dense,
                    pair_method=pair_method, flow=flow, seed=seed)

@@ -1,4 +1,4 @@
-"""The `Reconstruction` (cameras, points, tracks) and feature tracks built from verified matches."""
+"""The `Reconstruction`: cameras, points and the observations of the points."""
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,52 +56,3 @@ class Reconstruction:
                 e = np.hypot(*(project(cam, self.radial.get(name, 0.0), X) - self.obs_xy[sel]).T)
                 err[sel] = np.where(cam.depth(X) > 0, e, np.inf)
         return err
-
-
-@dataclass
-class Tracks:
-    """Feature tracks: connected keypoints across images. Observation arrays (sorted by track):
-    track, image, keypoint (n,) int and xy (n, 2); count: number of tracks."""
-
-    track: np.ndarray
-    image: np.ndarray
-    keypoint: np.ndarray
-    xy: np.ndarray
-    count: int
-
-
-def build_tracks(features, pair_matches):
-    """Join the verified matches into tracks (union-find over (image, keypoint) nodes). A track
-    holding two keypoints of one image is ambiguous and dropped, as are single keypoints."""
-    offsets = np.concatenate([[0], np.cumsum([len(f.keypoints) for f in features])])
-    parent = np.arange(offsets[-1])
-
-    def find(a):
-        root = a
-        while parent[root] != root:
-            root = parent[root]
-        while parent[a] != root:
-            parent[a], a = root, parent[a]
-        return root
-
-    for pm in pair_matches:
-        for a, b in zip(pm.matches[:, 0] + offsets[pm.i], pm.matches[:, 1] + offsets[pm.j]):
-            ra, rb = find(a), find(b)
-            if ra != rb:
-                parent[max(ra, rb)] = min(ra, rb)
-    roots = np.array([find(a) for a in range(offsets[-1])], dtype=np.int64)
-    image = np.repeat(np.arange(len(features)), np.diff(offsets))
-    size = np.bincount(roots, minlength=offsets[-1])
-    node = np.flatnonzero(size[roots] >= 2)
-    # ambiguous: one root seen twice in one image
-    key = roots[node] * len(features) + image[node]
-    _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-    bad = np.zeros(offsets[-1], bool)
-    bad[roots[node[counts[inverse] > 1]]] = True
-    node = node[~bad[roots[node]]]
-    node = node[np.argsort(roots[node], kind="stable")]
-    _, track = np.unique(roots[node], return_inverse=True)
-    kp = node - offsets[image[node]]
-    xy = np.array([features[i].keypoints[k] for i, k in zip(image[node], kp)]).reshape(-1, 2)
-    count = int(track.max() + 1) if len(node) else 0
-    return Tracks(track.astype(np.int64), image[node], kp, xy, count)

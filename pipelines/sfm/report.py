@@ -3,9 +3,9 @@ import numpy as np
 
 from pipelines import report_parts as parts
 
+from ..depthmaps import depth_preview
+from ..evaluate import relative_pose_errors
 from .calibration import FOCAL_WEAK
-from .dense import depth_preview
-from .evaluate import relative_pose_errors
 
 KEYPOINT_RGB, TRACK_RGB = (150, 150, 150), (40, 220, 60)
 
@@ -15,7 +15,7 @@ def write_report(path, m, rec, timer, truth=None, depths=None):
     summary and notes, 3D view, camera layout, per camera numbers and intrinsics, thumbnails
     with keypoints and track observations (beside the depth maps `depths`, dict name -> (H, W),
     when given), pair matrix, error and track-length histograms, errors against `truth` (dict
-    name -> Camera), stage timings of `timer` (a `pipeline.Timer`)."""
+    name -> Camera), stage timings of `timer` (a `timing.Timer`)."""
     names, errors = rec.image_names, rec.reprojection_errors()
     finite = errors[np.isfinite(errors)]
     stats = _per_image(rec, errors)

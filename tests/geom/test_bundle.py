@@ -10,7 +10,7 @@ from geom.testing import (make_camera_ring, make_points_in_view, scenes, similar
                           transform_camera)
 from geom.bundle import NC, _linearise, _problem_data, _retract, bundle_adjust
 from geom.camera_models import k_radial_params
-from pipelines.sfm.evaluate import relative_pose_errors
+from pipelines.evaluate import relative_pose_errors
 
 
 def _observe(rng, cams, X, noise, perturb):

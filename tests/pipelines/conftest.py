@@ -3,7 +3,7 @@ import pytest
 
 from geom import synth
 from geom.io import load_cameras_json
-from pipelines.sfm.images import save_intrinsics
+from pipelines.intrinsics import save_intrinsics
 
 
 @pytest.fixture(scope="session")

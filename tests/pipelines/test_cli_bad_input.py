@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from pipelines import cli
-from pipelines.sfm import features
-from pipelines.sfm.images import load_images, load_intrinsics, read_image, resolve_intrinsics
+from pipelines import features, matching
+from pipelines.images import load_images, read_image
+from pipelines.intrinsics import load_intrinsics, resolve_intrinsics
 
 
 @pytest.fixture(scope="module")
@@ -95,13 +96,13 @@ def test_a_rotation_about_the_camera_centre_is_named_as_no_parallax(view):
     H = K @ np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]]) @ np.linalg.inv(K)
     turned = cv2.warpPerspective(view, H, (w, h))
     feats = features.extract_all([view, turned])
-    matches = features.pair_matches(feats, [(0, 1)])
-    assert len(matches[(0, 1)]) > 50
-    assert "no parallax" in features.lack_of_motion(feats, matches)
+    candidates = matching.match_pairs(feats, [(0, 1)])
+    assert len(candidates[0].matches) > 50
+    assert "no parallax" in matching.lack_of_motion(feats, candidates)
 
 
 def test_a_moving_camera_is_not_called_motionless(make_ring):
     images, _, _ = make_ring(2, 30)
     imgs = load_images(images)
     feats = features.extract_all(imgs.images)
-    assert features.lack_of_motion(feats, features.pair_matches(feats, [(0, 1)])) is None
+    assert matching.lack_of_motion(feats, matching.match_pairs(feats, [(0, 1)])) is None

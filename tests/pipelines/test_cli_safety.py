@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from pipelines import cli
-from pipelines.sfm import images as sfm_images
+from pipelines import images
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def sandbox(tmp_path, monkeypatch):
 
     def no_work(*args, **kwargs):
         raise AssertionError("work started before the output was checked")
-    monkeypatch.setattr(sfm_images, "read_image", no_work)
+    monkeypatch.setattr(images, "read_image", no_work)
     return tmp_path
 
 

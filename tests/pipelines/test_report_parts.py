@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 
 from geom import synth
-from geom.camera import Camera
 from pipelines import report_parts as parts
+from pipelines.features import Features
+from pipelines.images import ImageSet
+from pipelines.matching import PairMatches
 from pipelines.sfm import report
-from pipelines.sfm.features import Features, PairMatches
-from pipelines.sfm.images import ImageSet
-from pipelines.sfm.pipeline import Matches, Timer
+from pipelines.sfm.pipeline import Matches
 from pipelines.sfm.reconstruction import Reconstruction
+from pipelines.timing import Timer
 
 RING = synth.orbit_ring(12, 0, 64, 48)  # cameras 30 degrees above a ring, looking inwards
 
@@ -113,7 +114,8 @@ def test_sfm_report_of_odd_values(tmp_path, points, bad):
     errors = rec.reprojection_errors()
     assert (~np.isfinite(errors)).sum() == len(bad)
     timer = Timer()
-    timer("features", lambda: None)
+    with timer.stage("features"):
+        pass
     report.write_report(tmp_path / "report.html", m, rec, timer,
                         {n: c for n, c in rec.cameras.items()}, {"v1.png": np.full((48, 64), np.nan)})
     page = (tmp_path / "report.html").read_text()

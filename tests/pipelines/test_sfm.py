@@ -11,9 +11,10 @@ import pytest
 
 from geom.io import load_cameras_json
 from pipelines import cli
-from pipelines.sfm.evaluate import relative_pose_errors
-from pipelines.sfm.export import write_colmap
-from pipelines.sfm.images import load_images, load_intrinsics, save_intrinsics
+from pipelines.evaluate import relative_pose_errors
+from pipelines.export import write_colmap
+from pipelines.images import load_images
+from pipelines.intrinsics import load_intrinsics, save_intrinsics
 from pipelines.sfm.pipeline import run
 
 from test_report_parts import external_urls, view_data

@@ -2,10 +2,9 @@
 import numpy as np
 import pytest
 
-from pipelines import cli
-from pipelines.sfm import features, flowmatches
-from pipelines.sfm.evaluate import relative_pose_errors
-from pipelines.sfm.images import load_images
+from pipelines import cli, features, flowmatches, matching
+from pipelines.evaluate import relative_pose_errors
+from pipelines.images import load_images
 from pipelines.sfm.pipeline import run
 
 # pairwise relative rotation error, 6 views 320x240 over 75 degrees, exact K, dis-medium flow
@@ -39,13 +38,14 @@ def _zero_flow(a, b):
 def test_flow_matches_added_on_a_grid(two_views):
     images, feats, _ = two_views
     done = []
-    aug, matches = flowmatches.add_flow_matches(feats, images, {(0, 1): np.zeros((0, 2), np.int64)},
-                                                _zero_flow, step=16, progress=lambda d, n: done.append((d, n)))
+    aug, (pm,) = flowmatches.add_flow_matches(
+        feats, images, [matching.PairMatches(0, 1, np.zeros((0, 2), np.int64))], _zero_flow,
+        step=16, progress=lambda d, n: done.append((d, n)))
     assert done == [(1, 1)]
     n = (240 // 16) * (320 // 16)
-    assert len(matches[(0, 1)]) == n  # every grid point, zero flow: consistent both ways
-    x0 = aug[0].keypoints[matches[(0, 1)][:, 0]]
-    x1 = aug[1].keypoints[matches[(0, 1)][:, 1]]
+    assert (pm.i, pm.j) == (0, 1) and len(pm.matches) == n  # every grid point, zero flow
+    x0 = aug[0].keypoints[pm.matches[:, 0]]
+    x1 = aug[1].keypoints[pm.matches[:, 1]]
     np.testing.assert_array_equal(x0, x1)
     assert len(aug[1].keypoints) == len(feats[1].keypoints) + 2 * n  # own grid + end points
     assert len(aug[0].descriptors) == len(aug[0].keypoints) == len(aug[0].colors)
@@ -53,12 +53,12 @@ def test_flow_matches_added_on_a_grid(two_views):
 
 def test_given_matches_are_the_ones_verified(two_views):
     _, feats, Ks = two_views
-    sift = features.pair_matches(feats, [(0, 1)])
-    own = features.match_and_verify(feats, Ks, [(0, 1)])
-    given = features.match_and_verify(feats, Ks, [(0, 1)], matches=sift)
-    np.testing.assert_array_equal(given[0].matches, own[0].matches)
-    none = features.match_and_verify(feats, Ks, [(0, 1)], matches={(0, 1): sift[(0, 1)][:5]})
-    assert none == []  # five matches cannot pass the 20-inlier check
+    (sift,) = matching.match_pairs(feats, [(0, 1)])
+    (verified,) = matching.verify_pairs(feats, Ks, [sift])
+    assert len(verified.matches) >= 20 and verified.R is not None
+    assert set(map(tuple, verified.matches)) <= set(map(tuple, sift.matches))
+    few = matching.PairMatches(0, 1, sift.matches[:5])
+    assert matching.verify_pairs(feats, Ks, [few]) == []  # cannot pass the 20-inlier check
 
 
 def test_flow_matches_register_every_view_with_more_points(ring, tmp_path):

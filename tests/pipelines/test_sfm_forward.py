@@ -9,8 +9,10 @@ import pytest
 from geom import synth
 from geom.camera import intrinsic_matrix, look_at
 from geom.rotation import rotation_from_axis_angle
-from pipelines.sfm import export, report
-from pipelines.sfm.pipeline import Timer, match_images, run
+from pipelines import export
+from pipelines.sfm import report
+from pipelines.sfm.pipeline import match_images, run
+from pipelines.timing import Timer
 
 MAX_ERROR = 4.0  # IncrementalOptions.max_error, the default outlier threshold (px)
 

@@ -4,9 +4,10 @@ COLMAP model's camera."""
 import numpy as np
 import pytest
 
-from pipelines.sfm import calibration, images
-from pipelines.sfm.export import colmap_model
-from pipelines.sfm.evaluate import relative_pose_errors
+from pipelines import intrinsics
+from pipelines.evaluate import relative_pose_errors
+from pipelines.export import colmap_model
+from pipelines.sfm import calibration
 from pipelines.sfm.pipeline import sparse_reconstruction
 
 
@@ -20,7 +21,7 @@ def test_focal_refined_from_a_start_twice_the_truth(ring, monkeypatch):
     refined focal within 0.2 %, every view registered, rotations as good as with the true K."""
     folder, K_file, truth = ring
     f_true = next(iter(truth.values())).K[0, 0]
-    monkeypatch.setattr(images, "GUESS_FOCAL_FACTOR", 2 * f_true / 320)
+    monkeypatch.setattr(intrinsics, "GUESS_FOCAL_FACTOR", 2 * f_true / 320)
     monkeypatch.setattr(calibration, "initial_focal", lambda *a, **k: (None, None, None))
     quiet = lambda msg: None  # noqa: E731
     _, rec = sparse_reconstruction(folder, progress=quiet, camera_model="SIMPLE_PINHOLE")

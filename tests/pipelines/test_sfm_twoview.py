@@ -7,10 +7,10 @@ from geom import synth
 from geom.io import load_cameras_json
 from geom.rectify import rectify_pair
 from geom.testing import make_camera_ring, seeds
+from pipelines import images, intrinsics
 from pipelines.cli import main
+from pipelines.evaluate import depth_absrel
 from pipelines.multibody.evaluate import load_truth
-from pipelines.sfm import images
-from pipelines.sfm.evaluate import depth_absrel
 from pipelines.sfm.pipeline import run
 from pipelines.sfm.reconstruction import Reconstruction
 from pipelines.sfm.twoview import depth_maps, unrectify_depth
@@ -26,7 +26,7 @@ def ring(tmp_path_factory):
     seq = synth.render(synth.orbit_ring(2, 0, W, H, arc=np.radians(20)))
     folder = synth.write_folder(seq, tmp / "ring")
     truth = load_cameras_json(folder / "cameras.json")
-    images.save_intrinsics(tmp / "K.txt", {n: c.K for n, c in truth.items()})
+    intrinsics.save_intrinsics(tmp / "K.txt", {n: c.K for n, c in truth.items()})
     return folder, tmp / "K.txt"
 
 

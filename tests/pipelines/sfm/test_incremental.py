@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from geom.camera import intrinsic_matrix, look_at, relative_pose
 from geom.rotation import angular_distance, rotation_from_axis_angle
 from geom.testing import make_camera_ring, make_points_in_view, seeds, two_view_problems
-from pipelines.sfm.evaluate import relative_pose_errors
-from pipelines.sfm.features import Features, PairMatches
+from pipelines.evaluate import relative_pose_errors
+from pipelines.features import Features
+from pipelines.matching import PairMatches
 from pipelines.sfm.incremental import (IncrementalOptions, WorkingModel, adjust_global,
                                        adjust_local, adjust_new_image, filter_model,
                                        focal_change, initial_pair, next_image, reconstruct,

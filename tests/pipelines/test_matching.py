@@ -6,8 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geom.testing import make_camera_ring, make_points_in_view
-from pipelines.sfm import features
-from pipelines.sfm.features import Features, match_and_verify, match_descriptors
+from pipelines import matching
+from pipelines.features import Features
+from pipelines.matching import match_descriptors, match_pairs, verify_pairs
 
 
 def _reference(d1, d2, ratio):
@@ -50,7 +51,7 @@ def test_matches_equal_brute_force(seed, n1, n2, shared, ratio):
 def test_row_blocks_fold_to_the_same_matches(monkeypatch, block):
     d1, d2 = _descriptors(3, 150, 120, 80)
     whole = match_descriptors(d1, d2)
-    monkeypatch.setattr(features, "MATCH_BLOCK_ROWS", block)
+    monkeypatch.setattr(matching, "MATCH_BLOCK_ROWS", block)
     assert np.array_equal(match_descriptors(d1, d2), whole)
     assert len(whole) > 40  # the planted matches are found
 
@@ -78,24 +79,29 @@ def _ring_features(rng, n_views=4, outliers=0.0):
     return feats, [c.K for c in cams]
 
 
+def _match_and_verify(feats, Ks, pairs, workers=None, **kw):
+    return verify_pairs(feats, Ks, match_pairs(feats, pairs, workers=workers), workers=workers,
+                        **kw)
+
+
 def test_a_pairs_result_depends_on_its_image_names_not_its_place_in_the_list():
     feats, Ks = _ring_features(np.random.default_rng(7), outliers=0.3)
     names = ["a.png", "b.png", "c.png", "d.png"]
     pairs = [(0, 1), (0, 2), (1, 3), (2, 3)]
-    whole = {(p.i, p.j): p for p in match_and_verify(feats, Ks, pairs, names=names)}
-    alone = match_and_verify(feats, Ks, pairs[::-1][:2], names=names)
+    whole = {(p.i, p.j): p for p in _match_and_verify(feats, Ks, pairs, names=names)}
+    alone = _match_and_verify(feats, Ks, pairs[::-1][:2], names=names)
     for p in alone:  # another subset, another order: the same samples for the same pair
         assert np.array_equal(p.matches, whole[(p.i, p.j)].matches)
         assert np.array_equal(p.R, whole[(p.i, p.j)].R)
-    other_seed = match_and_verify(feats, Ks, pairs, names=names, seed=1)
+    other_seed = _match_and_verify(feats, Ks, pairs, names=names, seed=1)
     assert any(not np.array_equal(p.R, whole[(p.i, p.j)].R) for p in other_seed)
 
 
 def test_threaded_matching_equals_serial():
     feats, Ks = _ring_features(np.random.default_rng(5))
     pairs = [(i, j) for i in range(4) for j in range(i + 1, 4)]
-    serial = match_and_verify(feats, Ks, pairs, workers=1)
-    threaded = match_and_verify(feats, Ks, pairs, workers=3)
+    serial = _match_and_verify(feats, Ks, pairs, workers=1)
+    threaded = _match_and_verify(feats, Ks, pairs, workers=3)
     assert [(p.i, p.j) for p in serial] == pairs  # every pair verifies
     assert [(p.i, p.j) for p in threaded] == pairs
     for a, b in zip(serial, threaded):

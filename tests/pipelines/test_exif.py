@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from geom import synth
 from geom.io import load_cameras_json
 from pipelines import cli
-from pipelines.sfm.exif import FILM_35MM_DIAGONAL, focal_length_pixels, read_exif
-from pipelines.sfm.images import load_images, resolve_intrinsics, save_intrinsics
+from pipelines.exif import FILM_35MM_DIAGONAL, focal_length_pixels, read_exif
+from pipelines.images import load_images
+from pipelines.intrinsics import resolve_intrinsics, save_intrinsics
 
 SHORT, LONG, RATIONAL = 3, 4, 5
 

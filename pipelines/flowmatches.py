@@ -7,14 +7,15 @@ image. Used by `mvdepth sfm --flow` and `mvdepth multibody --flow`.
 """
 import numpy as np
 
-from . import features as sfm_features
+from .features import Features
+from .matching import PairMatches
 
 
-def add_flow_matches(feats, images, matches, flow, step=16, max_error=1.0, progress=None):
-    """(features, matches) with the flow matches of every pair of `matches` added.
+def add_flow_matches(feats, images, candidates, flow, step=16, max_error=1.0, progress=None):
+    """(features, candidates) with the flow matches of every pair of `candidates` added.
 
-    feats: per image `Features`; images: per image (H, W, 3) uint8; matches: dict (i, j) ->
-    (M, 2) keypoint index pairs; flow: a flow plug-in (`flow(img1, img2) -> (H, W, 2)`); step:
+    feats: per image `Features`; images: per image (H, W, 3) uint8; candidates: `PairMatches`
+    (descriptor matches) per pair; flow: a flow plug-in (`flow(img1, img2) -> (H, W, 2)`); step:
     grid spacing in pixels; max_error: forward-backward disagreement (pixels) above which a flow
     match is dropped; progress: optional callable(done, total) after each pair. The new
     keypoints have zero descriptors and the image's colour."""
@@ -25,8 +26,9 @@ def add_flow_matches(feats, images, matches, flow, step=16, max_error=1.0, progr
     for k in range(len(feats)):
         kps[k].append(grid)
     sizes = [len(f.keypoints) + len(grid) for f in feats]
-    out = {}
-    for (i, j), m in matches.items():
+    out = []
+    for pm in candidates:
+        i, j = pm.i, pm.j
         fwd = np.asarray(flow(images[i], images[j]), np.float64)
         bwd = np.asarray(flow(images[j], images[i]), np.float64)
         x2 = grid + fwd[ys.ravel(), xs.ravel()]
@@ -36,15 +38,15 @@ def add_flow_matches(feats, images, matches, flow, step=16, max_error=1.0, progr
         new = np.stack([len(feats[i].keypoints) + keep, sizes[j] + np.arange(len(keep))], axis=1)
         kps[j].append(x2[keep])
         sizes[j] += len(keep)
-        out[(i, j)] = np.concatenate([m, new])
+        out.append(PairMatches(i, j, np.concatenate([pm.matches, new])))
         if progress is not None:
-            progress(len(out), len(matches))
+            progress(len(out), len(candidates))
     augmented = []
     for f, img, pts in zip(feats, images, kps):
         xy = np.concatenate(pts)
         ij = np.clip(np.round(xy).astype(int), 0, [w - 1, h - 1])
         n_new = len(xy) - len(f.keypoints)
-        augmented.append(sfm_features.Features(
+        augmented.append(Features(
             xy, np.concatenate([f.descriptors, np.zeros((n_new, f.descriptors.shape[1]),
                                                         np.float32)]),
             img[ij[:, 1], ij[:, 0]].copy()))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
-from pipelines.sfm.features import extract_features
+from pipelines.features import extract_features
 
 
 @pytest.mark.parametrize("axis", [0, 1])

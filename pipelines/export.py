@@ -7,7 +7,6 @@ from the house convention (its centre): principal points and keypoints get +0.5 
 import struct
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from geom.io import save_cameras_json
@@ -135,18 +134,6 @@ def write_ply(path, points, colors):
     with open(path, "wb") as f:
         f.write(header.encode("ascii"))
         f.write(rec.tobytes())
-
-
-def write_depths(folder, depths, preview):
-    """`folder/<image stem>.npy` (float32 depth, NaN: none) and `<image stem>.png` (`preview`
-    of the depth, RGB) for each image name -> depth (H, W) of `depths`."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, depth in depths.items():
-        stem = Path(name).stem
-        np.save(folder / f"{stem}.npy", depth.astype(np.float32))
-        if not cv2.imwrite(str(folder / f"{stem}.png"), preview(depth)[:, :, ::-1]):
-            raise OSError(f"{folder / stem}.png: could not write the image")
 
 
 def write_sparse(rec, folder):

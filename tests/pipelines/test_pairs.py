@@ -8,10 +8,11 @@ from hypothesis import strategies as st
 
 from geom import synth
 from pipelines import cli
-from pipelines.sfm.features import Features, extract_features
-from pipelines.sfm.pairs import (EXHAUSTIVE_MAX_IMAGES, METHODS, exhaustive_pairs,
-                                 global_descriptors, resolve_method, retrieval_pairs,
-                                 select_pairs, sequence_order, sequential_pairs)
+from pipelines.features import Features, extract_features
+from pipelines.pairs import (EXHAUSTIVE_MAX_IMAGES, METHODS, exhaustive_pairs,
+                             global_descriptors, resolve_method, retrieval_pairs, select_pairs,
+                             sequence_order, sequential_pairs)
+from pipelines.sfm.pipeline import match_images
 
 RING_VIEWS = 36  # 10 degrees apart: each view overlaps several on either side
 
@@ -116,6 +117,11 @@ def test_bad_pair_method(tmp_path, capsys):
         cli.main(["sfm", str(tmp_path), "-o", str(tmp_path / "out"), "--pairs", "all"])
     assert exit_.value.code == 2 and "invalid choice: 'all'" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_pair_method_fails_before_reading_images(tmp_path):
+    with pytest.raises(ValueError, match="pairs: expected one of"):
+        match_images(tmp_path / "missing", pair_method="nearest")
 
 
 def test_cli_pair_choices_are_the_methods(capsys):
