@@ -399,7 +399,7 @@ def _solve(system, mu, data, step):
             L = np.linalg.cholesky(S)
         except Exception:
             return -1.0
-        _cholesky_solve(L, b)
+        lm.cholesky_solve(L, b)
         for a in range(F):
             dc[fidx[a]] = b[a]
     dp = step[N:].reshape(P, 3)
@@ -411,22 +411,6 @@ def _solve(system, mu, data, step):
         for j in range(3):
             predicted += dp[p, j] * (mu * Dv[p, j] * dp[p, j] - gp[p, j])
     return 0.5 * predicted
-
-
-@njit(cache=True)
-def _cholesky_solve(L, b):
-    """b <- A^-1 b for A = L L^T, L (n, n) lower triangular."""
-    n = b.size
-    for i in range(n):
-        s = b[i]
-        for j in range(i):
-            s -= L[i, j] * b[j]
-        b[i] = s / L[i, i]
-    for i in range(n - 1, -1, -1):
-        s = b[i]
-        for j in range(i + 1, n):
-            s -= L[j, i] * b[j]
-        b[i] = s / L[i, i]
 
 
 @njit(cache=True)

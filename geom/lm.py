@@ -114,8 +114,10 @@ def dense_solve(system, mu, data, step):
     for k in range(m):
         D[k] = max(JtJ[k, k], DIAGONAL_MIN)
         A[k, k] += mu * D[k]
-    if not _cholesky_solve(A, -g, step):
+    if not _cholesky(A):
         return -1.0
+    step[:] = -g
+    cholesky_solve(A, step)
     predicted = 0.0
     for k in range(m):
         predicted += step[k] * (mu * D[k] * step[k] - g[k])
@@ -123,9 +125,9 @@ def dense_solve(system, mu, data, step):
 
 
 @njit(cache=True)
-def _cholesky_solve(A, b, x):
-    """x = A^-1 b for a symmetric positive definite A (m, m), A overwritten by its Cholesky
-    factor; False (x undefined) where A is not positive definite."""
+def _cholesky(A):
+    """A (m, m) symmetric positive definite -> its lower Cholesky factor L, in place (the upper
+    triangle is left as it was); False where A is not positive definite."""
     m = A.shape[0]
     for j in range(m):
         s = A[j, j]
@@ -139,17 +141,23 @@ def _cholesky_solve(A, b, x):
             for k in range(j):
                 s -= A[i, k] * A[j, k]
             A[i, j] = s / A[j, j]
+    return True
+
+
+@njit(cache=True)
+def cholesky_solve(L, b):
+    """b <- (L L^T)^-1 b in place, L (m, m) lower triangular (the upper triangle is not read)."""
+    m = b.size
     for i in range(m):
         s = b[i]
         for k in range(i):
-            s -= A[i, k] * x[k]
-        x[i] = s / A[i, i]
+            s -= L[i, k] * b[k]
+        b[i] = s / L[i, i]
     for i in range(m - 1, -1, -1):
-        s = x[i]
+        s = b[i]
         for k in range(i + 1, m):
-            s -= A[k, i] * x[k]
-        x[i] = s / A[i, i]
-    return True
+            s -= L[k, i] * b[k]
+        b[i] = s / L[i, i]
 
 
 @njit(cache=True)
