@@ -38,30 +38,53 @@ _PROBLEMS = {}
 
 def register(problem, *, cost, linearise, retract, solve=None):
     """Make the namedtuple class `problem` a problem of `levenberg_marquardt` with these
-    njit kernels (see the module docstring); solve defaults to `dense_solve`."""
+    njit kernels (see the module docstring; their arguments named as there: params, data,
+    system, mu, step, out); solve defaults to `dense_solve`."""
     _PROBLEMS[problem] = {"cost": cost, "linearise": linearise, "retract": retract,
                           "solve": dense_solve if solve is None else solve}
 
 
-def _by_problem(name, data_at):
-    """A function that numba resolves, at compile time, to the kernel `name` registered for the
-    problem whose data is its argument number `data_at`."""
-    def generic(*args):
-        raise NotImplementedError(f"{name}: callable from numba code only")
-
-    @overload(generic)
-    def _of(*args):
-        kernels = _PROBLEMS.get(getattr(args[data_at], "instance_class", None))
-        if kernels is not None:
-            kernel = kernels[name]
-            return lambda *args: kernel(*args)
-    return generic
+def _kernel(name, data):
+    """The Python function of the kernel `name` registered for the problem whose data has numba
+    type `data` (compiled in place of the stub: no wrapper layer to compile), else None."""
+    kernels = _PROBLEMS.get(getattr(data, "instance_class", None))
+    return None if kernels is None else kernels[name].py_func
 
 
-_cost = _by_problem("cost", 1)
-_linearise = _by_problem("linearise", 1)
-_solve = _by_problem("solve", 2)
-_retract = _by_problem("retract", 2)
+def _cost(params, data):
+    """The registered cost of data's problem (numba code only; so are the three below)."""
+
+
+@overload(_cost)
+def _cost_of(params, data):
+    return _kernel("cost", data)
+
+
+def _linearise(params, data):
+    """The registered linearisation."""
+
+
+@overload(_linearise)
+def _linearise_of(params, data):
+    return _kernel("linearise", data)
+
+
+def _solve(system, mu, data, step):
+    """The registered damped solve."""
+
+
+@overload(_solve)
+def _solve_of(system, mu, data, step):
+    return _kernel("solve", data)
+
+
+def _retract(params, step, data, out):
+    """The registered retraction."""
+
+
+@overload(_retract)
+def _retract_of(params, step, data, out):
+    return _kernel("retract", data)
 
 
 @njit(cache=True)

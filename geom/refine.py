@@ -110,12 +110,12 @@ def _relative_fundamental(params, d):
 
 
 @njit(cache=True)
-def _relative_cost(params, d):
-    return _sampson_cost(_relative_fundamental(params, d), d.x1, d.x2, d.w, 0.0)
+def _relative_cost(params, data):
+    return _sampson_cost(_relative_fundamental(params, data), data.x1, data.x2, data.w, 0.0)
 
 
 @njit(cache=True)
-def _relative_linearise(params, d):
+def _relative_linearise(params, data):
     """Derivatives of E = [t]x R: rotation d/dw_k = [t]x [e_k]x R, translation [b_j]x R, b_j
     the tangent basis of the unit sphere at t."""
     R = params[:9].reshape(3, 3)
@@ -125,26 +125,26 @@ def _relative_linearise(params, d):
     Ek = np.empty((3, 3))
     _skew_into(t, S)
     dF = np.empty((5, 3, 3))
-    K2invT = np.ascontiguousarray(d.K2inv.T)
+    K2invT = np.ascontiguousarray(data.K2inv.T)
     ek = np.zeros(3)
     for k in range(3):
         ek[:] = 0.0
         ek[k] = 1.0
         _skew_into(ek, Ek)
-        dF[k] = K2invT @ S @ Ek @ R @ d.K1inv
+        dF[k] = K2invT @ S @ Ek @ R @ data.K1inv
     _skew_into(b1, Ek)
-    dF[3] = K2invT @ Ek @ R @ d.K1inv
+    dF[3] = K2invT @ Ek @ R @ data.K1inv
     _skew_into(b2, Ek)
-    dF[4] = K2invT @ Ek @ R @ d.K1inv
+    dF[4] = K2invT @ Ek @ R @ data.K1inv
     JtJ = np.empty((5, 5))
     Jtr = np.empty(5)
-    _sampson_normal_equations(_relative_fundamental(params, d), dF, d.x1, d.x2, d.w, 0.0, JtJ,
+    _sampson_normal_equations(_relative_fundamental(params, data), dF, data.x1, data.x2, data.w, 0.0, JtJ,
                               Jtr, 5)
     return np.max(np.abs(Jtr)), (JtJ, Jtr)
 
 
 @njit(cache=True)
-def _relative_retract(params, step, d, out):
+def _relative_retract(params, step, data, out):
     """R <- exp([w]x) R (re-orthonormalised), t <- normalise(t + a b1 + b b2)."""
     _rotate(params[:9], step[:3], out[:9])
     b1, b2 = _tangent_basis(params[9:])
@@ -281,15 +281,15 @@ def _fundamental_of(params, d):
 
 
 @njit(cache=True)
-def _fundamental_cost(params, d):
-    return _sampson_cost(_fundamental_of(params, d), d.x1, d.x2, d.w, d.scale)
+def _fundamental_cost(params, data):
+    return _sampson_cost(_fundamental_of(params, data), data.x1, data.x2, data.w, data.scale)
 
 
 @njit(cache=True)
-def _fundamental_linearise(params, d):
+def _fundamental_linearise(params, data):
     """d/da_k: U [e_k]x D V^T; d/db_k: -U D [e_k]x V^T; d/dsigma: U diag(0, 1, 0) V^T (each
     between T2^T and T1)."""
-    P, D, Q = _fundamental_factors(params, d)
+    P, D, Q = _fundamental_factors(params, data)
     dF = np.empty((7, 3, 3))
     Ek = np.empty((3, 3))
     ek = np.zeros(3)
@@ -304,12 +304,12 @@ def _fundamental_linearise(params, d):
             dF[6, i, j] = P[i, 1] * Q[1, j]
     JtJ = np.empty((7, 7))
     Jtr = np.empty(7)
-    _sampson_normal_equations(_mul3(_mul3(P, D), Q), dF, d.x1, d.x2, d.w, d.scale, JtJ, Jtr, 7)
+    _sampson_normal_equations(_mul3(_mul3(P, D), Q), dF, data.x1, data.x2, data.w, data.scale, JtJ, Jtr, 7)
     return np.max(np.abs(Jtr)), (JtJ, Jtr)
 
 
 @njit(cache=True)
-def _fundamental_retract(params, step, d, out):
+def _fundamental_retract(params, step, data, out):
     """U <- U exp([a]x), V <- V exp([b]x) (so V^T <- exp(-[b]x) V^T), sigma <- sigma + s."""
     E = np.empty((3, 3))
     _exp_into(step[:3], E)
@@ -338,25 +338,25 @@ def _refine_absolute(X, x_, w, K, R, t, max_iterations):
 
 
 @njit(cache=True)
-def _absolute_cost(params, d):
-    R, t, X, K = params[:9].reshape(3, 3), params[9:], d.X, d.K
+def _absolute_cost(params, data):
+    R, t, X, K = params[:9].reshape(3, 3), params[9:], data.X, data.K
     c = 0.0
     for i in range(X.shape[0]):
         x = R[0, 0] * X[i, 0] + R[0, 1] * X[i, 1] + R[0, 2] * X[i, 2] + t[0]
         y = R[1, 0] * X[i, 0] + R[1, 1] * X[i, 1] + R[1, 2] * X[i, 2] + t[1]
         z = R[2, 0] * X[i, 0] + R[2, 1] * X[i, 1] + R[2, 2] * X[i, 2] + t[2]
         if z <= 0.0:
-            c += d.w[i] * 1e6  # behind the camera: a large constant keeps the cost finite
+            c += data.w[i] * 1e6  # behind the camera: a large constant keeps the cost finite
             continue
-        ex = K[0, 0] * x / z + K[0, 1] * y / z + K[0, 2] - d.x[i, 0]
-        ey = K[1, 1] * y / z + K[1, 2] - d.x[i, 1]
-        c += d.w[i] * (ex * ex + ey * ey)
+        ex = K[0, 0] * x / z + K[0, 1] * y / z + K[0, 2] - data.x[i, 0]
+        ey = K[1, 1] * y / z + K[1, 2] - data.x[i, 1]
+        c += data.w[i] * (ex * ex + ey * ey)
     return c
 
 
 @njit(cache=True)
-def _absolute_linearise(params, d):
-    R, t, X, K, w = params[:9].reshape(3, 3), params[9:], d.X, d.K, d.w
+def _absolute_linearise(params, data):
+    R, t, X, K, w = params[:9].reshape(3, 3), params[9:], data.X, data.K, data.w
     JtJ = np.zeros((6, 6))
     Jtr = np.zeros(6)
     J = np.empty((2, 6))
@@ -368,8 +368,8 @@ def _absolute_linearise(params, d):
         if z <= 0.0:
             continue
         iz = 1.0 / z
-        rx = K[0, 0] * x * iz + K[0, 1] * y * iz + K[0, 2] - d.x[i, 0]
-        ry = K[1, 1] * y * iz + K[1, 2] - d.x[i, 1]
+        rx = K[0, 0] * x * iz + K[0, 1] * y * iz + K[0, 2] - data.x[i, 0]
+        ry = K[1, 1] * y * iz + K[1, 2] - data.x[i, 1]
         # d(proj)/d(Xc) = [[1/z, 0, -x/z^2], [0, 1/z, -y/z^2]]; dXc/dt = I and
         # dXc/dw = -[p]x, whose columns are (0, -pz, py), (pz, 0, -px), (-py, px, 0)
         J[0, 0] = -x * iz * iz * py
@@ -396,7 +396,7 @@ def _absolute_linearise(params, d):
 
 
 @njit(cache=True)
-def _absolute_retract(params, step, d, out):
+def _absolute_retract(params, step, data, out):
     """R <- exp([w]x) R (re-orthonormalised), t <- t + dt."""
     _rotate(params[:9], step[:3], out[:9])
     out[9:] = params[9:] + step[3:]
