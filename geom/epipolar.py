@@ -201,8 +201,15 @@ def _sampson(F, x1, x2, out):
     """Sampson distances (N,) in pixels (not squared) of correspondences `x1`, `x2` (N, 2)
     under `F` (3, 3) into `out`. No validation."""
     for i in range(x1.shape[0]):
-        r, g, _, _, _, _ = _epipolar_terms(F, x1[i, 0], x1[i, 1], x2[i, 0], x2[i, 1])
-        out[i] = abs(r) / np.sqrt(g) if g > 0.0 else np.inf
+        out[i] = _sampson_distance(F, x1, x2, i)
+
+
+@njit(cache=True, inline="always")
+def _sampson_distance(F, x1, x2, i):
+    """The Sampson distance in pixels of correspondence i under F (its first three columns);
+    inf where it is undefined."""
+    r, g, _, _, _, _ = _epipolar_terms(F, x1[i, 0], x1[i, 1], x2[i, 0], x2[i, 1])
+    return abs(r) / np.sqrt(g) if g > 0.0 else np.inf
 
 
 @njit(cache=True)

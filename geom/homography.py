@@ -123,10 +123,15 @@ def _homography_dlt_into(x1, x2, w, H):
 def _transfer_error(H, x1, x2, out):
     """out[i] = |x2[i] - pi(H x1[i])| in pixels (inf where H x1[i] lies at infinity)."""
     for i in range(x1.shape[0]):
-        u = H[0, 0] * x1[i, 0] + H[0, 1] * x1[i, 1] + H[0, 2]
-        v = H[1, 0] * x1[i, 0] + H[1, 1] * x1[i, 1] + H[1, 2]
-        w = H[2, 0] * x1[i, 0] + H[2, 1] * x1[i, 1] + H[2, 2]
-        if w == 0.0:
-            out[i] = np.inf
-        else:
-            out[i] = np.sqrt((u / w - x2[i, 0]) ** 2 + (v / w - x2[i, 1]) ** 2)
+        out[i] = _transfer_distance(H, x1, x2, i)
+
+
+@njit(cache=True, inline="always")
+def _transfer_distance(H, x1, x2, i):
+    """|x2[i] - pi(H x1[i])| in pixels, H its first three columns (inf at infinity)."""
+    u = H[0, 0] * x1[i, 0] + H[0, 1] * x1[i, 1] + H[0, 2]
+    v = H[1, 0] * x1[i, 0] + H[1, 1] * x1[i, 1] + H[1, 2]
+    w = H[2, 0] * x1[i, 0] + H[2, 1] * x1[i, 1] + H[2, 2]
+    if w == 0.0:
+        return np.inf
+    return np.sqrt((u / w - x2[i, 0]) ** 2 + (v / w - x2[i, 1]) ** 2)

@@ -39,9 +39,9 @@ from numba.extending import overload
 
 from ..camera import _normalize_points
 from ..eightpoint import _eight_point_into, _scratch
-from ..epipolar import _decompose_essential, _epipolar_terms
+from ..epipolar import _decompose_essential, _sampson_distance
 from ..fivepoint import WORK_SIZE, _five_point
-from ..homography import _homography_dlt_into
+from ..homography import _homography_dlt_into, _transfer_distance
 from ..p3p import _p3p
 from ..refine import _refine_absolute, _refine_relative
 from ..rotation import _skew_into
@@ -164,19 +164,12 @@ def _p3p_models(a, b, calib, models, work):
 
 @njit(cache=True, inline="always")
 def _sampson_residual(model, a, b, i, calib):
-    r, g, _, _, _, _ = _epipolar_terms(model, a[i, 0], a[i, 1], b[i, 0], b[i, 1])
-    return abs(r) / np.sqrt(g) if g > 0.0 else np.inf
+    return _sampson_distance(model, a, b, i)
 
 
 @njit(cache=True, inline="always")
 def _transfer_residual(model, a, b, i, calib):
-    """Transfer error in image 2 (inf where the point maps to infinity)."""
-    u = model[0, 0] * a[i, 0] + model[0, 1] * a[i, 1] + model[0, 2]
-    v = model[1, 0] * a[i, 0] + model[1, 1] * a[i, 1] + model[1, 2]
-    w = model[2, 0] * a[i, 0] + model[2, 1] * a[i, 1] + model[2, 2]
-    if w == 0.0:
-        return np.inf
-    return np.sqrt((u / w - b[i, 0]) ** 2 + (v / w - b[i, 1]) ** 2)
+    return _transfer_distance(model, a, b, i)
 
 
 @njit(cache=True, inline="always")
